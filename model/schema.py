@@ -1,0 +1,144 @@
+"""The one definition of the 13 clinical features and the target.
+
+Loaders, validation, preprocessing, the exploration page and the patient form all
+read this module; nothing else restates names, units, limits or category labels.
+Codes are the UCI Heart Disease coding (see data/README.md).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+Kind = Literal["numeric", "binary", "categorical"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    label: str
+    description: str
+    kind: Kind
+    unit: str = ""
+    # Hard limits: a value outside them is physiologically impossible or a coding error.
+    hard_min: float | None = None
+    hard_max: float | None = None
+    # Typical range: the span seen in the Cleveland patients; outside it the model extrapolates.
+    typical_min: float | None = None
+    typical_max: float | None = None
+    categories: Mapping[int, str] = field(default_factory=dict)
+    integer: bool = False
+    # Missing in the source data for some patients; the form offers "Unknown" and imputes.
+    unknown_allowed: bool = False
+    step: float = 1.0
+
+    @property
+    def codes(self) -> tuple[int, ...]:
+        return tuple(self.categories)
+
+    def label_with_unit(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    def category_label(self, code) -> str:
+        """Clinical label of a code; the code itself when it is not one of ours."""
+        try:
+            return self.categories[int(code)]
+        except (KeyError, TypeError, ValueError):
+            return str(code)
+
+    def check(self, value) -> str | None:
+        """Return why `value` is impossible for this feature, or None when it is acceptable.
+
+        Missing values (None/NaN) are acceptable here; whether they may be imputed is the
+        caller's decision.
+        """
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return f"{self.label}: {value!r} is not a number"
+        if math.isnan(number):
+            return None
+        if math.isinf(number):
+            return f"{self.label}: {value!r} is not a finite number"
+        if self.categories:
+            if number not in self.categories:
+                allowed = ", ".join(f"{c} = {lab}" for c, lab in self.categories.items())
+                return f"{self.label}: {value!r} is not one of the codes ({allowed})"
+            return None
+        if self.integer and number != int(number):
+            return f"{self.label}: {value!r} must be a whole number"
+        if self.hard_min is not None and number < self.hard_min:
+            return f"{self.label}: {value!r} is below the possible minimum {self.hard_min:g} {self.unit}".rstrip()
+        if self.hard_max is not None and number > self.hard_max:
+            return f"{self.label}: {value!r} is above the possible maximum {self.hard_max:g} {self.unit}".rstrip()
+        return None
+
+    def is_atypical(self, value) -> bool:
+        """True when a valid value lies outside the range the model was trained on."""
+        if self.categories or value is None:
+            return False
+        number = float(value)
+        if math.isnan(number):
+            return False
+        return (self.typical_min is not None and number < self.typical_min) or (
+            self.typical_max is not None and number > self.typical_max
+        )
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("age", "Age", "Age of the patient", "numeric", "years",
+            hard_min=18, hard_max=110, typical_min=29, typical_max=77, integer=True),
+    Feature("sex", "Sex", "Sex of the patient", "binary",
+            categories={0: "Female", 1: "Male"}),
+    Feature("cp", "Chest pain type", "Type of chest pain reported", "categorical",
+            categories={1: "Typical angina", 2: "Atypical angina", 3: "Non-anginal pain", 4: "Asymptomatic"}),
+    Feature("trestbps", "Resting blood pressure", "Resting systolic blood pressure on admission",
+            "numeric", "mm Hg", hard_min=60, hard_max=260, typical_min=94, typical_max=200, integer=True),
+    Feature("chol", "Serum cholesterol", "Serum total cholesterol", "numeric", "mg/dL",
+            hard_min=70, hard_max=700, typical_min=126, typical_max=564, integer=True),
+    Feature("fbs", "Fasting blood sugar > 120 mg/dL", "Fasting blood sugar above 120 mg/dL", "binary",
+            categories={0: "No (≤ 120 mg/dL)", 1: "Yes (> 120 mg/dL)"}),
+    Feature("restecg", "Resting ECG", "Resting electrocardiographic result", "categorical",
+            categories={0: "Normal", 1: "ST-T wave abnormality", 2: "Left ventricular hypertrophy"}),
+    Feature("thalach", "Maximum heart rate", "Maximum heart rate achieved during exercise test",
+            "numeric", "bpm", hard_min=50, hard_max=230, typical_min=71, typical_max=202, integer=True),
+    Feature("exang", "Exercise-induced angina", "Angina induced by exercise", "binary",
+            categories={0: "No", 1: "Yes"}),
+    Feature("oldpeak", "ST depression", "ST depression induced by exercise relative to rest",
+            "numeric", "mm", hard_min=-3, hard_max=10, typical_min=0, typical_max=6.2, step=0.1),
+    Feature("slope", "ST slope", "Slope of the peak exercise ST segment", "categorical",
+            categories={1: "Upsloping", 2: "Flat", 3: "Downsloping"}),
+    Feature("ca", "Major vessels coloured", "Number of major vessels (0-3) coloured by fluoroscopy",
+            "numeric", "vessels", hard_min=0, hard_max=3, typical_min=0, typical_max=3, integer=True,
+            unknown_allowed=True),
+    Feature("thal", "Thallium stress test", "Result of the thallium stress scintigraphy", "categorical",
+            categories={3: "Normal", 6: "Fixed defect", 7: "Reversible defect"}, unknown_allowed=True),
+)
+
+TARGET = Feature(
+    "target", "Heart disease", "Angiographic disease: more than 50% narrowing of a major vessel (UCI num > 0)",
+    "binary", categories={0: "No disease", 1: "Disease"},
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+COLUMNS: tuple[str, ...] = FEATURE_NAMES + (TARGET.name,)
+_BY_NAME = {f.name: f for f in FEATURES + (TARGET,)}
+
+
+def feature(name: str) -> Feature:
+    """The schema entry for a column name (features and target)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown feature {name!r}; known: {', '.join(COLUMNS)}") from None
+
+
+def names_of_kind(*kinds: Kind) -> list[str]:
+    return [f.name for f in FEATURES if f.kind in kinds]
+
+
+NUMERIC = names_of_kind("numeric")
+BINARY = names_of_kind("binary")
+CATEGORICAL = names_of_kind("categorical")
