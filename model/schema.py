@@ -142,3 +142,18 @@ def names_of_kind(*kinds: Kind) -> list[str]:
 NUMERIC = names_of_kind("numeric")
 BINARY = names_of_kind("binary")
 CATEGORICAL = names_of_kind("categorical")
+
+
+def _range_text(f: Feature) -> str:
+    if f.categories:
+        return "; ".join(f"{code} = {label}" for code, label in f.categories.items())
+    return f"{f.hard_min:g} to {f.hard_max:g} (typical {f.typical_min:g} to {f.typical_max:g})"
+
+
+def codebook_markdown() -> str:
+    """The codebook as a Markdown table (data/README.md embeds it; the pages may show it)."""
+    lines = ["| column | feature | meaning | unit | kind | codes, or possible range (typical range) |",
+             "|---|---|---|---|---|---|"]
+    for f in FEATURES + (TARGET,):
+        lines.append(f"| `{f.name}` | {f.label} | {f.description} | {f.unit or '—'} | {f.kind} | {_range_text(f)} |")
+    return "\n".join(lines)
