@@ -1,0 +1,25 @@
+"""Heart-ANN dashboard: the router. Run with `streamlit run app.py`.
+
+Each page is one short file in pages/; computation lives in model/, shared UI in dashboard/.
+"""
+import streamlit as st
+
+from dashboard.sidebar import render_sidebar
+
+st.set_page_config(page_title="Heart-ANN", page_icon="❤️", layout="wide")
+
+# ---- PAGE LIST -------------------------------------------------------------------------
+# Register a page here only once it is really built: one line per page, in reading order.
+PAGES = [
+    st.Page("pages/home.py", title="Start here", icon=":material/home:", default=True),
+    st.Page("pages/explore.py", title="Data exploration", icon=":material/query_stats:"),
+    st.Page("pages/configure.py", title="Configure a network", icon=":material/tune:"),
+    st.Page("pages/train.py", title="Train and watch", icon=":material/model_training:"),
+    st.Page("pages/compare.py", title="Classical ML vs deep learning", icon=":material/leaderboard:"),
+    st.Page("pages/predict.py", title="Patient risk", icon=":material/monitor_heart:"),
+]
+# ---- END OF PAGE LIST ------------------------------------------------------------------
+
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()
