@@ -1,0 +1,4 @@
+"""`python -m model ...`: see model/cli.py."""
+from model.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""Command line: train and save a network, or compare it with the classical models.
+
+    python -m model train [--config FILE] --out DIR [--data cleveland|FILE.csv] [--cv]
+    python -m model evaluate [--config FILE] [--data ...] [--folds 5] [--repeats 10]
+
+Bad input (missing or invalid config file, unreadable CSV, impossible fold count, an
+output path that is not a bundle) prints one clear message and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import ANNConfig, ConfigError
+from .preprocessing import features_and_target
+from .schema import TARGET
+
+EXIT_BAD_INPUT = 2
+ANN_NAME = "ANN"
+
+
+class InputError(Exception):
+    """Something the user gave cannot be used; the message says what and why."""
+
+
+# ---------------------------------------------------------------- inputs
+def read_config(path: str | None) -> ANNConfig:
+    """The ANNConfig in a JSON file, or presets.RECOMMENDED when no file is given."""
+    if path is None:
+        from .presets import RECOMMENDED
+        return RECOMMENDED
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"config file {file} not found")
+    if file.stat().st_size > 1_000_000:
+        raise InputError(f"config file {file} is larger than 1 MB; a network configuration is a short JSON file")
+    try:
+        return ANNConfig.from_json(file.read_bytes())
+    except ConfigError as exc:
+        raise InputError(f"config file {file}: {exc}") from None
+
+
+def read_data(spec: str) -> tuple[pd.DataFrame, str]:
+    """(frame with the 13 features and the target, description) for a built-in name or a CSV path."""
+    from .datasets import BUILT_IN, load_dataset
+
+    if spec in BUILT_IN:
+        return load_dataset(spec), f"built-in {spec}"
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"--data must be one of {', '.join(BUILT_IN)} or a CSV file; {spec!r} is neither")
+    from .csv_import import read_user_csv
+
+    result = read_user_csv(path)
+    if result.frame is None or not result.report.ok:
+        raise InputError(f"{path} cannot be used:\n{result.report.as_text()}")
+    if TARGET.name not in result.frame:
+        raise InputError(f"{path} has no '{TARGET.name}' column: training needs the outcome of every patient")
+    for warning in result.report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return result.frame, str(path)
+
+
+# ---------------------------------------------------------------- progress
+def epoch_progress_callback(epochs: int):
+    """A training Callback that advances a tqdm bar once per epoch."""
+    from .training import Callback
+
+    class EpochBar(Callback):
+        def __init__(self):
+            self.bar = tqdm(total=epochs, desc="training", unit="epoch")
+
+        def on_epoch_end(self, event) -> None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{event.train_loss:.4f}")
+
+        def on_train_end(self, history) -> None:
+            self.bar.close()
+
+    return EpochBar()
+
+
+def cross_validate_with_bar(models: dict, X, y, folds: int, repeats: int, seed: int):
+    from .evaluation import cross_validate_models, make_splits
+
+    splits = make_splits(y, folds, repeats, seed)  # ValueError with a plain message on bad counts
+    with tqdm(total=len(models) * len(splits), desc="cross-validation", unit="fold") as bar:
+        def progress(done: int, total: int, message: str) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix_str(message)
+
+        return cross_validate_models(models, X, y, n_splits=folds, n_repeats=repeats, seed=seed,
+                                     progress=progress, splits=splits)
+
+
+def describe(config: ANNConfig) -> str:
+    from .device import describe_device
+
+    layers = "-".join(str(layer.units) for layer in config.hidden_layers) or "none (perceptron)"
+    return (f"hidden layers {layers}, {config.optimizer}, {config.epochs} epochs, "
+            f"device {describe_device(config.device)}")
+
+
+# ---------------------------------------------------------------- commands
+def read_inputs(args) -> tuple[ANNConfig, pd.DataFrame, str]:
+    """(config with any --device override, data frame, description of the data) from the options."""
+    config = read_config(args.config)
+    if args.device:
+        config = config.replace(device=args.device).validate()
+    frame, source = read_data(args.data)
+    return config, frame, source
+
+
+def train_command(args) -> int:
+    from .bundle import save_bundle
+    from .pipelines import pipeline_from_config
+
+    config, frame, source = read_inputs(args)
+    X, y = features_and_target(frame)
+    print(f"Training on {source}: {len(frame)} patients, {int(y.sum())} with disease; {describe(config)}")
+
+    metadata = {
+        "name": args.name,
+        "trained_on": f"{source}: {len(frame)} patients ({y.mean():.0%} with disease)",
+        "data": {"name": source, "n_rows": int(len(frame)), "prevalence": float(y.mean())},
+    }
+    if args.cv:
+        result = cross_validate_with_bar({ANN_NAME: pipeline_from_config(config)}, X, y,
+                                         args.folds, args.repeats, args.seed)
+        metadata["metrics"] = result.metric_summary(ANN_NAME)
+        metadata["cv"] = {"method": "repeated stratified k-fold", "n_splits": args.folds,
+                          "n_repeats": args.repeats, "seed": args.seed,
+                          "interval": "95% Nadeau-Bengio corrected t interval"}
+        print(result.table().to_string())
+
+    pipeline = pipeline_from_config(config, callbacks=[epoch_progress_callback(config.epochs)])
+    start = time.perf_counter()
+    pipeline.fit(X, y)
+    ann = pipeline[-1]
+    ann.set_params(callbacks=None)  # the progress bar is not part of the model
+    history = ann.history_
+    metadata["training"] = {"seconds": round(time.perf_counter() - start, 3), "epochs_run": len(history),
+                            "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
+                            "device": str(ann.device_)}
+    out = save_bundle(pipeline, args.out, metadata=metadata, training_data=frame)
+    print(f"Saved the fitted model to {out}")
+    return 0
+
+
+def evaluate_command(args) -> int:
+    from .classical import classical_models
+    from .pipelines import pipeline_from_config
+
+    config, frame, source = read_inputs(args)
+    X, y = features_and_target(frame)
+    print(f"{args.folds}x{args.repeats} repeated stratified cross-validation on {source} "
+          f"({len(frame)} patients); ANN: {describe(config)}")
+    models = {ANN_NAME: pipeline_from_config(config), **classical_models(seed=args.seed)}
+    result = cross_validate_with_bar(models, X, y, args.folds, args.repeats, args.seed)
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(result.table().to_string())
+    print("Intervals: 95% corrected t (Nadeau-Bengio); 'vs best': corrected resampled t-test on ROC AUC.")
+    return 0
+
+
+# ---------------------------------------------------------------- entry point
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub):
+        sub.add_argument("--config", help="ANN configuration JSON (default: the recommended network)")
+        sub.add_argument("--data", default="cleveland", help="built-in data set name or a CSV file "
+                                                             "(default: cleveland)")
+        sub.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="override the config's device")
+        sub.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+        sub.add_argument("--repeats", type=int, default=10, help="cross-validation repeats (default 10)")
+        sub.add_argument("--seed", type=int, default=0, help="seed of the cross-validation splits (default 0)")
+
+    train = commands.add_parser("train", help="fit a network on all the data and save it as a bundle")
+    common(train)
+    train.add_argument("--out", required=True, help="bundle directory to write")
+    train.add_argument("--cv", action="store_true", help="also cross-validate and store the metrics")
+    train.add_argument("--name", default="Recommended ANN", help="model name stored in the metadata")
+    train.set_defaults(run=train_command)
+
+    evaluate = commands.add_parser("evaluate", help="cross-validate the ANN against every classical model")
+    common(evaluate)
+    evaluate.set_defaults(run=evaluate_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .bundle import BundleError
+    from .device import DeviceUnavailableError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (InputError, ConfigError, BundleError, DeviceUnavailableError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

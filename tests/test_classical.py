@@ -1,0 +1,43 @@
+"""The classical baselines: all seven, same preprocessing, seeded."""
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+
+from model.classical import classical_models
+from model.datasets import load_dataset
+from model.preprocessing import features_and_target
+
+EXPECTED = ["Logistic regression", "Random forest", "Gradient boosting", "SVM", "k-nearest neighbours",
+            "Naive Bayes", "Decision tree"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return features_and_target(load_dataset())
+
+
+def test_all_seven_behind_the_same_preprocessing():
+    models = classical_models()
+    assert list(models) == EXPECTED
+    for pipeline in models.values():
+        assert isinstance(pipeline, Pipeline) and pipeline.steps[0][0] == "preprocess"
+        assert type(pipeline.steps[0][1]).__name__ == "ColumnTransformer"
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_each_fits_raw_frames_with_missing_values_and_gives_probabilities(data, name):
+    X, y = data
+    train, test = X.iloc[::2], X.iloc[1::2]
+    proba = classical_models()[name].fit(train, y.iloc[::2]).predict_proba(test)
+    assert proba.shape == (len(test), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert 0.5 < np.mean((proba[:, 1] >= 0.5) == y.iloc[1::2].to_numpy())  # better than chance
+
+
+def test_seeded_models_repeat_themselves(data):
+    X, y = data
+    first = classical_models(seed=1)["Random forest"].fit(X, y).predict_proba(X)
+    again = classical_models(seed=1)["Random forest"].fit(X, y).predict_proba(X)
+    other = classical_models(seed=2)["Random forest"].fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)

@@ -1,0 +1,96 @@
+"""`python -m model train | evaluate`: works headless, and bad input exits 2 with a message, no traceback."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.bundle import load_bundle
+from model.cli import main
+from model.datasets import load_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"hidden_layers": [{"units": 4, "activation": "relu", "dropout": 0.0}], "epochs": 5,
+        "batch_size": None, "device": "cpu"}
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(TINY))
+    return path
+
+
+def test_train_writes_a_loadable_bundle_with_cv_metrics(tmp_path, tiny_config, capsys):
+    out = tmp_path / "bundle"
+    assert main(["train", "--config", str(tiny_config), "--out", str(out), "--cv", "--folds", "2",
+                 "--repeats", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "Training on built-in cleveland: 303 patients" in printed.out and "device CPU" in printed.out
+    assert "training" in printed.err and "5/5" in printed.err  # the tqdm epoch bar
+    model = load_bundle(out)
+    assert model.named_steps["ann"].config().epochs == 5
+    assert model.named_steps["ann"].callbacks is None  # the progress bar is not saved with the model
+    metadata = model.metadata
+    assert metadata["cv"]["n_splits"] == 2 and 0.5 < metadata["metrics"]["roc_auc"]["mean"] <= 1
+    assert metadata["training"]["epochs_run"] == 5 and metadata["data"]["n_rows"] == 303
+
+
+def test_train_on_a_user_csv(tmp_path, tiny_config):
+    csv = tmp_path / "mine.csv"
+    load_dataset().iloc[:120].to_csv(csv, index=False)
+    out = tmp_path / "b"
+    assert main(["train", "--config", str(tiny_config), "--data", str(csv), "--out", str(out)]) == 0
+    assert load_bundle(out).metadata["n_training_rows"] == 120
+
+
+def test_evaluate_prints_the_ann_against_every_classical_model(tiny_config, capsys):
+    assert main(["evaluate", "--config", str(tiny_config), "--folds", "2", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in ["ANN", "Logistic regression", "Random forest", "Gradient boosting", "SVM",
+                 "k-nearest neighbours", "Naive Bayes", "Decision tree", "best by ROC AUC"]:
+        assert name in out
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{", "not valid JSON"),
+    ('{"epochs": -1}', "epochs: must be a whole number from 1 to 5000"),
+    ('{"optimizer": "lbfgs"}', "optimizer: must be one of"),
+    ('{"hidden_layers": [{"units": 100000}]}', "units: must be a whole number from 1 to 512"),
+    ('{"colour": "red"}', "colour: unknown field"),
+])
+def test_bad_config_files_exit_2_with_a_message(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_other_bad_input_exits_2(tmp_path, tiny_config, capsys):
+    assert main(["train", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["evaluate", "--data", "nowhere"]) == 2
+    assert "cleveland or a CSV file" in capsys.readouterr().err
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("age,sex\n50,1\n")
+    assert main(["train", "--data", str(bad_csv), "--out", str(tmp_path / "o")]) == 2
+    assert "cannot be used" in capsys.readouterr().err
+    assert main(["evaluate", "--config", str(tiny_config), "--folds", "11"]) == 2
+    assert "n_splits must be a whole number from 2 to 10" in capsys.readouterr().err
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "thesis.docx").write_text("x")
+    assert main(["train", "--config", str(tiny_config), "--out", str(taken)]) == 2
+    assert "not a model bundle" in capsys.readouterr().err
+
+
+def test_module_entry_point_gives_no_traceback(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"learning_rate": "fast"}')
+    run = subprocess.run([sys.executable, "-m", "model", "train", "--config", str(bad), "--out",
+                          str(tmp_path / "o")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert "learning_rate" in run.stderr and "Traceback" not in run.stderr

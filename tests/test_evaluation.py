@@ -1,0 +1,190 @@
+"""Cross-validation on identical splits, metrics, intervals, paired tests and the batched hook."""
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from model.classical import with_preprocessing
+from model.datasets import load_dataset
+from model.evaluation import (
+    METRICS,
+    ModelFitError,
+    calibration_slope_intercept,
+    classification_metrics,
+    corrected_interval,
+    corrected_paired_ttest,
+    cross_validate_models,
+    make_splits,
+    verdict,
+)
+from model.preprocessing import features_and_target
+
+SEEN: dict[str, list] = {}
+
+
+class RecordingClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts the training prevalence plus a little of one feature; records the rows it was fitted on."""
+
+    def __init__(self, tag="a", weight=0.0):
+        self.tag = tag
+        self.weight = weight
+
+    def fit(self, X, y):
+        SEEN.setdefault(self.tag, []).append(tuple(np.asarray(X.index)))
+        self.classes_ = np.array([0, 1])
+        self.rate_ = float(np.mean(y))
+        return self
+
+    def predict_proba(self, X):
+        p = np.clip(self.rate_ + self.weight * (X["thalach"].to_numpy() < 150), 0.01, 0.99)
+        return np.column_stack([1 - p, p])
+
+
+class Failing(RecordingClassifier):
+    def fit(self, X, y):
+        raise RuntimeError("boom")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return features_and_target(load_dataset())
+
+
+def test_every_model_sees_identical_splits(data):
+    X, y = data
+    SEEN.clear()
+    models = {"a": RecordingClassifier("a"), "b": RecordingClassifier("b", 0.3)}
+    result = cross_validate_models(models, X, y, n_splits=3, n_repeats=2, seed=5)
+    assert len(SEEN["a"]) == 6 and SEEN["a"] == SEEN["b"]
+    splits = make_splits(y, 3, 2, 5)
+    assert [tuple(tr) for tr, _ in splits] == SEEN["a"]
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(result.splits, splits))
+    # a different seed gives different splits
+    assert [tuple(tr) for tr, _ in make_splits(y, 3, 2, 6)] != SEEN["a"]
+
+
+def test_result_tables_oof_and_paired_test(data):
+    X, y = data
+    models = {"weak": RecordingClassifier("w", 0.0), "logistic": with_preprocessing(LogisticRegression())}
+    result = cross_validate_models(models, X, y, n_splits=4, n_repeats=3, seed=0)
+    assert len(result.folds) == 2 * 12
+    assert set(METRICS) <= set(result.folds.columns)
+    assert set(result.summary["metric"]) == set(METRICS)
+    for name in models:
+        assert result.oof[name].shape == (3, len(y)) and np.isfinite(result.oof[name]).all()
+    # every out-of-fold prediction belongs to a model not fitted on that row
+    first = result.folds[(result.folds.model == "logistic") & (result.folds.split == 0)].iloc[0]
+    train, test = result.splits[0]
+    assert first.n_test == len(test)
+    np.testing.assert_allclose(first.roc_auc,
+                               classification_metrics(y.to_numpy()[test], result.oof["logistic"][0, test])["roc_auc"])
+    assert result.best == "logistic"
+    tests = result.paired_tests.set_index("model")
+    assert tests.loc["logistic", "verdict"] == "best by ROC AUC"
+    assert tests.loc["weak", "p_value"] < 0.001 and tests.loc["weak", "verdict"].startswith("worse than the best")
+    summary = result.metric_summary("logistic")
+    assert summary["roc_auc"]["ci_low"] < summary["roc_auc"]["mean"] < summary["roc_auc"]["ci_high"]
+    table = result.table()
+    assert list(table.index) == ["logistic", "weak"] and "vs best" in table.columns
+    assert result.wide().loc["logistic", "roc_auc"] > 0.85
+
+
+def test_progress_reports_every_fold(data):
+    X, y = data
+    calls = []
+    cross_validate_models({"a": RecordingClassifier(), "b": RecordingClassifier()}, X, y, n_splits=2,
+                          n_repeats=2, progress=lambda done, total, message: calls.append((done, total, message)))
+    assert [c[0] for c in calls] == list(range(1, 9)) and {c[1] for c in calls} == {8}
+    assert calls[-1][2] == "b: repeat 2/2, fold 2/2"
+
+
+def test_batched_hook_replaces_fold_by_fold_fitting(data):
+    X, y = data
+    received = {}
+
+    class Batched(Failing):  # fit would raise: the hook must be used instead
+        def cross_val_predict_batched(self, X, y, splits):
+            received["splits"] = splits
+            return [np.full(len(test), 0.25) for _, test in splits]
+
+    result = cross_validate_models({"batched": Batched()}, X, y, n_splits=3, n_repeats=1)
+    assert len(received["splits"]) == 3
+    np.testing.assert_allclose(result.oof["batched"], 0.25)
+    assert result.folds["predict_seconds"].isna().all()
+
+    class Broken(Batched):
+        def cross_val_predict_batched(self, X, y, splits):
+            return [np.zeros(2)]
+
+    with pytest.raises(ModelFitError, match="one probability per test row"):
+        cross_validate_models({"broken": Broken()}, X, y, n_splits=3, n_repeats=1)
+
+
+def test_clear_errors_for_impossible_requests(data):
+    X, y = data
+    few = y.copy()
+    few[:] = 0
+    few.iloc[:3] = 1
+    with pytest.raises(ValueError, match=r"5 folds need at least 5 patients in each class.*\(disease\) has only 3"):
+        cross_validate_models({"a": RecordingClassifier()}, X, few)
+    with pytest.raises(ValueError, match="only one class"):
+        make_splits(np.zeros(20), 2, 1)
+    with pytest.raises(ValueError, match="0 \\(no disease\\) or 1"):
+        make_splits(np.arange(20) % 3, 2, 1)
+    with pytest.raises(ValueError, match="n_repeats must be a whole number from 1 to 20"):
+        make_splits(y, 5, 0)
+    with pytest.raises(ValueError, match="X has 10 rows but y has"):
+        cross_validate_models({"a": RecordingClassifier()}, X.iloc[:10], y)
+    with pytest.raises(ValueError, match="no models"):
+        cross_validate_models({}, X, y)
+    with pytest.raises(ModelFitError, match="failing failed on split 1 of 2"):
+        cross_validate_models({"failing": Failing()}, X, y, n_splits=2, n_repeats=1)
+
+
+def test_threshold_metrics_by_hand():
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 1])
+    p = np.array([0.9, 0.8, 0.3, 0.2, 0.6, 0.1, 0.4, 0.7])
+    m = classification_metrics(y, p)
+    assert m["accuracy"] == 6 / 8
+    assert m["sensitivity"] == 3 / 4 and m["specificity"] == 3 / 4
+    assert m["f1"] == pytest.approx(0.75)
+    assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    assert m["roc_auc"] == pytest.approx(14 / 16)
+
+
+def test_calibration_slope_and_intercept_recover_known_miscalibration():
+    rng = np.random.default_rng(0)
+    logit = rng.normal(0, 1.5, 20_000)
+    y = rng.random(20_000) < 1 / (1 + np.exp(-logit))
+    slope, intercept = calibration_slope_intercept(y, 1 / (1 + np.exp(-logit)))
+    assert slope == pytest.approx(1, abs=0.05) and intercept == pytest.approx(0, abs=0.05)
+    slope, _ = calibration_slope_intercept(y, 1 / (1 + np.exp(-2 * logit)))  # overconfident
+    assert slope == pytest.approx(0.5, abs=0.03)
+    _, intercept = calibration_slope_intercept(y, 1 / (1 + np.exp(-(logit - 1))))  # risk underestimated
+    assert intercept == pytest.approx(1, abs=0.06)
+    separable = calibration_slope_intercept([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])
+    assert np.isnan(separable[0])
+
+
+def test_corrected_statistics_by_hand():
+    a = np.array([0.90, 0.85, 0.88, 0.91, 0.87, 0.86])
+    b = np.array([0.88, 0.84, 0.85, 0.90, 0.85, 0.86])
+    d = a - b
+    expected_t = d.mean() / np.sqrt((1 / 6 + 25 / 100) * d.var(ddof=1))
+    t, p = corrected_paired_ttest(a, b, n_train=100, n_test=25)
+    assert t == pytest.approx(expected_t)
+    assert p == pytest.approx(2 * stats.t.sf(abs(expected_t), 5))
+    naive_p = stats.ttest_rel(a, b).pvalue
+    assert p > naive_p  # the correction makes the test more cautious
+    assert corrected_paired_ttest(a, a, 100, 25) == (0.0, 1.0)
+    mean, low, high = corrected_interval(a, 100, 25)
+    half = stats.t.ppf(0.975, 5) * np.sqrt((1 / 6 + 0.25) * a.var(ddof=1))
+    assert (low, high) == pytest.approx((a.mean() - half, a.mean() + half))
+
+
+def test_verdict_words():
+    assert verdict(0.41) == "not distinguishable from the best (p = 0.41)"
+    assert verdict(0.01) == "worse than the best (p = 0.01)"
+    assert verdict(0.0001) == "worse than the best (p < 0.001)"
+    assert verdict(1.0, is_best=True) == "best by ROC AUC"
