@@ -1,0 +1,159 @@
+"""The patient form, built field by field from model/schema.py.
+
+Each field's widget is chosen from the schema entry: named categories (never raw codes)
+in a select box, small whole-number ranges (vessels 0–3) in a select box, everything
+else in a number box without a widget clamp, so an impossible value reaches
+``model.risk.check_patient`` and its message is shown right under the field. "Unknown"
+is offered where the schema allows it. Cholesterol can be entered in mg/dL or mmol/L.
+Every key is an explicit constant; values persist for the browser session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from model.risk import (
+    CHOLESTEROL_MGDL_PER_MMOL,
+    CHOLESTEROL_UNITS,
+    PatientCheck,
+    check_patient,
+    mgdl_to_mmol,
+    mmol_to_mgdl,
+)
+from model.schema import FEATURES, Feature, feature
+
+FIELD_PREFIX = "predict.field."        # + feature name (+ "." + unit for cholesterol)
+KEY_CHOL_UNIT = "predict.chol_unit"
+CHOLESTEROL = "chol"
+UNKNOWN = "Unknown"
+SELECT_MAX_VALUES = 10                 # a whole-number range this short is a select box
+N_FORM_COLUMNS = 3
+PERSIST = "session"                    # keep the patient when the user visits another page
+
+
+def field_key(name: str, prefix: str = FIELD_PREFIX) -> str:
+    return prefix + name
+
+
+def chol_key(unit: str, prefix: str = FIELD_PREFIX) -> str:
+    return f"{prefix}{CHOLESTEROL}.{unit}"
+
+
+def choices(feat: Feature) -> list | None:
+    """The options of a select box for `feat`, or None when it is a number box."""
+    if feat.categories:
+        options = list(feat.codes)
+    elif feat.integer and feat.hard_min is not None and feat.hard_max is not None \
+            and feat.hard_max - feat.hard_min <= SELECT_MAX_VALUES:
+        options = list(range(int(feat.hard_min), int(feat.hard_max) + 1))
+    else:
+        return None
+    return options + ([None] if feat.unknown_allowed else [])
+
+
+def _option_label(feat: Feature):
+    def label(option) -> str:
+        if option is None:
+            return f"{UNKNOWN} (will be imputed)"
+        return feat.category_label(option) if feat.categories else f"{option:g}"  # the unit is in the label
+    return label
+
+
+def _number_value(feat: Feature, value):
+    """Whole numbers as int (an integer number box), other values as float."""
+    if value is None:
+        return None
+    return int(round(value)) if feat.integer else round(float(value), 2)
+
+
+def _seed(key: str, value) -> None:
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def _convert_cholesterol(prefix: str) -> None:
+    """on_change of the unit toggle: carry the value over, converted with 1 mmol/L = 38.67 mg/dL."""
+    unit = st.session_state[KEY_CHOL_UNIT]
+    mg, mmol = chol_key("mg/dL", prefix), chol_key("mmol/L", prefix)
+    if unit == "mmol/L" and st.session_state.get(mg) is not None:
+        st.session_state[mmol] = round(mgdl_to_mmol(st.session_state[mg]), 2)
+    elif unit == "mg/dL" and st.session_state.get(mmol) is not None:
+        st.session_state[mg] = int(round(mmol_to_mgdl(st.session_state[mmol])))
+
+
+def cholesterol_unit() -> str:
+    return st.session_state.get(KEY_CHOL_UNIT, CHOLESTEROL_UNITS[0])
+
+
+def value_widget(feat: Feature, default, prefix: str = FIELD_PREFIX, label: str | None = None):
+    """Draw the widget for one feature; return its value in UCI coding (cholesterol in mg/dL)."""
+    label = label or feat.label_with_unit()
+    options = choices(feat)
+    if options is not None:
+        key = field_key(feat.name, prefix)
+        _seed(key, default if default in options else options[0])
+        return st.selectbox(label, options, format_func=_option_label(feat), key=key, persist_state=PERSIST,
+                            help=feat.description)
+    if feat.name == CHOLESTEROL:
+        unit = cholesterol_unit()
+        key = chol_key(unit, prefix)
+        seeded = default if unit == "mg/dL" or default is None else round(mgdl_to_mmol(default), 2)
+        _seed(key, _number_value(feat, seeded) if unit == "mg/dL" else seeded)
+        entered = st.number_input(f"{feat.label} ({unit})", key=key, step=1 if unit == "mg/dL" else 0.1,
+                                  format="%d" if unit == "mg/dL" else "%.2f", persist_state=PERSIST,
+                                  help=f"{feat.description}. 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL.")
+        if entered is None or unit == "mg/dL":
+            return entered
+        # Exact conversion, then the whole mg/dL the training data were recorded in.
+        return int(round(mmol_to_mgdl(entered)))
+    key = field_key(feat.name, prefix)
+    _seed(key, _number_value(feat, default))
+    return st.number_input(label, key=key, step=1 if feat.integer else feat.step,
+                           format="%d" if feat.integer else "%.1f", persist_state=PERSIST, help=feat.description)
+
+
+def cholesterol_message(message: str, entered_mgdl) -> str:
+    """Add the mmol/L view to a cholesterol message when the user works in mmol/L."""
+    if cholesterol_unit() != "mmol/L" or entered_mgdl is None:
+        return message
+    feat = feature(CHOLESTEROL)
+    return (f"{message} (you entered {mgdl_to_mmol(entered_mgdl):.2f} mmol/L; possible range "
+            f"{mgdl_to_mmol(feat.hard_min):.2f} – {mgdl_to_mmol(feat.hard_max):.2f} mmol/L)")
+
+
+@dataclass(frozen=True)
+class FormResult:
+    check: PatientCheck
+    entered: dict          # what the widgets returned, UCI coding, cholesterol in mg/dL
+    chol_unit: str
+
+
+def render_patient_form(defaults: dict[str, float]) -> FormResult:
+    """All 13 fields in columns, each followed by its error (hard limit) or warning (atypical)."""
+    st.radio("Cholesterol unit", CHOLESTEROL_UNITS, key=KEY_CHOL_UNIT, horizontal=True, persist_state=PERSIST,
+             on_change=_convert_cholesterol, args=(FIELD_PREFIX,),
+             help=f"Converted exactly: 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL (total cholesterol).")
+    columns = st.columns(N_FORM_COLUMNS)
+    per_column = -(-len(FEATURES) // N_FORM_COLUMNS)
+    entered, slots = {}, {}
+    for index, feat in enumerate(FEATURES):
+        with columns[index // per_column]:
+            entered[feat.name] = value_widget(feat, defaults.get(feat.name))
+            slots[feat.name] = st.empty()
+    checked = check_patient(entered)
+    for name, slot in slots.items():
+        if name in checked.errors:
+            message = checked.errors[name]
+            if name == CHOLESTEROL:
+                message = cholesterol_message(message, entered[name])
+            slot.error(message, icon=":material/block:")
+        elif name in checked.warnings:
+            slot.warning(checked.warnings[name], icon=":material/warning:")
+    return FormResult(checked, entered, cholesterol_unit())
+
+
+def reset_form(prefix: str = FIELD_PREFIX) -> None:
+    """Forget every field so the defaults (typical patient) come back."""
+    for key in [k for k in st.session_state if str(k).startswith(prefix)]:
+        del st.session_state[key]

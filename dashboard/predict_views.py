@@ -1,0 +1,273 @@
+"""Presentation for the patient-risk page: Plotly figures and the result / batch / what-if sections.
+
+Computation happens in model/risk.py, model/explain.py, model/report.py and
+model/model_card.py; this module only draws. Figures are pure functions of model
+results (testable without Streamlit); ``render_*`` functions draw into the page.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.charts import OUTCOME_COLORS, PRIMARY, apply_theme, show
+from dashboard.predict_form import value_widget
+from model.explain import Explainer, Explanation
+from model.model_card import ModelCard
+from model.report import patient_report_html
+from model.risk import (
+    BAND_RATIONALE,
+    CHOLESTEROL_MGDL_PER_MMOL,
+    RISK_BANDS,
+    BatchError,
+    BatchResult,
+    PatientCheck,
+    PatientError,
+    RiskResult,
+    WhatIf,
+    format_value,
+    population_risks,
+    read_batch_csv,
+    score_batch,
+    what_if,
+)
+from model.schema import FEATURE_NAMES, FEATURES, feature
+
+KEY_CACHE = "predict.cache"                 # {(model id, dataset token): (Explainer, population risks)}
+KEY_WHATIF_FEATURE = "predict.whatif.feature"
+WHATIF_PREFIX = "predict.whatif."
+KEY_BATCH_FILE = "predict.batch.file"
+KEY_BATCH_RESULT = "predict.batch.result"   # (file digest, model id, BatchResult or error text, report md)
+MAX_CACHED_MODELS = 4
+BAND_COLORS = ("#e3f2ee", "#fbf3dc", "#fbe3d2", "#f6d3d7")  # light fills, low → high
+RAISES, LOWERS = OUTCOME_COLORS[1], OUTCOME_COLORS[0]
+
+
+# ---- figures ---------------------------------------------------------------------------
+
+
+def risk_figure(risk: RiskResult) -> go.Figure:
+    """The probability on a 0–100 % strip coloured by risk band, with the uncertainty interval."""
+    fig = go.Figure()
+    for band, color in zip(RISK_BANDS, BAND_COLORS):
+        fig.add_vrect(x0=100 * band.lower, x1=100 * band.upper, fillcolor=color, line_width=0, layer="below",
+                      annotation_text=f"{band.name}<br>{band.range_text}", annotation_position="top",
+                      annotation_font_size=11)
+    error = None
+    if risk.interval.available:
+        error = dict(type="data", symmetric=False, array=[100 * (risk.interval.upper - risk.probability)],
+                     arrayminus=[100 * (risk.probability - risk.interval.lower)], thickness=2, width=10,
+                     color="#262730")
+    fig.add_trace(go.Scatter(x=[risk.percent], y=[0], mode="markers+text", error_x=error,
+                             marker=dict(size=18, color=RAISES if risk.probability >= 0.5 else PRIMARY,
+                                         line=dict(width=2, color="white")),
+                             text=[f"{risk.percent:.0f} %"], textposition="bottom center",
+                             textfont=dict(size=16), hovertemplate="%{x:.1f} %<extra></extra>", showlegend=False))
+    fig.update_xaxes(range=[0, 100], ticksuffix=" %", title_text="Estimated probability of heart disease")
+    fig.update_yaxes(visible=False, range=[-1, 1])
+    return apply_theme(fig, height=220)
+
+
+def contributions_figure(explanation: Explanation) -> go.Figure:
+    """One bar per feature, largest on top: red raises the risk, green lowers it."""
+    table = explanation.table().iloc[::-1]
+    points = 100 * table["contribution"]
+    fig = go.Figure(go.Bar(
+        x=points, y=[f"{label}: {value}" for label, value in zip(table["label"], table["value"])], orientation="h",
+        marker_color=[RAISES if v >= 0 else LOWERS for v in points],
+        text=[f"{v:+.1f}" for v in points], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}<br>%{x:+.2f} percentage points<extra></extra>"))
+    low, high = min(float(points.min()), 0.0), max(float(points.max()), 0.0)
+    pad = 0.15 * (high - low) + 0.5  # room for the value labels outside the bars
+    fig.update_xaxes(title_text="Contribution to the risk (percentage points)", zeroline=True, zerolinewidth=2,
+                     range=[low - pad, high + pad])
+    return apply_theme(fig, height=90 + 26 * len(table),
+                       title="What pushed this patient's risk up (red) or down (green)")
+
+
+def population_figure(risks: np.ndarray, probability: float, percentile: float, population: str) -> go.Figure:
+    fig = go.Figure(go.Histogram(x=100 * np.asarray(risks), xbins=dict(start=0, end=100, size=5),
+                                 marker_color=PRIMARY, opacity=0.75, name=population,
+                                 hovertemplate="%{x} %: %{y} patients<extra></extra>"))
+    fig.add_vline(x=100 * probability, line_width=3, line_color=RAISES,
+                  annotation_text=f"this patient: {100 * probability:.0f} %",
+                  annotation_position="top left" if probability > 0.5 else "top right")
+    fig.update_xaxes(range=[0, 100], ticksuffix=" %", title_text="Estimated probability of heart disease")
+    fig.update_yaxes(title_text="Patients")
+    return apply_theme(fig, height=300, title=f"Risk of every patient in {population}")
+
+
+def what_if_figure(change: WhatIf) -> go.Figure:
+    feat = feature(change.feature)
+    labels = [f"Now<br>{format_value(feat, change.old_value)}", f"What if<br>{format_value(feat, change.new_value)}"]
+    values = [100 * change.old_probability, 100 * change.new_probability]
+    fig = go.Figure(go.Bar(x=labels, y=values, marker_color=["#9aa5b1", RAISES if change.change > 0 else LOWERS],
+                           text=[f"{v:.0f} %" for v in values], textposition="outside", cliponaxis=False))
+    fig.update_yaxes(range=[0, 105], ticksuffix=" %", title_text="Risk")
+    return apply_theme(fig, height=300, title=f"Changing {feat.label.lower()}")
+
+
+# ---- cached per (model, reference data) -----------------------------------------------
+
+
+def model_support(pipeline, frame, dataset_name: str):
+    """(Explainer, population risks) for this model and reference data, built once per session."""
+    token = (id(pipeline), dataset_name, len(frame))
+    cache = st.session_state.setdefault(KEY_CACHE, {})
+    if token not in cache:
+        if len(cache) >= MAX_CACHED_MODELS:
+            cache.clear()
+        cache[token] = (Explainer(pipeline, frame, dataset_name), population_risks(pipeline, frame))
+    return cache[token]
+
+
+# ---- result sections ------------------------------------------------------------------
+
+
+def render_risk_summary(risk: RiskResult, checked: PatientCheck) -> None:
+    left, right = st.columns([2, 3])
+    with left:
+        st.metric("Estimated probability of heart disease", f"{risk.percent:.0f} %")
+        st.markdown(f"**Risk band: {risk.band.name}** ({risk.band.range_text}) — {risk.band.meaning}.")
+        st.markdown(f"**{risk.natural_frequency_text()}**")
+        if risk.interval.available:
+            st.markdown(f"**Uncertainty:** {risk.interval.text()}.")
+            st.caption(f"How: {risk.interval.detail}")
+        else:
+            st.markdown(f"**Uncertainty:** {risk.interval.text()}")
+    with right:
+        show(risk_figure(risk), key="predict.risk_chart")
+        with st.expander("How the risk bands are defined"):
+            st.markdown("\n".join(f"- **{b.name}** ({b.range_text}): {b.meaning}." for b in RISK_BANDS))
+            st.caption(BAND_RATIONALE)
+    note = risk.imputation_note()
+    if note:
+        st.info(note, icon=":material/help:")
+    if checked.warnings:  # each is spelled out under its field; here only which ones
+        unusual = ", ".join(f"{feature(n).label} ({format_value(feature(n), checked.values[n])})"
+                            for n in checked.warnings)
+        st.warning(f"Outside the range the model was trained on: {unusual}. The estimate is an extrapolation.",
+                   icon=":material/warning:")
+
+
+def render_explanation(explanation: Explanation) -> None:
+    show(contributions_figure(explanation), key="predict.contributions")
+    st.caption(f"Compared with {explanation.reference} (estimated risk {explanation.baseline_probability:.0%}); "
+               f"the contributions add up to {100 * explanation.total:+.1f} percentage points. "
+               f"Method: {explanation.method}.")
+
+
+def render_population(risks: np.ndarray, probability: float, percentile: float, population: str) -> None:
+    st.markdown(f"This patient's estimated risk is higher than that of **{percentile:.0f} %** of the "
+                f"{len(risks):,} patients in **{population}** (the dataset in use).")
+    show(population_figure(risks, probability, percentile, population), key="predict.population")
+
+
+def render_what_if(pipeline, checked: PatientCheck) -> WhatIf | None:
+    """The what-if controls and comparison; returns the change shown (None when nothing changed)."""
+    names = list(FEATURE_NAMES)
+    name = st.selectbox("Feature to change", names, key=KEY_WHATIF_FEATURE,
+                        format_func=lambda n: feature(n).label, persist_state="session")
+    feat = feature(name)
+    new_value = value_widget(feat, checked.values[name] if not np.isnan(checked.values[name]) else None,
+                             prefix=WHATIF_PREFIX, label=f"New value: {feat.label_with_unit()}")
+    try:
+        change = what_if(pipeline, checked.values, name, new_value)
+    except PatientError as error:
+        st.error(str(error), icon=":material/block:")
+        return None
+    if change.new_value == change.old_value or (np.isnan(change.new_value) and np.isnan(change.old_value)):
+        st.caption("Choose a different value above to see how the risk would change.")
+        return None
+    st.markdown(f"**{change.text()}**")
+    show(what_if_figure(change), key="predict.what_if")
+    return change
+
+
+def render_report_download(checked, risk, explanation, card: ModelCard, percentile, population, chol_unit,
+                           change: WhatIf | None = None) -> None:
+    unit_note = None
+    if chol_unit == "mmol/L":
+        unit_note = (f"Cholesterol was entered in mmol/L and converted with 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL "
+                     "(rounded to the whole mg/dL the model was trained with).")
+    html = patient_report_html(checked, risk, explanation, card, percentile=percentile, population_name=population,
+                               what_if=change, cholesterol_unit_note=unit_note)
+    st.download_button("Download the patient report (HTML)", data=html, file_name="heart-risk-report.html",
+                       mime="text/html", key="predict.report_download", icon=":material/download:")
+    st.caption("A single self-contained HTML file: inputs, risk, explanation, model card and disclaimer. "
+               "Print it to PDF from the browser if needed.")
+
+
+def render_model_card(card: ModelCard) -> None:
+    st.markdown(card.as_markdown())
+
+
+# ---- batch ----------------------------------------------------------------------------
+
+
+def _score_upload(pipeline, data: bytes):
+    """(BatchResult or error text or None, the importer's report as markdown)."""
+    frame, report = read_batch_csv(data)
+    text = report.as_markdown()
+    if frame is None:
+        return None, text
+    if not report.ok:
+        text = ("The importer refuses this file as training data because of the rows named below. For scoring, "
+                "those rows are set aside and listed; every other row is scored.\n\n" + text)
+    try:
+        return score_batch(pipeline, frame), text
+    except BatchError as error:
+        return str(error), text
+
+
+def labelled(table):
+    """Coded columns shown with their clinical labels (the downloaded CSV keeps the UCI codes)."""
+    shown = table.copy()
+    for feat in FEATURES:
+        if feat.categories and feat.name in shown:
+            shown[feat.name] = [feat.category_label(v) if v == v else "Unknown" for v in shown[feat.name]]
+    return shown
+
+
+def render_batch(pipeline, model_name: str) -> None:
+    st.markdown("Upload a CSV with one patient per row and the 13 columns of the UCI data "
+                f"({', '.join(FEATURE_NAMES)}), in UCI coding (Kaggle and TensorFlow-tutorial codings are "
+                "recognised and converted). A target column is optional. Empty or `?` cells are imputed.")
+    upload = st.file_uploader("CSV of patients", type=["csv", "txt"], key=KEY_BATCH_FILE)
+    if upload is None:
+        st.session_state.pop(KEY_BATCH_RESULT, None)
+        return
+    data = upload.getvalue()
+    digest = hashlib.sha1(data).hexdigest()
+    stored = st.session_state.get(KEY_BATCH_RESULT)
+    if stored is None or stored[:2] != (digest, id(pipeline)):
+        with st.spinner("Scoring the patients…"):
+            result, report = _score_upload(pipeline, data)
+        stored = (digest, id(pipeline), result, report)
+        st.session_state[KEY_BATCH_RESULT] = stored
+    _, _, result, report = stored
+    if not isinstance(result, BatchResult):
+        st.error(result or "The file could not be read.", icon=":material/block:")
+        with st.expander("What the importer found", expanded=True):
+            st.markdown(report)
+        return
+    (st.success if len(result.invalid) == 0 else st.warning)(result.summary())
+    with st.expander("What the importer found"):
+        st.markdown(report)
+    if len(result.scored):
+        labels = {f.name: f.label for f in FEATURES}
+        shown = labelled(result.scored[["row", "risk_percent", "risk_band", "imputed", *FEATURE_NAMES]]).rename(
+            columns={"row": "Row", "risk_percent": "Risk (%)", "risk_band": "Risk band", "imputed": "Imputed",
+                     **labels})
+        st.dataframe(shown, hide_index=True, key="predict.batch.table",
+                     column_config={"Risk (%)": st.column_config.ProgressColumn(
+                         "Risk (%)", min_value=0, max_value=100, format="%.1f %%")})
+    if len(result.invalid):
+        st.markdown(f"**Rows not scored ({len(result.invalid):,})** — row 1 is the first patient below the header:")
+        st.dataframe(result.invalid.rename(columns={"row": "Row", "reasons": "Why"}), hide_index=True,
+                     key="predict.batch.invalid")
+    st.download_button("Download the results (CSV)", data=result.as_table().to_csv(index=False), file_name="heart-risk-batch.csv",
+                       mime="text/csv", key="predict.batch.download", icon=":material/download:")
+    st.caption(f"Scored with {model_name}.")

@@ -1,0 +1,128 @@
+"""The patient-risk page in Chromium: fill the form, read the risk, download the report, score a batch."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from model.datasets import load_dataset
+from model.schema import feature
+
+from .conftest import screenshot, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+TALL = {"width": 1400, "height": 3800}   # Streamlit scrolls inside the app: a tall window shows the whole page
+RISK = "[data-testid='stMetricValue']"
+
+
+def open_predict(page, app_server):
+    page.goto(f"{app_server}/predict")
+    wait_for_app(page)
+    page.locator(RISK).first.wait_for()
+
+
+def shown_risk(page) -> int:
+    text = page.locator(RISK).first.inner_text()
+    match = re.fullmatch(r"(\d+) %", text.strip())
+    assert match, f"risk shown as {text!r}"
+    return int(match.group(1))
+
+
+def set_number(page, label: str, value) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    wait_for_app(page)
+
+
+def choose(page, label: str, option: str) -> None:
+    page.get_by_label(label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def test_fill_the_form_and_read_the_risk(page, app_server):
+    open_predict(page, app_server)
+    typical = shown_risk(page)
+    assert 0 <= typical <= 100
+    assert page.get_by_text("patients like this one").count() >= 1
+    assert page.get_by_text("Monte Carlo dropout").count() >= 1
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 3
+
+    choose(page, "Chest pain type", "Typical angina")
+    choose(page, "Thallium stress test", "Normal")
+    set_number(page, "Maximum heart rate (bpm)", 175)
+    lower = shown_risk(page)
+    choose(page, "Chest pain type", "Asymptomatic")
+    choose(page, "Thallium stress test", "Reversible defect")
+    set_number(page, "ST depression (mm)", 3.0)
+    set_number(page, "Maximum heart rate (bpm)", 105)
+    higher = shown_risk(page)
+    assert higher > lower, (lower, higher)
+    page.set_viewport_size(TALL)
+    screenshot(page, "predict-high-risk")
+
+    set_number(page, "Resting blood pressure (mm Hg)", 400)
+    page.get_by_text(feature("trestbps").check(400)).first.wait_for()
+    assert page.locator(RISK).count() == 0
+    screenshot(page, "predict-impossible-value")
+
+
+def test_unit_toggle_and_unknown_values(page, app_server):
+    open_predict(page, app_server)
+    page.get_by_text("mmol/L", exact=True).click()
+    wait_for_app(page)
+    box = page.get_by_label("Serum cholesterol (mmol/L)", exact=True)
+    assert re.fullmatch(r"\d+\.\d\d", box.input_value())
+    choose(page, "Major vessels coloured (vessels)", "Unknown (will be imputed)")
+    page.get_by_text("The model filled this value in").wait_for()
+    page.set_viewport_size(TALL)
+    screenshot(page, "predict-unknown-mmol")
+
+
+def test_download_the_patient_report(page, app_server, tmp_path):
+    open_predict(page, app_server)
+    risk = shown_risk(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Download the patient report")).click()
+    path = tmp_path / "report.html"
+    download.value.save_as(path)
+    html = path.read_text(encoding="utf-8")
+    assert f"{risk} %" in html and "<svg" in html and "Model card" in html
+    assert "not a medical device" in html.lower()
+
+    page.get_by_role("tab", name="Model card").click()
+    page.get_by_text("ROC AUC (discrimination)").wait_for()
+    assert page.get_by_text("Validated how.").count() == 1
+    page.set_viewport_size(TALL)
+    screenshot(page, "predict-model-card")
+
+
+def test_upload_a_batch_with_a_bad_row(page, app_server, tmp_path):
+    data = load_dataset("cleveland").head(20).drop(columns="target")
+    data["chol"] = data["chol"].astype(object)
+    data.loc[4, "chol"] = 5000          # data row 5: impossible
+    data["age"] = data["age"].astype(object)
+    data.loc[9, "age"] = "old"          # data row 10: not a number
+    open_predict(page, app_server)
+    page.get_by_role("tab", name="Batch of patients (CSV)").click()
+    uploader = page.locator("[data-testid='stFileUploader']").first
+    uploader.locator("input[type=file]").set_input_files(
+        {"name": "patients.csv", "mimeType": "text/csv", "buffer": data.to_csv(index=False).encode()})
+    wait_for_app(page)
+    page.get_by_text("18 of 20 rows scored").wait_for()
+    assert page.get_by_text("Rows not scored (2)").count() == 1
+    page.set_viewport_size(TALL)
+    screenshot(page, "predict-batch")
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Download the results")).click()
+    path = tmp_path / "results.csv"
+    download.value.save_as(path)
+    import pandas as pd
+
+    results = pd.read_csv(path, keep_default_na=False)
+    assert list(results["row"]) == list(range(1, 21))
+    assert results.loc[results["row"] == 5, "problem"].item().startswith("Serum cholesterol")
+    assert "not a number" in results.loc[results["row"] == 10, "problem"].item()
+    assert (results.loc[~results["row"].isin([5, 10]), "risk_percent"] != "").all()

@@ -1,0 +1,74 @@
+"""model/explain.py: per-feature contributions, grouped one-hot columns, the model-agnostic fallback."""
+import numpy as np
+import pandas as pd
+import pytest
+from _predict_models import ann_with_dropout, cleveland, logistic
+
+from model.explain import Explainer, contributions_are_complete, explain_patient
+from model.preprocessing import feature_groups
+from model.risk import check_patient, typical_patient
+from model.schema import FEATURE_NAMES
+
+
+@pytest.fixture(scope="module")
+def patient():
+    values = dict(typical_patient(cleveland()), cp=4, thalach=120, ca=None, oldpeak=2.5)
+    return check_patient(values).frame()
+
+
+def test_network_gets_integrated_gradients_with_one_value_per_feature(patient):
+    explanation = explain_patient(ann_with_dropout(), patient, cleveland(), "Cleveland")
+    assert "Integrated Gradients" in explanation.method
+    assert list(explanation.contributions.index) == list(FEATURE_NAMES)  # one-hot columns grouped back
+    assert "average patient of Cleveland" in explanation.reference
+    # Completeness: the contributions add up to P(patient) - P(average patient).
+    assert contributions_are_complete(explanation, tolerance=0.01)
+    assert explanation.patient["oldpeak"] == 2.5 and np.isnan(explanation.patient["ca"])
+
+
+def test_grouping_covers_every_network_input_once():
+    groups = feature_groups(ann_with_dropout()[0])
+    indices = sorted(i for idx in groups.values() for i in idx)
+    assert indices == list(range(ann_with_dropout()[-1].n_features_in_))
+    assert len(groups["cp"]) == 4 and len(groups["age"]) == 1
+
+
+def test_table_ranks_by_size_and_names_values_clinically(patient):
+    table = explain_patient(ann_with_dropout(), patient, cleveland()).table()
+    sizes = table["contribution"].abs().to_numpy()
+    assert np.all(sizes[:-1] >= sizes[1:])
+    row = table.set_index("feature").loc["cp"]
+    assert row["label"] == "Chest pain type" and row["value"] == "Asymptomatic"
+    assert table.set_index("feature").loc["ca", "value"] == "Unknown (imputed)"
+
+
+def test_other_pipelines_get_exact_shapley_sampling(patient):
+    explanation = explain_patient(logistic(), patient, cleveland(), "Cleveland")
+    assert "Shapley" in explanation.method and "typical patient" in explanation.reference
+    # Every sampled walk telescopes, so the sum is exact.
+    assert explanation.total == pytest.approx(explanation.probability - explanation.baseline_probability, abs=1e-9)
+
+
+def test_a_feature_equal_to_the_reference_gets_nothing():
+    typical = typical_patient(cleveland())
+    one_change = check_patient(dict(typical, thalach=100)).frame()
+    explanation = Explainer(logistic(), cleveland()).explain(one_change)
+    others = explanation.contributions.drop("thalach")
+    assert np.allclose(others, 0.0)
+    assert explanation.contributions["thalach"] == pytest.approx(explanation.total)
+
+
+def test_explanations_are_reproducible(patient):
+    first = explain_patient(logistic(), patient, cleveland()).contributions
+    again = explain_patient(logistic(), patient, cleveland()).contributions
+    pd.testing.assert_series_equal(first, again)
+
+
+
+@pytest.mark.parametrize("make", [ann_with_dropout, logistic])
+def test_reference_data_without_a_feature_still_explains(patient, make):
+    # e.g. the Swiss site never records cholesterol: the reference patient's value is imputed.
+    reference = cleveland().assign(chol=np.nan)
+    explanation = Explainer(make(), reference, "no cholesterol").explain(patient)
+    assert np.isfinite(explanation.contributions).all()
+    assert np.isnan(typical_patient(reference)["chol"])

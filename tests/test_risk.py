@@ -1,0 +1,263 @@
+"""model/risk.py: limits, units, unknowns, bands, uncertainty, what-if, population, batch scoring."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from _predict_models import ann_with_dropout, ann_without_dropout, cleveland, logistic
+
+from model import risk
+from model.risk import (
+    CHOLESTEROL_MGDL_PER_MMOL,
+    RISK_BANDS,
+    BatchError,
+    PatientError,
+    band_for,
+    band_names,
+    check_patient,
+    mgdl_to_mmol,
+    mmol_to_mgdl,
+    natural_frequency,
+    percentile_of,
+    positive_probability,
+    predict_risk,
+    read_batch_csv,
+    score_batch,
+    typical_patient,
+    what_if,
+)
+from model.schema import FEATURE_NAMES, FEATURES, feature
+
+
+@pytest.fixture(scope="module")
+def patient():
+    return typical_patient(cleveland())
+
+
+# ---- units ----------------------------------------------------------------------------
+
+def test_cholesterol_factor_is_the_exact_one():
+    assert CHOLESTEROL_MGDL_PER_MMOL == 38.67
+    assert mmol_to_mgdl(1.0) == pytest.approx(38.67)
+    assert mmol_to_mgdl(5.0) == pytest.approx(193.35)
+    assert mgdl_to_mmol(193.35) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("mg", [70, 126, 200, 241, 564, 700])
+def test_cholesterol_round_trip_through_the_form_precision(mg):
+    # The form shows mmol/L with 2 decimals and mg/dL as whole numbers: the toggle must not drift.
+    assert round(mmol_to_mgdl(round(mgdl_to_mmol(mg), 2))) == mg
+
+
+# ---- bands and frequencies ------------------------------------------------------------
+
+def test_bands_tile_zero_to_one_without_gaps():
+    assert RISK_BANDS[0].lower == 0.0 and RISK_BANDS[-1].upper == 1.0
+    for below, above in zip(RISK_BANDS, RISK_BANDS[1:]):
+        assert below.upper == above.lower
+
+
+@pytest.mark.parametrize("p, name", [(0.0, "Low"), (0.1499, "Low"), (0.15, "Intermediate"), (0.4999, "Intermediate"),
+                                     (0.5, "Elevated"), (0.8499, "Elevated"), (0.85, "High"), (1.0, "High")])
+def test_band_edges(p, name):
+    assert band_for(p).name == name
+    assert band_names([p])[0] == name
+
+
+def test_band_rejects_impossible_probabilities():
+    with pytest.raises(ValueError):
+        band_for(1.2)
+
+
+def test_vectorised_bands_agree_with_band_for():
+    p = np.random.default_rng(0).uniform(0, 1, 500)
+    assert list(band_names(p)) == [band_for(x).name for x in p]
+
+
+@pytest.mark.parametrize("p, count", [(0.0, 0), (0.234, 23), (0.236, 24), (0.5, 50), (1.0, 100)])
+def test_natural_frequency(p, count):
+    assert natural_frequency(p) == count
+    assert f"About {count} of 100" in risk.natural_frequency_text(p)
+
+
+# ---- the patient form's checks --------------------------------------------------------
+
+def test_typical_patient_is_valid_and_uses_codes(patient):
+    checked = check_patient(patient)
+    assert checked.ok and not checked.warnings and not checked.imputed
+    for feat in FEATURES:
+        if feat.categories:
+            assert patient[feat.name] in feat.codes
+
+
+def test_hard_limit_rejected_with_the_schema_message(patient):
+    checked = check_patient(dict(patient, age=150))
+    assert not checked.ok
+    assert checked.errors["age"] == feature("age").check(150)
+    assert "110" in checked.errors["age"]
+
+
+def test_unknown_code_rejected(patient):
+    checked = check_patient(dict(patient, cp=9))
+    assert "cp" in checked.errors and "Typical angina" in checked.errors["cp"]
+
+
+def test_atypical_value_warns_but_is_accepted(patient):
+    checked = check_patient(dict(patient, age=80))
+    assert checked.ok
+    assert "outside the range the model was trained on" in checked.warnings["age"]
+
+
+def test_unknown_allowed_only_where_the_schema_says(patient):
+    checked = check_patient(dict(patient, ca=None, thal=float("nan")))
+    assert checked.ok and checked.imputed == ("ca", "thal")
+    assert math.isnan(checked.frame().loc[0, "ca"])
+    missing_age = check_patient(dict(patient, age=None))
+    assert "age" in missing_age.errors and "required" in missing_age.errors["age"]
+
+
+def test_unknowns_are_imputed_by_the_pipeline_and_the_result_says_so(patient):
+    pipeline = logistic()
+    result = predict_risk(pipeline, dict(patient, ca=None))
+    assert result.imputed == ("ca",)
+    assert "Major vessels coloured" in result.imputation_note()
+    # NaN goes through the pipeline's own imputer: same as scoring the frame with NaN.
+    frame = pd.DataFrame([dict(patient, ca=np.nan)])[list(FEATURE_NAMES)]
+    assert result.probability == pytest.approx(positive_probability(pipeline, frame)[0])
+    assert predict_risk(pipeline, patient).imputation_note() is None
+
+
+def test_invalid_patient_is_not_scored(patient):
+    with pytest.raises(PatientError) as caught:
+        predict_risk(logistic(), dict(patient, trestbps=400))
+    assert "trestbps" in caught.value.errors
+
+
+# ---- uncertainty ----------------------------------------------------------------------
+
+def test_mc_dropout_interval_for_a_network_with_dropout(patient):
+    pipeline = ann_with_dropout()
+    network = pipeline[-1].network_
+    result = predict_risk(pipeline, patient)
+    interval = result.interval
+    assert interval.available and "Monte Carlo dropout" in interval.method
+    assert 0.0 <= interval.lower < interval.upper <= 1.0
+    assert interval.upper - interval.lower > 0.005  # dropout really was on
+    assert not network.training  # the shared model was never switched to training mode
+    again = predict_risk(pipeline, patient).interval
+    assert (again.lower, again.upper) == (interval.lower, interval.upper)  # seeded: stable for the same patient
+    # The deterministic estimate does not depend on the stochastic passes.
+    assert result.probability == pytest.approx(positive_probability(pipeline, check_patient(patient).frame())[0])
+
+
+@pytest.mark.parametrize("make, reason", [(ann_without_dropout, "without dropout"), (logistic, "not a neural network")])
+def test_no_interval_says_why(patient, make, reason):
+    interval = predict_risk(make(), patient).interval
+    assert not interval.available and reason in interval.detail
+    assert "No uncertainty interval" in interval.text()
+
+
+# ---- what-if and population -----------------------------------------------------------
+
+def test_what_if_scores_both_versions(patient):
+    pipeline = ann_with_dropout()
+    change = what_if(pipeline, patient, "cp", 1)
+    before = predict_risk(pipeline, patient).probability
+    after = predict_risk(pipeline, dict(patient, cp=1)).probability
+    assert change.old_probability == pytest.approx(before)
+    assert change.new_probability == pytest.approx(after)
+    assert change.change == pytest.approx(after - before)
+    assert "Typical angina" in change.text()
+
+
+def test_what_if_rejects_an_impossible_value(patient):
+    with pytest.raises(PatientError) as caught:
+        what_if(logistic(), patient, "thalach", 400)
+    assert list(caught.value.errors) == ["thalach"]
+
+
+def test_percentile_counts_lower_risks_and_half_the_ties():
+    risks = np.array([0.1, 0.2, 0.3, 0.4])
+    assert percentile_of(0.25, risks) == 50.0
+    assert percentile_of(0.05, risks) == 0.0
+    assert percentile_of(0.3, risks) == pytest.approx(62.5)
+    with pytest.raises(ValueError):
+        percentile_of(0.5, np.array([]))
+
+
+def test_population_risks_cover_every_patient():
+    data = cleveland()
+    risks = risk.population_risks(logistic(), data)
+    assert risks.shape == (len(data),) and np.all((risks >= 0) & (risks <= 1))
+
+
+# ---- batch scoring --------------------------------------------------------------------
+
+@pytest.fixture
+def batch():
+    frame = cleveland().head(8).astype(object).reset_index(drop=True)
+    frame.loc[1, "age"] = "abc"                        # not a number
+    frame.loc[3, "chol"] = 5000                        # impossible
+    frame.loc[4, "ca"] = np.nan                        # unknown: imputed
+    frame.loc[5, ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg"]] = np.nan  # too little left
+    return frame
+
+
+def test_batch_scores_valid_rows_and_lists_invalid_ones(batch):
+    pipeline = logistic()
+    result = score_batch(pipeline, batch)
+    assert list(result.invalid["row"]) == [2, 4, 6]     # 1-based, first patient below the header = 1
+    reasons = dict(zip(result.invalid["row"], result.invalid["reasons"]))
+    assert "'abc' is not a number" in reasons[2]
+    assert reasons[4] == feature("chol").check(5000)
+    assert "features given" in reasons[6]
+    assert list(result.scored["row"]) == [1, 3, 5, 7, 8]
+    assert result.scored.loc[result.scored["row"] == 5, "imputed"].item() == "Major vessels coloured"
+    valid = batch.drop(index=[1, 3, 5]).apply(pd.to_numeric)
+    expected = np.round(100 * positive_probability(pipeline, valid), 1)
+    assert np.allclose(result.scored["risk_percent"], expected)
+    assert set(result.scored["risk_band"]) <= {b.name for b in RISK_BANDS}
+    assert "5 of 8 rows scored" in result.summary()
+
+
+def test_batch_table_keeps_file_order(batch):
+    table = score_batch(logistic(), batch).as_table()
+    assert list(table["row"]) == list(range(1, 9))
+    assert table.loc[table["row"] == 2, "problem"].item() != ""
+    assert table.loc[table["row"] == 1, "problem"].item() == ""
+
+
+def test_batch_missing_column_is_a_clear_error(batch):
+    with pytest.raises(BatchError, match="thalach"):
+        score_batch(logistic(), batch.drop(columns=["thalach"]))
+    with pytest.raises(BatchError, match="no patients"):
+        score_batch(logistic(), batch.iloc[0:0])
+    with pytest.raises(BatchError, match="at most 3"):
+        score_batch(logistic(), batch, max_rows=3)
+
+
+def test_batch_with_every_row_invalid_still_answers(batch):
+    frame = batch.copy()
+    frame["age"] = 500
+    result = score_batch(logistic(), frame)
+    assert result.scored.empty and len(result.invalid) == len(frame)
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode()
+
+
+def test_read_batch_csv_keeps_a_file_with_bad_rows(batch):
+    data = cleveland().head(6).copy()
+    data["chol"] = data["chol"].astype(object)
+    data.loc[2, "chol"] = 5000
+    frame, report = read_batch_csv(_csv(data))
+    assert not report.ok  # the importer refuses it for training...
+    result = score_batch(logistic(), frame)  # ...but the other rows are still scored
+    assert list(result.invalid["row"]) == [3] and len(result.scored) == 5
+
+
+def test_read_batch_csv_refuses_a_file_that_is_not_patients():
+    frame, report = read_batch_csv(b"name,score\nann,3\nbob,4\n")
+    assert frame is None and not report.ok
+    assert "missing column" in report.as_text()
