@@ -1,0 +1,188 @@
+"""The multi-layer perceptron, built from an ANNConfig.
+
+Each hidden neuron computes f(Σ wᵢxᵢ + b); the output layer is one linear neuron whose
+value is the logit of P(disease). With no hidden layers the network *is* the single
+perceptron. Weights start from N(0, σ²) (or Xavier / Kaiming), biases at zero.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.config import ACTIVATIONS, ANNConfig
+
+ActivationFn = Callable[[torch.Tensor], torch.Tensor]
+
+ACTIVATION_FUNCTIONS: dict[str, ActivationFn] = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "linear": lambda z: z,
+    "leaky_relu": F.leaky_relu,  # negative slope 0.01
+    "gelu": F.gelu,
+}
+assert set(ACTIVATION_FUNCTIONS) == set(ACTIVATIONS)
+
+_SQRT_2, _SQRT_2PI = math.sqrt(2.0), math.sqrt(2.0 * math.pi)
+# f'(z), given the pre-activation z and the output a = f(z) (whichever is cheaper);
+# None means f' = 1. Used by MLP.backprop; tests check them against autograd.
+ACTIVATION_DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None]] = {
+    "relu": lambda z, a: z > 0,
+    "tanh": lambda z, a: 1.0 - a * a,
+    "sigmoid": lambda z, a: a * (1.0 - a),
+    "linear": lambda z, a: None,
+    "leaky_relu": lambda z, a: torch.full_like(z, 0.01).masked_fill_(z > 0, 1.0),
+    "gelu": lambda z, a: 0.5 * (1.0 + torch.erf(z / _SQRT_2)) + z * torch.exp(-0.5 * z * z) / _SQRT_2PI,
+}
+
+# torch.nn.init's names for the gain each activation needs (Xavier / Kaiming scaling).
+_GAIN_NAME = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "linear": "linear",
+              "leaky_relu": "leaky_relu", "gelu": "relu"}
+
+
+def activation_curve(name: str, x) -> tuple[np.ndarray, np.ndarray]:
+    """f(x) and f'(x) as numpy arrays, for plotting. f' comes from autograd: the same
+    derivative backpropagation uses."""
+    if name not in ACTIVATION_FUNCTIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
+    z = torch.as_tensor(np.asarray(x, dtype=np.float64)).requires_grad_(True)
+    y = ACTIVATION_FUNCTIONS[name](z)
+    (dy,) = torch.autograd.grad(y.sum(), z)
+    return y.detach().numpy(), dy.numpy()
+
+
+def layer_sizes(config: ANNConfig, n_inputs: int) -> list[int]:
+    """[n_inputs, hidden units..., 1]."""
+    return [n_inputs] + [layer.units for layer in config.hidden_layers] + [1]
+
+
+def parameter_count(config: ANNConfig, n_inputs: int) -> int:
+    """Weights plus biases: Σ (fan_in + 1) · fan_out over the layers."""
+    sizes = layer_sizes(config, n_inputs)
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+
+
+class MLP(nn.Module):
+    """Hidden layers (linear → activation → dropout) and one output logit."""
+
+    def __init__(self, config: ANNConfig, n_inputs: int):
+        super().__init__()
+        if not isinstance(n_inputs, int) or n_inputs < 1:
+            raise ValueError(f"n_inputs must be a positive whole number; got {n_inputs!r}")
+        sizes = layer_sizes(config, n_inputs)
+        self.n_inputs = n_inputs
+        # skip_init: nn.Linear's own initialisation would draw from (and move) the global RNG
+        self.layers = nn.ModuleList(nn.utils.skip_init(nn.Linear, fan_in, fan_out)
+                                    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+        self.activations = [layer.activation for layer in config.hidden_layers]
+        self.dropouts = [float(layer.dropout) for layer in config.hidden_layers]
+        self._functions = [ACTIVATION_FUNCTIONS[name] for name in self.activations]
+        self.reset_parameters(config)
+
+    def reset_parameters(self, config: ANNConfig) -> None:
+        generator = torch.Generator().manual_seed(config.seed)
+        gains = [_GAIN_NAME[name] for name in self.activations] + ["linear"]
+        with torch.no_grad():
+            for linear, gain in zip(self.layers, gains):
+                if config.init == "normal":
+                    nn.init.normal_(linear.weight, 0.0, config.init_sigma, generator=generator)
+                elif config.init == "xavier":
+                    nn.init.xavier_normal_(linear.weight, nn.init.calculate_gain(gain), generator=generator)
+                else:  # kaiming (He): variance 2/fan_in for ReLU-like units
+                    nn.init.kaiming_normal_(linear.weight, a=0.01 if gain == "leaky_relu" else 0.0,
+                                            nonlinearity=gain, generator=generator)
+                nn.init.zeros_(linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, shape (n,); dropout acts in training mode only."""
+        return self._logits(x, self.training)
+
+    def evaluate(self, x: torch.Tensor) -> torch.Tensor:
+        """Evaluation-mode logits without autograd, whatever mode the module is in (the
+        training loop measures each epoch this way without toggling train()/eval())."""
+        with torch.no_grad():
+            return self._logits(x, False)
+
+    def _logits(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        # F.linear instead of module calls: these layers are tiny and per-call overhead
+        # dominates their cost.
+        *hidden, output = self.layers
+        for linear, f, p in zip(hidden, self._functions, self.dropouts):
+            x = f(F.linear(x, linear.weight, linear.bias))
+            if p > 0.0:
+                x = F.dropout(x, p, training)
+        return F.linear(x, output.weight, output.bias).squeeze(-1)
+
+    def backprop(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """One forward and backward pass by the chain rule, written out by hand.
+
+        Loss: L = mean(wᵢ · BCE(σ(zᵢ), yᵢ)) over the batch. Going backwards, δ = ∂L/∂z of a
+        layer gives ∂L/∂W = δᵀ a_prev and ∂L/∂b = Σ δ, and δ_prev = (δ W) ⊙ f'(z_prev).
+        The gradients are *written* (not accumulated) into each parameter's .grad, which
+        must exist. Returns the output logits. Equal to autograd's gradients (tested);
+        used for training because autograd's bookkeeping costs more than the arithmetic
+        for layers this small. Dropout (training mode) masks as F.dropout does.
+        """
+        inputs, pre_activations, outputs, masks = [], [], [], []
+        *hidden, output = self.layers
+        target = y.unsqueeze(1) if y.dim() == 1 else y  # work in (n, 1): no reshapes per layer
+        with torch.no_grad():
+            a = x
+            for linear, f, p in zip(hidden, self._functions, self.dropouts):
+                inputs.append(a)
+                z = torch.addmm(linear.bias, a, linear.weight.t())
+                a = f(z)
+                pre_activations.append(z)
+                outputs.append(a)
+                mask = None
+                if p > 0.0 and self.training:
+                    mask = torch.empty_like(a).bernoulli_(1.0 - p).div_(1.0 - p)
+                    a = a * mask
+                masks.append(mask)
+            logits = torch.addmm(output.bias, a, output.weight.t())
+
+            delta = torch.sigmoid(logits).sub_(target)  # ∂BCE/∂z = σ(z) − y
+            if weight is not None:
+                delta.mul_(weight.unsqueeze(1) if weight.dim() == 1 else weight)
+            delta.div_(len(target))
+            torch.mm(delta.t(), a, out=output.weight.grad)
+            torch.sum(delta, 0, out=output.bias.grad)
+            next_weight = output.weight
+            for i in range(len(hidden) - 1, -1, -1):
+                delta = torch.mm(delta, next_weight)  # ∂L/∂a of layer i
+                if masks[i] is not None:
+                    delta.mul_(masks[i])
+                name = self.activations[i]
+                if name == "relu":  # the kernel autograd uses: one op instead of two
+                    delta = torch.ops.aten.threshold_backward(delta, pre_activations[i], 0)
+                else:
+                    derivative = ACTIVATION_DERIVATIVES[name](pre_activations[i], outputs[i])
+                    if derivative is not None:
+                        delta.mul_(derivative)
+                torch.mm(delta.t(), inputs[i], out=hidden[i].weight.grad)
+                torch.sum(delta, 0, out=hidden[i].bias.grad)
+                next_weight = hidden[i].weight
+        return logits.squeeze(1)
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.forward(x))
+
+    def extra_repr(self) -> str:
+        parts = [f"{a}, dropout={p:g}" if p else a for a, p in zip(self.activations, self.dropouts)]
+        return "hidden: " + ("; ".join(parts) if parts else "none (single perceptron)")
+
+
+def layer_names(network: MLP) -> list[str]:
+    """"hidden 1", "hidden 2", ..., "output": keys of the per-layer norm dictionaries."""
+    count = len(network.layers)
+    return [f"hidden {i + 1}" for i in range(count - 1)] + ["output"]
+
+
+def linear_layers(network: MLP) -> dict[str, nn.Linear]:
+    """Named linear layers, input side first."""
+    return dict(zip(layer_names(network), network.layers))

@@ -1,0 +1,346 @@
+"""The training loop: generic, headless, and observable through callbacks.
+
+`train` knows nothing about Streamlit or any UI. It emits events, in the style of
+skorch: `on_train_begin(info)`, `on_batch_end(event)` (only to callbacks that override
+it, so nobody pays for it otherwise), `on_epoch_end(EpochEvent)` and
+`on_train_end(History)`. A live chart is just a Callback.
+
+Per epoch it measures, on the whole training (and validation) set, the loss, accuracy
+and ROC AUC, plus per-layer gradient norms (of the epoch's last batch) and weight
+norms. Everything is computed in torch on tensors already on the device and fetched
+with a single transfer per epoch, so the metrics cost little next to the steps.
+A threading.Event (`stop_event`) checked between batches cancels training; the
+History gathered so far is returned.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from model.config import ANNConfig
+from model.device import resolve_device
+from model.network import MLP, layer_names, layer_sizes
+from model.optimizers import FlatParameters, make_optimizer
+
+# rows × widest layer below which training runs on one CPU thread (see threads_for)
+SMALL_WORK = 2_000_000
+
+
+@dataclass
+class TrainInfo:
+    """Sent once to on_train_begin."""
+
+    epochs: int
+    n_train: int
+    n_val: int
+    n_batches: int
+    batch_size: int
+    device: str
+    layer_names: list[str]
+
+
+@dataclass
+class BatchEvent:
+    """Sent to on_batch_end. `loss` is a 0-d tensor: reading it (float(ev.loss)) costs a sync."""
+
+    epoch: int
+    batch: int
+    n_batches: int
+    loss: torch.Tensor
+
+
+@dataclass
+class EpochEvent:
+    epoch: int  # 1-based
+    epochs: int
+    train_loss: float
+    val_loss: float | None
+    train_acc: float
+    val_acc: float | None
+    train_auc: float | None  # None when a set holds only one class
+    val_auc: float | None
+    grad_norms: dict[str, float]
+    weight_norms: dict[str, float]
+    lr: float
+    seconds: float
+    elapsed: float
+
+
+@dataclass
+class History:
+    epochs: list[EpochEvent] = field(default_factory=list)
+    best_epoch: int | None = None  # lowest validation loss (early stopping); else the last epoch
+    stopped_early: bool = False
+    cancelled: bool = False
+    device: str = "cpu"
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def column(self, name: str) -> list:
+        """One metric across epochs, e.g. history.column("val_loss")."""
+        return [getattr(event, name) for event in self.epochs]
+
+    def as_records(self) -> list[dict]:
+        """Flat rows (norms as "grad_norm hidden 1" ...), ready for pandas.DataFrame."""
+        rows = []
+        for event in self.epochs:
+            row = {k: v for k, v in vars(event).items() if k not in ("grad_norms", "weight_norms")}
+            row.update({f"grad_norm {k}": v for k, v in event.grad_norms.items()})
+            row.update({f"weight_norm {k}": v for k, v in event.weight_norms.items()})
+            rows.append(row)
+        return rows
+
+
+class Callback:
+    """Subclass and override what you need; every hook is optional."""
+
+    def on_train_begin(self, info: TrainInfo) -> None:
+        pass
+
+    def on_batch_end(self, event: BatchEvent) -> None:
+        pass
+
+    def on_epoch_end(self, event: EpochEvent) -> None:
+        pass
+
+    def on_train_end(self, history: History) -> None:
+        pass
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+
+
+# ---- metrics, in torch -------------------------------------------------------------
+def roc_auc(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """ROC AUC as the Mann-Whitney statistic: P(score_pos > score_neg) + ½ P(tie).
+    O(n log n) with a sort and two searchsorted; NaN when only one class is present."""
+    positive = y > 0.5
+    return _auc_from_split(scores[positive], scores[~positive])
+
+
+def _auc_from_split(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    neg = torch.sort(neg).values
+    below = torch.searchsorted(neg, pos, right=False)
+    at_or_below = torch.searchsorted(neg, pos, right=True)
+    return (below + at_or_below).sum().to(pos.dtype) / (2.0 * pos.numel() * neg.numel())
+
+
+class _MetricSet:
+    """A data set on the device plus what its metrics need that never changes (class
+    indices, sample weights), so each epoch's loss, accuracy and AUC are a few tensor ops."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None):
+        self.X, self.y, self.weight = X, y, weight
+        self.positive = y > 0.5
+        self.pos_index = torch.nonzero(self.positive).squeeze(1)
+        self.neg_index = torch.nonzero(~self.positive).squeeze(1)
+
+    def scalars(self, network: MLP) -> list[torch.Tensor]:
+        logits = network.evaluate(self.X)
+        loss = F.binary_cross_entropy_with_logits(logits, self.y, weight=self.weight)
+        accuracy = ((logits > 0) == self.positive).float().mean()
+        auc = _auc_from_split(logits[self.pos_index], logits[self.neg_index])
+        return [loss, accuracy, auc]
+
+
+def class_weights(y: torch.Tensor, mode: str | None) -> torch.Tensor | None:
+    """Per-class weights [w0, w1]; "balanced" = n / (2 n_c) as in scikit-learn."""
+    if mode is None:
+        return None
+    n = y.numel()
+    n_pos = float(y.sum())
+    counts = torch.tensor([n - n_pos, n_pos], dtype=y.dtype, device=y.device)
+    return n / (2.0 * counts.clamp(min=1.0))
+
+
+# ---- threads -----------------------------------------------------------------------
+@contextmanager
+def threads_for(device: torch.device, work: int):
+    """One intra-op thread for small CPU problems: splitting a 64×32 matmul across cores
+    costs more in hand-offs than it saves, and on a shared machine waiting for a busy
+    core can make each step 10× slower. Process-wide, restored afterwards."""
+    previous = torch.get_num_threads()
+    small = device.type == "cpu" and work < SMALL_WORK
+    if small and previous != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small and previous != 1:
+            torch.set_num_threads(previous)
+
+
+_threads_for = threads_for  # former private name, still imported by model/batched_cv.py
+
+
+# ---- the loop ----------------------------------------------------------------------
+def split_validation(X: np.ndarray, y: np.ndarray, fraction: float, seed: int):
+    """Stratified hold-out for early stopping (plain random split if a class is too rare)."""
+    from sklearn.model_selection import train_test_split
+
+    stratify = y if np.bincount(y.astype(int), minlength=2).min() >= 2 else None
+    try:
+        return train_test_split(X, y, test_size=fraction, random_state=seed, stratify=stratify)
+    except ValueError:
+        return train_test_split(X, y, test_size=fraction, random_state=seed)
+
+
+def _as_tensor(a, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a, dtype=np.float32)).to(device)
+
+
+def train(network: MLP, X, y, config: ANNConfig, callbacks: Iterable[Callback] = (),
+          X_val=None, y_val=None, stop_event: threading.Event | None = None,
+          device: torch.device | str | None = None) -> History:
+    """Fit `network` in place; return the History.
+
+    y holds 0/1. With early stopping and no (X_val, y_val), a stratified
+    `validation_fraction` of X is held out. The network ends with the best weights
+    (lowest validation loss) when early stopping is on, else with its last weights —
+    also when cancelled.
+    """
+    config.validate()
+    device = resolve_device(device if device is not None else config.device)
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32).ravel()
+    if (X_val is None) != (y_val is None):
+        raise ValueError("give both X_val and y_val, or neither")
+    if X_val is None and config.early_stopping:
+        X, X_val, y, y_val = split_validation(X, y, config.validation_fraction, config.seed)
+    network.to(device)
+    work = len(X) * max(layer_sizes(config, X.shape[1]))
+    with threads_for(device, work):
+        return _train_loop(network, X, y, X_val, y_val, config, list(callbacks or []), stop_event, device)
+
+
+def _train_loop(network, X, y, X_val, y_val, config, callbacks, stop_event, device) -> History:
+    # Data moves to the device once; each epoch permutes it there and slices views.
+    X_t, y_t = _as_tensor(X, device), _as_tensor(y, device)
+    has_val = X_val is not None
+    if has_val:
+        Xv_t, yv_t = _as_tensor(X_val, device), _as_tensor(np.ravel(y_val), device)
+    n = X_t.shape[0]
+    batch_size = min(config.effective_batch_size or n, n)
+    n_batches = math.ceil(n / batch_size)
+    per_class = class_weights(y_t, config.class_weight)
+    sample_w = per_class[y_t.long()] if per_class is not None else None
+    train_set = _MetricSet(X_t, y_t, sample_w)
+    y_column = y_t.unsqueeze(1)  # backprop works on (n, 1) columns
+    val_set = _MetricSet(Xv_t, yv_t, per_class[yv_t.long()] if per_class is not None else None) if has_val else None
+
+    params = [p for layer in network.layers for p in (layer.weight, layer.bias)]
+    flat = FlatParameters(params)
+    optimizer = make_optimizer(flat, config, decayed=[p.dim() > 1 for p in params])
+    batch_listeners = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
+    names = layer_names(network)
+    # layer index of every entry of θ (weights and bias of a layer are adjacent)
+    layer_of = torch.cat([torch.full((p.numel(),), i // 2) for i, p in enumerate(params)]).to(device)
+    history = History(device=str(device))
+    info = TrainInfo(config.epochs, n, len(yv_t) if has_val else 0, n_batches, batch_size, str(device), names)
+    for cb in callbacks:
+        cb.on_train_begin(info)
+
+    # Shuffles are drawn on the CPU so that a seed gives the same batches on every device.
+    generator = torch.Generator().manual_seed(config.seed)
+    best_loss, best_theta, since_best = math.inf, None, 0
+    start = time.perf_counter()
+    # Dropout draws from the global generator: seed it inside a fork so the caller's
+    # random state is left as it was and the same seed gives the same weights.
+    fork_devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(config.seed)
+        network.train()
+        for epoch in range(1, config.epochs + 1):
+            epoch_start = time.perf_counter()
+            order = torch.randperm(n, generator=generator).to(device)
+            X_epoch, y_epoch = X_t.index_select(0, order), y_column.index_select(0, order)
+            w_epoch = sample_w.index_select(0, order) if sample_w is not None else None
+            steps = 0
+            for lo in range(0, n, batch_size):
+                if stop_event is not None and stop_event.is_set():
+                    history.cancelled = True
+                    break
+                hi = lo + batch_size
+                logits = network.backprop(X_epoch[lo:hi], y_epoch[lo:hi],
+                                          None if w_epoch is None else w_epoch[lo:hi])
+                optimizer.step()
+                steps += 1
+                if batch_listeners:  # the loss is only computed for someone who reads it
+                    loss = F.binary_cross_entropy_with_logits(
+                        logits, y_epoch[lo:hi, 0], weight=None if w_epoch is None else w_epoch[lo:hi])
+                    for cb in batch_listeners:
+                        cb.on_batch_end(BatchEvent(epoch, steps, n_batches, loss))
+            if steps:  # an epoch cancelled before its first step left nothing to report
+                event = _epoch_event(network, flat, layer_of, names, train_set, val_set,
+                                     epoch, config.epochs, optimizer.lr, epoch_start, start)
+                history.epochs.append(event)
+                for cb in callbacks:
+                    cb.on_epoch_end(event)
+                if has_val and event.val_loss < best_loss:
+                    best_loss, since_best, history.best_epoch = event.val_loss, 0, epoch
+                    if config.early_stopping:
+                        best_theta = flat.theta.clone()
+                elif has_val:
+                    since_best += 1
+            if history.cancelled:
+                break
+            if config.early_stopping and since_best >= config.patience:
+                history.stopped_early = True
+                break
+
+    if best_theta is not None:
+        flat.theta.copy_(best_theta)
+    elif history.epochs and not has_val:
+        history.best_epoch = history.epochs[-1].epoch
+    flat.release()
+    network.eval()
+    for cb in callbacks:
+        cb.on_train_end(history)
+    return history
+
+
+def _epoch_event(network, flat, layer_of, names, train_set, val, epoch, epochs, lr,
+                 epoch_start, start) -> EpochEvent:
+    with torch.no_grad():
+        scalars = train_set.scalars(network)
+        if val is not None:
+            scalars += val.scalars(network)
+        # ‖(W, b)‖ per layer for θ and g at once: squares summed per layer
+        squares = flat.buffer.square()
+        layer_norms = torch.zeros(2, len(names), dtype=squares.dtype, device=squares.device)
+        layer_norms = layer_norms.index_add_(1, layer_of, squares).sqrt_()
+        flat = torch.cat([torch.stack(scalars), layer_norms.flatten()]).tolist()  # one device→host transfer
+    k = len(scalars)
+    metrics, n_layers = flat[:k], len(names)
+    w_norms, g_norms = flat[k:k + n_layers], flat[k + n_layers:]
+    now = time.perf_counter()
+    nan_to_none = lambda v: None if v is None or math.isnan(v) else v  # noqa: E731
+    return EpochEvent(
+        epoch=epoch, epochs=epochs,
+        train_loss=metrics[0], train_acc=metrics[1], train_auc=nan_to_none(metrics[2]),
+        val_loss=metrics[3] if val is not None else None,
+        val_acc=metrics[4] if val is not None else None,
+        val_auc=nan_to_none(metrics[5]) if val is not None else None,
+        grad_norms=dict(zip(names, g_norms)), weight_norms=dict(zip(names, w_norms)),
+        lr=lr,
+        seconds=now - epoch_start, elapsed=now - start)
+
+
+def predict_logits(network: MLP, X, device: torch.device | None = None,
+                   chunk: int = 65_536) -> np.ndarray:
+    """Evaluation-mode logits as float64 numpy, in chunks to bound memory."""
+    device = device or next(network.parameters()).device
+    X = np.asarray(X, dtype=np.float32)
+    parts = [network.evaluate(torch.as_tensor(X[lo:lo + chunk]).to(device)).double().cpu().numpy()
+             for lo in range(0, len(X), chunk)]
+    return np.concatenate(parts) if parts else np.empty(0)

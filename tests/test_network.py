@@ -1,0 +1,156 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from model.config import ACTIVATIONS, ANNConfig, LayerConfig
+from model.network import MLP, activation_curve, layer_names, linear_layers, parameter_count
+
+
+def make_network(activations=("tanh", "relu"), units=(6, 4), dropout=0.0, n_inputs=5, **changes) -> MLP:
+    layers = [LayerConfig(u, a, dropout) for u, a in zip(units, activations)]
+    return MLP(ANNConfig(hidden_layers=layers, **changes), n_inputs)
+
+
+def test_shapes_names_and_parameter_count():
+    config = ANNConfig(hidden_layers=[LayerConfig(7), LayerConfig(3)])
+    network = MLP(config, 4)
+    assert network(torch.randn(9, 4)).shape == (9,)
+    assert parameter_count(config, 4) == sum(p.numel() for p in network.parameters()) == (4 + 1) * 7 + (7 + 1) * 3 + 4
+    assert layer_names(network) == ["hidden 1", "hidden 2", "output"]
+    assert list(linear_layers(network)) == layer_names(network)
+
+
+def test_perceptron_is_one_linear_neuron():
+    network = MLP(ANNConfig(hidden_layers=[]), 3)
+    x = torch.randn(5, 3)
+    (output,) = network.layers
+    assert torch.allclose(network(x), x @ output.weight[0] + output.bias)
+
+
+@pytest.mark.parametrize("init", ["normal", "xavier", "kaiming"])
+def test_initialisation_scale_and_zero_biases(init):
+    config = ANNConfig(hidden_layers=[LayerConfig(400, "relu")], init=init, init_sigma=0.05)
+    first = MLP(config, 300).layers[0]
+    expected = {"normal": 0.05, "xavier": (2 / (300 + 400)) ** 0.5 * 2 ** 0.5, "kaiming": (2 / 300) ** 0.5}[init]
+    assert first.weight.std().item() == pytest.approx(expected, rel=0.03)
+    assert first.weight.mean().abs().item() < expected / 20
+    assert torch.count_nonzero(first.bias) == 0
+
+
+def test_same_seed_same_initial_weights_and_different_seed_different():
+    a, b, c = make_network(seed=3), make_network(seed=3), make_network(seed=4)
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(pa, pb)
+        if pa.dim() > 1:
+            assert not torch.equal(pa, pc)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "gelu", "relu", "leaky_relu", "linear"])
+def test_autograd_gradients_equal_finite_differences_in_float64(activation):
+    torch.manual_seed(0)
+    network = make_network((activation, activation), init="xavier").double()
+    x, y = torch.randn(8, 5, dtype=torch.float64), torch.randint(0, 2, (8,)).double()
+    names = [name for name, _ in network.named_parameters()]
+
+    def loss(*params):
+        logits = functional_call(network, dict(zip(names, params)), (x,))
+        return F.binary_cross_entropy_with_logits(logits, y)
+
+    params = tuple(p.detach().clone().requires_grad_(True) for p in network.parameters())
+    assert torch.autograd.gradcheck(loss, params, eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hand_written_backprop_equals_autograd(activation, weighted):
+    """The training loop uses MLP.backprop; it must give autograd's gradients exactly."""
+    torch.manual_seed(1)
+    network = make_network((activation, activation), units=(6, 4), init="xavier").double()
+    x, y = torch.randn(10, 5, dtype=torch.float64), torch.randint(0, 2, (10,)).double()
+    weight = torch.rand(10, dtype=torch.float64) + 0.5 if weighted else None
+
+    network.zero_grad()
+    F.binary_cross_entropy_with_logits(network(x), y, weight=weight).backward()
+    autograd = [p.grad.clone() for p in network.parameters()]
+
+    for p in network.parameters():
+        p.grad = torch.full_like(p, 123.0)  # backprop must overwrite, not accumulate
+    logits = network.backprop(x, y, weight)
+    assert torch.allclose(logits, network(x).detach())
+    for expected, p in zip(autograd, network.parameters()):
+        assert torch.allclose(p.grad, expected, atol=1e-12, rtol=1e-9)
+
+
+def test_hand_written_backprop_with_dropout_equals_autograd_for_the_same_mask():
+    network = make_network(("relu", "tanh"), dropout=0.5, init="xavier").double().train()
+    x, y = torch.randn(12, 5, dtype=torch.float64), torch.randint(0, 2, (12,)).double()
+    for p in network.parameters():
+        p.grad = torch.zeros_like(p)
+    torch.manual_seed(5)
+    logits = network.backprop(x, y)
+    manual = [p.grad.clone() for p in network.parameters()]
+
+    # Replay the same masks with autograd: re-draw them from the same seed the same way.
+    torch.manual_seed(5)
+    h = x
+    for linear, f, p in zip(network.layers[:-1], [torch.relu, torch.tanh], network.dropouts):
+        h = f(F.linear(h, linear.weight, linear.bias))
+        h = h * torch.empty_like(h).bernoulli_(1 - p).div_(1 - p)
+    replay = F.linear(h, network.layers[-1].weight, network.layers[-1].bias).squeeze(-1)
+    assert torch.allclose(replay, logits)
+    grads = torch.autograd.grad(F.binary_cross_entropy_with_logits(replay, y), list(network.parameters()))
+    for expected, got in zip(grads, manual):
+        assert torch.allclose(got, expected, atol=1e-12)
+
+
+def test_dropout_acts_in_training_and_not_in_evaluation():
+    network = make_network(dropout=0.5, seed=0)
+    x = torch.randn(64, 5)
+    network.train()
+    assert not torch.equal(network(x), network(x))  # a new mask each pass
+    hidden = network.layers[0]
+    h = torch.tanh(hidden(x))
+    torch.manual_seed(0)
+    dropped = F.dropout(h, 0.5, True)
+    assert 0.3 < (dropped == 0).float().mean().item() < 0.7
+
+    network.eval()
+    without_dropout = make_network(dropout=0.0, seed=0).eval()
+    assert torch.equal(network(x), network(x))
+    assert torch.allclose(network(x), without_dropout(x))
+    assert torch.allclose(network.evaluate(x), without_dropout(x))
+
+
+def test_evaluate_ignores_training_mode():
+    network = make_network(dropout=0.5).train()
+    x = torch.randn(20, 5)
+    assert torch.equal(network.evaluate(x), network.evaluate(x))
+    assert network.training
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_curve_matches_known_derivatives(name):
+    x = np.linspace(-3, 3, 61) + 0.05  # avoid the kink at 0
+    y, dy = activation_curve(name, x)
+    sigmoid = 1 / (1 + np.exp(-x))
+    expected = {
+        "relu": (np.maximum(x, 0), (x > 0).astype(float)),
+        "tanh": (np.tanh(x), 1 - np.tanh(x) ** 2),
+        "sigmoid": (sigmoid, sigmoid * (1 - sigmoid)),
+        "linear": (x, np.ones_like(x)),
+        "leaky_relu": (np.where(x > 0, x, 0.01 * x), np.where(x > 0, 1.0, 0.01)),
+    }
+    if name in expected:
+        np.testing.assert_allclose(y, expected[name][0], atol=1e-12)
+        np.testing.assert_allclose(dy, expected[name][1], atol=1e-12)
+    else:  # gelu: check the derivative numerically
+        h = 1e-6
+        np.testing.assert_allclose(dy, (activation_curve(name, x + h)[0] - activation_curve(name, x - h)[0]) / (2 * h),
+                                   atol=1e-6)
+
+
+def test_activation_curve_rejects_unknown_names():
+    with pytest.raises(ValueError, match="activation must be one of"):
+        activation_curve("swish", [0.0])
