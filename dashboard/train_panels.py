@@ -1,0 +1,233 @@
+"""Widgets of the training page: Start/Stop, the live panel, a finished run's results, the run history.
+
+Runs (model.runs.TrainingRun) live in this session's state only (dashboard.state.training_runs()).
+The training thread never calls Streamlit: the live panel is a fragment that redraws from the
+run's recorded history on a timer, and asks for a full rerun once the run has ended.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import streamlit as st
+
+from dashboard import state
+from dashboard.charts import show
+from dashboard.training_views import (
+    confusion_matrix_figure,
+    evaluation_curves_figure,
+    gradient_norms_figure,
+    learning_curves_figure,
+    run_boundary_figure,
+    runs_overlay_figure,
+    runs_table,
+    threshold_figure,
+    weight_histograms_figure,
+)
+from model import thresholds
+from model.runs import RunStatus, TrainingCapacityError, TrainingRun, config_summary
+
+REFRESH_SECONDS = 1.0     # live redraw interval: smooth enough to watch, light on a small server
+MAX_SESSION_RUNS = 10     # older finished runs are dropped (memory is bounded per session)
+STOP_WAIT_SECONDS = 1.0   # Stop waits this long for the loop to reach a batch boundary
+KEY_RUN_COUNTER = "train.run_counter"
+KEY_MESSAGE = "train.message"
+KEY_INSPECTED = "train.inspected_run"
+KEY_THRESHOLD = "train.threshold"
+
+
+def active_run() -> TrainingRun | None:
+    return next((run for run in state.training_runs() if run.is_active), None)
+
+
+# ---- callbacks ----------------------------------------------------------------------------
+def start_run() -> None:
+    """Start training the session's configuration on the session's data (one run at a time)."""
+    if active_run() is not None:
+        st.session_state[KEY_MESSAGE] = "A network is already training in this session: stop it first."
+        return
+    dataset = state.current_dataset()
+    number = st.session_state.get(KEY_RUN_COUNTER, 0) + 1
+    try:
+        run = TrainingRun(dataset.frame, copy.deepcopy(state.ann_config()), name=f"Run {number}",
+                          dataset_name=dataset.name).start()
+    except (TrainingCapacityError, ValueError) as error:  # busy server, bad data, config or device
+        st.session_state[KEY_MESSAGE] = f"Training could not start: {error}"
+        return
+    st.session_state[KEY_RUN_COUNTER] = number
+    runs = state.training_runs()
+    runs.append(run)
+    while len(runs) > MAX_SESSION_RUNS:
+        runs.remove(next(r for r in runs if not r.is_active))
+    st.session_state[KEY_INSPECTED] = run.name
+
+
+def stop_run() -> None:
+    run = active_run()
+    if run is not None:
+        run.stop()
+        run.join(STOP_WAIT_SECONDS)
+
+
+def use_model(run: TrainingRun) -> None:
+    state.set_active_model(f"{run.name} ({run.dataset_name})", run.pipeline, run.metadata())
+    st.session_state[KEY_MESSAGE] = None
+    st.toast(f"{run.name} is now the active model: the prediction page uses it.", icon=":material/check:")
+
+
+# ---- panels -------------------------------------------------------------------------------
+def render_controls() -> None:
+    running = active_run() is not None
+    start, stop, _ = st.columns([1, 1, 4])
+    start.button("Start training", key="train.start", on_click=start_run, type="primary", disabled=running,
+                 icon=":material/play_arrow:", width="stretch")
+    stop.button("Stop", key="train.stop", on_click=stop_run, disabled=not running, icon=":material/stop:",
+                width="stretch")
+    message = st.session_state.pop(KEY_MESSAGE, None)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
+def _format_seconds(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "estimating…"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def status_line(run: TrainingRun) -> str:
+    events = run.events()
+    done = events[-1].epoch if events else 0
+    history = run.history
+    if run.status is RunStatus.FAILED:
+        return f"{run.name} failed: {run.error}"
+    if run.status is RunStatus.STOPPED and run.pipeline is None:
+        return f"{run.name} was stopped before training began: there is nothing to keep."
+    if run.status is RunStatus.STOPPED:
+        return (f"{run.name} was stopped after epoch {done} of {run.config.epochs}: the curves so far and the "
+                "network as it stood are kept.")
+    if run.status is RunStatus.FINISHED and history is not None and history.stopped_early:
+        return (f"{run.name} stopped early at epoch {done}: no lower validation loss for "
+                f"{run.config.patience} epochs; the weights of epoch {history.best_epoch} are kept.")
+    if run.status is RunStatus.FINISHED:
+        return f"{run.name} finished all {done} epochs in {_format_seconds(run.elapsed)}."
+    return f"{run.name}: {run.status.value}…"
+
+
+def render_progress(run: TrainingRun) -> None:
+    fraction, remaining = run.progress()
+    events = run.events()
+    epoch = events[-1].epoch if events else 0
+    st.progress(min(fraction, 1.0), text=f"{run.name} · epoch {epoch} of {run.config.epochs} · "
+                                         f"{_format_seconds(run.elapsed)} elapsed · about "
+                                         f"{_format_seconds(remaining)} left · {run.device_label}")
+
+
+def render_metrics(run: TrainingRun, events: list) -> None:
+    if not events:
+        st.caption("Preparing the data and the network…")
+        return
+    last = events[-1]
+    previous = events[-2] if len(events) > 1 else None
+    columns = st.columns(5)
+    values = (("Training loss", last.train_loss, previous and previous.train_loss, "inverse"),
+              ("Validation loss", last.val_loss, previous and previous.val_loss, "inverse"),
+              ("Training accuracy", last.train_acc, previous and previous.train_acc, "normal"),
+              ("Validation accuracy", last.val_acc, previous and previous.val_acc, "normal"),
+              ("Validation ROC AUC", last.val_auc, previous and previous.val_auc, "normal"))
+    for column, (label, value, before, colour) in zip(columns, values):
+        delta = None if value is None or before is None else f"{value - before:+.4f}"
+        column.metric(label, "–" if value is None else f"{value:.3f}", delta, delta_color=colour)
+
+
+def render_charts(run: TrainingRun, key: str) -> None:
+    """Everything that grows while the network learns (live, and after the end)."""
+    events = run.events()
+    best = run.history.best_epoch if run.history is not None and run.config.early_stopping else None
+    # Build every figure before drawing any: a fragment rerun then replaces the charts in one
+    # quick burst instead of one by one (less flicker while the server is busy training).
+    curves = learning_curves_figure(events, best)
+    gradient_norms = gradient_norms_figure(events)
+    weights = weight_histograms_figure(run.latest_snapshot)
+    boundary = run_boundary_figure(run)
+
+    render_metrics(run, events)
+    show(curves, key=f"{key}.curves")
+    gradients_column, weights_column = st.columns(2)
+    with gradients_column:
+        show(gradient_norms, key=f"{key}.gradients")
+        st.caption("Backpropagation applies the chain rule layer by layer from the loss backwards; the size of "
+                   "each layer's gradient shows how much error signal reaches it. Shrinking norms deep in the "
+                   "network = vanishing gradients (saturated sigmoid/tanh). Measured on each epoch's last "
+                   "mini-batch, so it jitters with the batch.")
+    with weights_column:
+        show(weights, key=f"{key}.weights")
+        st.caption(f"Weights start from the initialisation ({run.config.init}"
+                   f"{f', σ = {run.config.init_sigma:g}' if run.config.init == 'normal' else ''}) and spread "
+                   "as gradient descent moves them; weight decay pulls them back towards 0.")
+    show(boundary, key=f"{key}.boundary")
+    st.caption("Every patient projected on the two main directions of variation of the training data (PCA). "
+               "Marker colour = true outcome (diamonds: validation patients); background = the network's "
+               "P(disease) over that plane, redrawn every few epochs; the black line is P = 0.5.")
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_panel(run: TrainingRun) -> None:
+    if not run.is_active:
+        st.rerun(scope="app")  # the run ended: redraw the whole page with its results
+    render_progress(run)
+    render_charts(run, key="live")
+
+
+def render_results(run: TrainingRun) -> None:
+    """Confusion matrix, ROC / PR / calibration, threshold view; use or download the model."""
+    if run.pipeline is None or run.validation_proba is None:
+        return
+    y, proba = run.y_validation, run.validation_proba
+    st.subheader(f"How {run.name} does on its {len(y)} validation patients")
+    threshold = st.slider("Threshold on P(disease) above which a patient is called positive", 0.0, 1.0, 0.5, 0.01,
+                          key=KEY_THRESHOLD)
+    point = thresholds.operating_point(y, proba, threshold)
+    sensitivity, specificity, precision, accuracy = st.columns(4)
+    sensitivity.metric("Sensitivity", f"{point.sensitivity:.0%}", help="Diseased patients the model flags.")
+    specificity.metric("Specificity", f"{point.specificity:.0%}", help="Healthy patients the model clears.")
+    precision.metric("Precision (PPV)", "–" if math.isnan(point.precision) else f"{point.precision:.0%}")
+    accuracy.metric("Accuracy", f"{point.accuracy:.0%}")
+    matrix_column, threshold_column = st.columns(2)
+    with matrix_column:
+        show(confusion_matrix_figure(point), key="results.confusion")
+    with threshold_column:
+        show(threshold_figure(thresholds.sensitivity_specificity_curve(y, proba), threshold),
+             key="results.threshold")
+    show(evaluation_curves_figure(thresholds.roc(y, proba), thresholds.precision_recall(y, proba),
+                                  thresholds.calibration(y, proba), float(y.mean()),
+                                  (1 - point.specificity, point.sensitivity)), key="results.curves")
+    st.caption("Measured on the validation part only (never used to fit the weights or the preprocessing). "
+               f"With {len(y)} patients these numbers are noisy; the comparison page cross-validates.")
+
+    use, download, _ = st.columns([2, 3, 3])
+    use.button("Use this model", key="results.use", on_click=use_model, args=(run,), type="primary",
+               icon=":material/check_circle:", width="stretch",
+               help="Make it the active model for the prediction page (this session only).")
+    download.download_button("Download model bundle (.zip)", data=run.bundle_zip,
+                             file_name=f"{run.bundle_name}.zip",
+                             mime="application/zip", key="results.download", icon=":material/download:",
+                             on_click="ignore", width="stretch")
+
+
+def render_history(runs: list[TrainingRun]) -> None:
+    st.subheader("Runs of this session")
+    show(runs_overlay_figure(runs), key="history.overlay")
+    st.dataframe(runs_table(runs), hide_index=True, width="stretch")
+    st.caption(f"Final metrics on each run's validation part (threshold 0.5). Only your browser session sees "
+               f"these runs; the last {MAX_SESSION_RUNS} are kept.")
+
+
+def inspected_run(runs: list[TrainingRun]) -> TrainingRun:
+    names = [run.name for run in runs]
+    if st.session_state.get(KEY_INSPECTED) not in names:
+        st.session_state[KEY_INSPECTED] = names[-1]
+    if len(runs) > 1:
+        st.selectbox("Run to inspect", names, key=KEY_INSPECTED,
+                     format_func=lambda name: f"{name}: {config_summary(runs[names.index(name)].config)}")
+    return runs[names.index(st.session_state[KEY_INSPECTED])]

@@ -1,0 +1,158 @@
+"""TrainingRun: background training that can be watched and stopped, with honest validation."""
+import threading
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import runs
+from model.bundle import load_bundle
+from model.config import ANNConfig, LayerConfig
+from model.datasets import load_dataset
+from model.limits import MAX_CONCURRENT_TRAININGS
+from model.runs import RunStatus, TrainingCapacityError, TrainingDataError, TrainingRun, config_summary
+from model.schema import FEATURE_NAMES, NUMERIC
+
+FAST = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.5)], optimizer="adam", learning_rate=0.02,
+                 batch_size=None, epochs=12, seed=3)
+LONG = FAST.replace(epochs=5000, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def cleveland():
+    return load_dataset("cleveland")
+
+
+@pytest.fixture(scope="module")
+def finished_run(cleveland):
+    run = TrainingRun(cleveland, FAST, name="Run 1", dataset_name="Cleveland", snapshot_every=5).start()
+    assert run.join(timeout=300)
+    return run
+
+
+def test_a_run_trains_to_the_end_and_keeps_everything_the_page_shows(finished_run):
+    run = finished_run
+    assert run.status is RunStatus.FINISHED, run.error
+    events = run.events()
+    assert [e.epoch for e in events] == list(range(1, 13))
+    assert all(e.val_loss is not None and set(e.grad_norms) == {"hidden 1", "output"} for e in events)
+    assert run.progress() == (1.0, 0.0)
+    snapshot = run.latest_snapshot
+    assert snapshot.epoch == 12  # the final state is always snapshotted
+    assert snapshot.probability.shape == run.grid.shape
+    assert np.all((snapshot.probability >= 0) & (snapshot.probability <= 1))
+    assert snapshot.weights["hidden 1"].shape == (8 * run.pipeline.named_steps["ann"].n_features_in_,)
+    assert set(run.metrics) >= {"accuracy", "roc_auc", "brier", "sensitivity", "specificity"}
+    assert 0.5 < run.metrics["roc_auc"] <= 1.0
+    assert run.device_label.startswith(("CPU", "GPU"))
+
+
+def test_validation_split_is_stratified_and_preprocessing_sees_only_training_rows(finished_run, cleveland):
+    run = finished_run
+    n_val = len(run.y_validation)
+    assert n_val == pytest.approx(0.2 * len(cleveland), abs=1)
+    assert abs(run.y_validation.mean() - cleveland["target"].mean()) < 0.03
+    assert len(run.training_index) + n_val == len(cleveland)
+    scaler = run.pipeline.named_steps["preprocess"].named_transformers_["numeric"].named_steps["scale"]
+    training_rows = cleveland.loc[run.training_index, NUMERIC]
+    np.testing.assert_allclose(scaler.mean_, training_rows.fillna(training_rows.median()).mean(), rtol=1e-9)
+    # The fitted pipeline takes raw feature rows, and its validation probabilities are the ones reported.
+    assert set(run.validation_index) == set(cleveland.index.difference(run.training_index))
+    validation_rows = cleveland.loc[run.validation_index, list(FEATURE_NAMES)]
+    np.testing.assert_allclose(run.pipeline.predict_proba(validation_rows)[:, 1], run.validation_proba, atol=1e-6)
+
+
+def test_projection_is_fitted_on_the_training_part(finished_run):
+    run = finished_run
+    X_train = run.pipeline.named_steps["preprocess"].transform(
+        load_dataset("cleveland").loc[run.training_index, list(FEATURE_NAMES)])
+    np.testing.assert_allclose(run.projection.pca.mean_, X_train.mean(axis=0), atol=1e-5)
+    assert run.projection.is_validation.sum() == len(run.y_validation)
+
+
+def test_stop_ends_the_loop_and_keeps_the_partial_curves_and_model(cleveland):
+    run = TrainingRun(cleveland, LONG, name="long").start()
+    while run.epochs_done < 3 and run.is_active:
+        threading.Event().wait(0.02)
+    run.stop()
+    assert run.join(timeout=60)
+    assert run.status is RunStatus.STOPPED
+    assert 3 <= run.epochs_done < LONG.epochs
+    assert run.pipeline is not None and run.validation_proba is not None and run.metrics
+    assert run.latest_snapshot is not None
+
+
+def test_watching_does_not_change_what_the_network_learns(cleveland, finished_run):
+    headless = TrainingRun(cleveland, FAST, live=False).start()
+    assert headless.join(timeout=300)
+    assert headless.latest_snapshot is None and headless.events() == []
+    np.testing.assert_allclose(headless.validation_proba, finished_run.validation_proba, atol=1e-6)
+
+
+def test_readers_in_another_thread_see_a_growing_consistent_history(cleveland):
+    run = TrainingRun(cleveland, FAST.replace(epochs=40), snapshot_every=3).start()
+    seen = []
+    while run.is_active or not seen:
+        events = run.events()
+        seen.append([e.epoch for e in events])
+        snapshot = run.latest_snapshot
+        if snapshot is not None:
+            assert snapshot.epoch <= 40
+    run.join()
+    assert all(epochs == list(range(1, len(epochs) + 1)) for epochs in seen)
+    assert [len(s) for s in seen] == sorted(len(s) for s in seen)
+
+
+def test_the_server_trains_at_most_the_limit_at_once(cleveland):
+    acquired = 0
+    try:
+        while runs._SLOTS.acquire(blocking=False):  # occupy every free slot, as other sessions would
+            acquired += 1
+        with pytest.raises(TrainingCapacityError, match=f"already training {MAX_CONCURRENT_TRAININGS} networks"):
+            TrainingRun(cleveland, FAST).start()
+    finally:
+        for _ in range(acquired):
+            runs._SLOTS.release()
+    run = TrainingRun(cleveland, FAST.replace(epochs=2)).start()  # a slot is free again
+    assert run.join(timeout=120) and run.status is RunStatus.FINISHED
+
+
+def test_a_finished_or_failed_run_gives_its_slot_back(cleveland):
+    before = runs._SLOTS._value
+    run = TrainingRun(cleveland, FAST.replace(epochs=2)).start()
+    run.join(timeout=120)
+    assert runs._SLOTS._value == before
+
+
+def test_data_that_cannot_be_trained_on_gets_a_plain_message(cleveland):
+    few_sick = pd.concat([cleveland[cleveland["target"] == 0].head(50), cleveland[cleveland["target"] == 1].head(2)])
+    with pytest.raises(TrainingDataError, match="2 patient\\(s\\) with outcome 'Disease'.*at least 4"):
+        TrainingRun(few_sick, FAST)
+    with pytest.raises(TrainingDataError, match="lacks the column\\(s\\) chol"):
+        TrainingRun(cleveland.drop(columns="chol"), FAST)
+
+
+def test_an_invalid_config_is_refused_before_any_thread_starts(cleveland):
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainingRun(cleveland, FAST.replace(learning_rate=-1.0))
+
+
+def test_the_bundle_download_loads_back_to_the_same_model(finished_run, tmp_path, cleveland):
+    archive_path = tmp_path / "bundle.zip"
+    archive_path.write_bytes(finished_run.bundle_zip())
+    with zipfile.ZipFile(archive_path) as archive:
+        names = archive.namelist()
+        assert all(name.startswith(f"{finished_run.bundle_name}/") for name in names)
+        archive.extractall(tmp_path)
+    loaded = load_bundle(tmp_path / finished_run.bundle_name)
+    rows = cleveland[list(FEATURE_NAMES)].head(20)
+    np.testing.assert_allclose(loaded.predict_proba(rows), finished_run.pipeline.predict_proba(rows), atol=1e-6)
+    assert loaded.metadata["run"] == "Run 1"
+    assert loaded.metadata["validation_metrics"]["roc_auc"] == pytest.approx(finished_run.metrics["roc_auc"])
+
+
+def test_config_summary_names_the_architecture_and_the_optimizer():
+    assert config_summary(FAST) == "8 relu (drop 0.5), adam lr 0.02, full batch, 12 epochs"
+    assert config_summary(ANNConfig(hidden_layers=[], optimizer="gd", batch_size=32)).startswith(
+        "perceptron, gd lr 0.01, full batch")
