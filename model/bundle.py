@@ -3,7 +3,8 @@
     <bundle>/
       config.json         the ANNConfig (model/config.py's JSON form)
       weights.pt          torch state_dict of the network; read back with torch.load(weights_only=True)
-      preprocessing.json  imputer statistics, scaler mean/scale/var, one-hot categories, column order
+      preprocessing.json  imputer statistics, scaler mean/scale/var, one-hot categories, column order,
+                          features that had no training value (optional: absent in older bundles)
       metadata.json       bundle format, date, package versions, feature names, classes, plus the
                           caller's metadata (metrics, data description, data fingerprint, ...)
 
@@ -13,8 +14,9 @@ probabilities) with the metadata dict attached as ``pipeline.metadata``;
 ``load_bundle_archive(zip)`` reads the same files from a zip (e.g. a downloaded run, an upload).
 
 A directory rather than a zip so that a person can read what is inside. It is written
-into a temporary sibling directory first and moved into place with os.replace, so a
-reader never sees a half-written bundle. Only ANN pipelines are saved (a scikit-learn
+into a temporary sibling directory first, read back (same probabilities, or a BundleError
+before anything is replaced) and moved into place with os.replace, so a reader never sees a
+half-written bundle and a saved model always loads. Only ANN pipelines are saved (a scikit-learn
 model could only be stored with pickle, which bundles never use).
 Every problem on load is a BundleError (a ValueError) saying which file and what is wrong.
 """
@@ -42,7 +44,7 @@ from .config import ConfigError
 from .estimator import ANNClassifier
 from .pipelines import ANN_STEP, PREPROCESS_STEP
 from .preprocessing import make_preprocessor, output_feature_names, schema_categories
-from .schema import BINARY, CATEGORICAL, FEATURE_NAMES, NUMERIC, TARGET, feature
+from .schema import BINARY, CATEGORICAL, FEATURE_NAMES, FEATURES, NUMERIC, TARGET, feature, short_repr
 
 BUNDLE_FORMAT = 1
 CONFIG_FILE = "config.json"
@@ -108,6 +110,8 @@ def preprocessing_state(preprocessor) -> dict[str, Any]:
             "categorical": {"columns": list(CATEGORICAL), "impute_most_frequent": _floats(cat_imputer.statistics_),
                             "categories": [_floats(c) for c in onehot.categories_]},
             "output_columns": output_feature_names(preprocessor),
+            "empty_features": [name for step in (imputer, binary, cat_imputer)
+                               for name, empty in zip(step.feature_names_in_, step.empty_features_) if empty],
         }
     except (AttributeError, KeyError) as exc:
         raise BundleError(f"the preprocessing step is not a fitted make_preprocessor() ({exc})") from None
@@ -164,6 +168,7 @@ def save_bundle(pipeline, path, metadata: Mapping | None = None, training_data: 
         torch.save(state_dict, staging / WEIGHTS_FILE)
         _write_json(staging / PREPROCESSING_FILE, preprocessing)
         _write_json(staging / METADATA_FILE, full_metadata)
+        _check_reads_back(pipeline, staging, training_data)
         if target.exists():
             # os.replace cannot overwrite a non-empty directory: move the old one aside first.
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -176,6 +181,34 @@ def save_bundle(pipeline, path, metadata: Mapping | None = None, training_data: 
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _probe_rows(training_data: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows to compare the saved model with the original: a few training rows when given, the
+    schema's extremes, and a patient with every value missing (exercises all imputers)."""
+    low = {f.name: float(f.codes[0]) if f.codes else float(f.hard_min) for f in FEATURES}
+    high = {f.name: float(f.codes[-1]) if f.codes else float(f.hard_max) for f in FEATURES}
+    rows = [pd.DataFrame([low, high, {name: np.nan for name in FEATURE_NAMES}], dtype="float64")]
+    if training_data is not None and all(name in training_data for name in FEATURE_NAMES):
+        rows.insert(0, training_data[list(FEATURE_NAMES)].head(5).astype("float64"))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _check_reads_back(pipeline, folder: Path, training_data: pd.DataFrame | None) -> None:
+    """Load the just-written bundle and compare its probabilities with the pipeline's: a model
+    that would not load, or would predict differently, is refused before anything is replaced."""
+    try:
+        loaded = load_bundle(folder)
+    except BundleError as exc:
+        message = str(exc).replace(f"the bundle at {folder}", "the bundle").replace(f" in {folder}", "")
+        raise BundleError(f"the model was not saved: it could not be loaded back ({message})") from None
+    rows = _probe_rows(training_data)
+    expected = pipeline.predict_proba(rows)
+    got = loaded.predict_proba(rows)
+    if not np.allclose(expected, got, atol=1e-5):
+        worst = float(np.max(np.abs(np.asarray(expected, dtype=float) - got)))
+        raise BundleError(f"the model was not saved: read back, it predicts differently (probabilities differ "
+                          f"by up to {worst:.3g})")
 
 
 # ---------------------------------------------------------------- load
@@ -198,6 +231,10 @@ def _read_json(folder: Path, name: str) -> Any:
     except json.JSONDecodeError as exc:
         raise BundleError(f"{name} in {folder} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
                           f"{exc.msg})") from None
+    except RecursionError:
+        raise BundleError(f"{name} in {folder} is not a bundle file (JSON nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise BundleError(f"{name} in {folder} is not valid JSON ({exc})") from None
 
 
 def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -225,8 +262,12 @@ def _check_metadata(folder: Path, metadata: Any) -> dict:
                           f"({BUNDLE_FORMAT}); update the software")
     if version < 1:
         raise BundleError(f"the bundle at {folder} has an unknown format {version}")
-    if list(metadata.get("features", [])) != list(FEATURE_NAMES):
-        raise BundleError(f"the bundle at {folder} was made for other features ({metadata.get('features')}); "
+    features = metadata.get("features")
+    if not isinstance(features, list):
+        raise BundleError(f"{METADATA_FILE} in {folder}: 'features' must be the list of feature names; "
+                          f"got {short_repr(features)}")
+    if features != list(FEATURE_NAMES):
+        raise BundleError(f"the bundle at {folder} was made for other features ({short_repr(features, 200)}); "
                           f"this program uses {list(FEATURE_NAMES)}")
     return metadata
 
@@ -235,11 +276,11 @@ def _vector(folder: Path, block: Mapping, key: str, length: int, positive: bool 
     values = block.get(key) if isinstance(block, Mapping) else None
     try:
         array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         array = np.asarray([])
     if array.shape != (length,) or not np.isfinite(array).all() or (positive and (array <= 0).any()):
         raise BundleError(f"{PREPROCESSING_FILE} in {folder}: '{key}' must be {length} finite"
-                          f"{' positive' if positive else ''} numbers; got {values!r}")
+                          f"{' positive' if positive else ''} numbers; got {short_repr(values, 200)}")
     return array
 
 
@@ -250,7 +291,7 @@ def restore_preprocessor(state: Any, folder: Path | str = "<memory>"):
         raise BundleError(f"{PREPROCESSING_FILE} in {folder} must be a JSON object")
     for group, columns in (("numeric", NUMERIC), ("binary", BINARY), ("categorical", CATEGORICAL)):
         block = state.get(group)
-        if not isinstance(block, dict) or list(block.get("columns", [])) != list(columns):
+        if not isinstance(block, dict) or block.get("columns") != list(columns):
             raise BundleError(f"{PREPROCESSING_FILE} in {folder}: the {group} columns do not match this program's "
                               f"feature schema ({list(columns)})")
     if state["categorical"].get("categories") != schema_categories():
@@ -268,8 +309,12 @@ def restore_preprocessor(state: Any, folder: Path | str = "<memory>"):
     binary_mode = _vector(folder, binary, "impute_most_frequent", len(BINARY))
     categorical_mode = _vector(folder, categorical, "impute_most_frequent", len(CATEGORICAL))
     n_seen = numeric.get("n_samples_seen")
-    if not isinstance(n_seen, int) or n_seen < 1:
+    if not isinstance(n_seen, int) or isinstance(n_seen, bool) or not 1 <= n_seen <= 2**62:
         raise BundleError(f"{PREPROCESSING_FILE} in {folder}: n_samples_seen must be a positive whole number")
+    empty = state.get("empty_features", [])
+    if not isinstance(empty, list) or not set(map(str, empty)) <= set(FEATURE_NAMES):
+        raise BundleError(f"{PREPROCESSING_FILE} in {folder}: 'empty_features' must list feature names; "
+                          f"got {short_repr(empty)}")
 
     # Fit on a two-row stand-in to build the ColumnTransformer's structure, then put the
     # saved statistics in place of what that stand-in taught it.
@@ -284,6 +329,9 @@ def restore_preprocessor(state: Any, folder: Path | str = "<memory>"):
     scaler.n_samples_seen_ = np.int64(n_seen)
     preprocessor.named_transformers_["binary"].statistics_ = binary_mode
     preprocessor.named_transformers_["categorical"].named_steps["impute"].statistics_ = categorical_mode
+    for imputer in (num_pipe.named_steps["impute"], preprocessor.named_transformers_["binary"],
+                    preprocessor.named_transformers_["categorical"].named_steps["impute"]):
+        imputer.empty_features_ = np.isin(imputer.feature_names_in_, empty)
     return preprocessor
 
 
@@ -308,7 +356,11 @@ def load_bundle(path, device: str = "cpu") -> Pipeline:
 
     preprocessor = restore_preprocessor(preprocessing, folder)
     n_inputs = metadata.get("n_inputs")
-    if n_inputs != len(preprocessing.get("output_columns", [])) or n_inputs != len(output_feature_names()):
+    output_columns = preprocessing.get("output_columns")
+    if not isinstance(output_columns, list):
+        raise BundleError(f"{PREPROCESSING_FILE} in {folder}: 'output_columns' must be the list of network "
+                          f"input names; got {short_repr(output_columns)}")
+    if n_inputs != len(output_columns) or n_inputs != len(output_feature_names()):
         raise BundleError(f"the bundle at {folder} expects {n_inputs} network inputs but the preprocessing "
                           f"produces {len(output_feature_names())}")
     try:
@@ -318,6 +370,9 @@ def load_bundle(path, device: str = "cpu") -> Pipeline:
         raise BundleError(f"{CONFIG_FILE} in {folder} is not a valid network configuration: {exc}") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise BundleError(f"{WEIGHTS_FILE} in {folder} does not match {CONFIG_FILE}: {exc}") from None
+    except (ArithmeticError, RecursionError) as exc:  # e.g. a number beyond float range in config.json
+        raise BundleError(f"{CONFIG_FILE} in {folder} is not a valid network configuration "
+                          f"({type(exc).__name__}: {exc})") from None
     pipeline = Pipeline([(PREPROCESS_STEP, preprocessor), (ANN_STEP, ann)])
     pipeline.metadata = metadata
     return pipeline

@@ -15,10 +15,14 @@ without one).
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
 import os
+import re
+from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,8 +36,8 @@ from model.codings import (
     kaggle_to_uci,
     tf_thal_to_uci,
 )
-from model.limits import MAX_ROWS, MAX_UPLOAD_BYTES
-from model.schema import COLUMNS, FEATURE_NAMES, FEATURES, TARGET, feature
+from model.limits import MAX_COLUMNS, MAX_ROWS, MAX_UPLOAD_BYTES
+from model.schema import COLUMNS, FEATURE_NAMES, FEATURES, TARGET, feature, short_repr
 
 CODINGS = {
     "uci": "UCI coding (with a header)",
@@ -47,6 +51,12 @@ MISSING_MARKERS = ("", "?", "na", "n/a", "nan", "null", "none")
 ZERO_MEANS_MISSING = ("trestbps", "chol")
 SHOWN_ROWS = 5
 SHOWN_VALUES = 3
+SHOWN_NAMES = 20
+SHOWN_NAME_LENGTH = 40
+# A byte-order mark says which Unicode encoding a file uses (Excel's "Unicode text" is UTF-16).
+# UTF-32 first: its little-endian mark begins with UTF-16's.
+BOM_ENCODINGS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                 (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 LEAK_WARNING = (
     "duplicate rows leak across a train/test split: the same patient can land in both "
     "the training and the test part, which makes the measured accuracy too optimistic"
@@ -136,6 +146,19 @@ class ImportResult:
         return self.frame is not None and TARGET.name in self.frame
 
 
+def describe_names(names) -> str:
+    """The first few column names, each cut short, plus how many more: a header can be anything."""
+    names = [str(n) for n in names]
+    shown = [n if len(n) <= SHOWN_NAME_LENGTH else n[: SHOWN_NAME_LENGTH - 1] + "…" for n in names[:SHOWN_NAMES]]
+    more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
+    return ", ".join(shown) + more
+
+
+def repeated_names(names) -> list[str]:
+    """Non-empty names that occur more than once, sorted."""
+    return sorted(n for n, count in Counter(names).items() if count > 1 and n)
+
+
 def _escape_markdown(text: str) -> str:
     for char in "\\`*_[]<>|#":
         text = text.replace(char, "\\" + char)
@@ -176,6 +199,14 @@ def _read_bytes(source, max_bytes: int, report: ValidationReport) -> bytes | Non
 
 
 def _decode(data: bytes, report: ValidationReport) -> str | None:
+    encoding = next((name for bom, name in BOM_ENCODINGS if data.startswith(bom)), None)
+    if encoding:
+        try:
+            data = data.decode(encoding).encode("utf-8")
+        except UnicodeDecodeError:
+            report.error(None, [], f"the file starts like {encoding.upper()} text but cannot be decoded as such; "
+                                   "save it as CSV UTF-8")
+            return None
     if not data.strip():
         report.error(None, [], "the file is empty")
         return None
@@ -202,8 +233,25 @@ def _delimiter(text: str) -> str:
         return ","
 
 
+def _too_wide(text: str, report: ValidationReport) -> bool:
+    """True (and an error) when the first line has more than MAX_COLUMNS fields.
+
+    Checked on the raw line before parsing: a header of a million names would otherwise
+    cost the parser and every later step time and memory.
+    """
+    first_line = re.match(r"[^\r\n]*", text).group()
+    width = 1 + max(first_line.count(sep) for sep in ",;\t")
+    if width > MAX_COLUMNS:
+        report.error(None, [], f"the first line has {width:,} columns; this tool reads at most {MAX_COLUMNS} "
+                               f"columns (the 13 features, the target and a few others)")
+        return True
+    return False
+
+
 def _parse(text: str, max_rows: int, report: ValidationReport) -> pd.DataFrame | None:
     """All cells as strings, no header interpretation yet (header=None)."""
+    if _too_wide(text, report):
+        return None
     try:
         raw = pd.read_csv(
             io.StringIO(text), header=None, dtype=object, keep_default_na=False, sep=_delimiter(text),
@@ -246,13 +294,19 @@ def _apply_header(raw: pd.DataFrame, report: ValidationReport) -> pd.DataFrame |
         body.columns = list(FEATURE_NAMES) + (["num"] if width > len(FEATURE_NAMES) else [])
         return body.reset_index(drop=True)
     names = [str(v).strip().strip('"').strip().lower() for v in first]
-    repeated = sorted({n for n in names if names.count(n) > 1 and n})
-    if repeated:
-        report.error(None, [], f"the header names these columns more than once: {', '.join(repeated)}")
+    if _report_repeated_names(names, report):
         return None
     body = raw.iloc[1:].reset_index(drop=True)
     body.columns = names
     return body
+
+
+def _report_repeated_names(names, report: ValidationReport) -> bool:
+    """True (and an error) when column names repeat (after folding case and spaces)."""
+    repeated = repeated_names(names)
+    if repeated:
+        report.error(None, [], f"the header names these columns more than once: {describe_names(repeated)}")
+    return bool(repeated)
 
 
 # ----------------------------------------------------------------------------- coding
@@ -262,8 +316,13 @@ def _cell_number(value) -> float | None:
     """A cell as a float: NaN when it marks a missing value, None when it is no number."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return math.nan
+    if isinstance(value, (complex, np.complexfloating)):  # float() would drop the imaginary part
+        return None
     if isinstance(value, (int, float, np.number, np.bool_)):  # bool too: True/False is 1/0
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float range, e.g. 10**400
+            return math.inf if value > 0 else -math.inf
     text = str(value).strip()
     if text.lower() in MISSING_MARKERS:
         return math.nan
@@ -282,9 +341,14 @@ def _parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     stays fast at the row cap.
     """
     column = column.reset_index(drop=True)
-    if pd.api.types.is_numeric_dtype(column):
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_complex_dtype(column):
         return column.astype("float64"), pd.Series(False, index=column.index)
-    codes, distinct = pd.factorize(column.to_numpy(dtype=object))  # missing cells get code -1
+    cells = column.to_numpy(dtype=object)
+    try:
+        codes, distinct = pd.factorize(cells)  # missing cells get code -1
+    except TypeError:  # unhashable cells (a list or dict, from a frame built in a notebook) are no numbers
+        codes, distinct = pd.factorize(np.array(
+            [v if isinstance(v, Hashable) else repr(v) for v in cells], dtype=object))
     parsed = [_cell_number(value) for value in distinct]
     # index -1 picks the appended entry: a missing cell is NaN and not a "non-number"
     numbers = np.array([math.nan if v is None else v for v in parsed] + [math.nan], dtype="float64")
@@ -429,7 +493,7 @@ def _check_column(column: pd.Series, name: str, report: ValidationReport) -> pd.
     column = column.reset_index(drop=True)
     numbers, not_number = _parse_numbers(column)
     if not_number.any():
-        shown = ", ".join(repr(v) for v in list(dict.fromkeys(column[not_number].tolist()))[:SHOWN_VALUES])
+        shown = ", ".join(list(dict.fromkeys(map(short_repr, column[not_number].tolist())))[:SHOWN_VALUES])
         report.error(name, _positions(not_number), f"{f.label}: not a number (for example {shown})")
     if name in ZERO_MEANS_MISSING:
         zero = numbers == 0
@@ -459,11 +523,14 @@ def _validate(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | N
         report.error(
             None, [],
             f"missing column(s): {', '.join(absent)}. Expected the 13 features {', '.join(FEATURE_NAMES)} "
-            f"(and optionally 'target' or 'num'); found: {', '.join(map(str, frame.columns)) or 'none'}")
+            f"(and optionally 'target' or 'num'); found: {describe_names(frame.columns) or 'none'}")
+        return None
+    if len(frame) == 0:
+        report.error(None, [], "the table has the columns but no data rows")
         return None
     extra = [str(c) for c in frame.columns if c not in COLUMNS]
     if extra:
-        report.warn(None, [], f"ignored column(s) that the model does not use: {', '.join(extra)}")
+        report.warn(None, [], f"ignored column(s) that the model does not use: {describe_names(extra)}")
     out = pd.DataFrame({name: _check_column(frame[name], name, report) for name in FEATURE_NAMES})
     if TARGET.name in frame:
         target = _check_column(frame[TARGET.name], TARGET.name, report)
@@ -474,6 +541,7 @@ def _validate(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | N
         out[TARGET.name] = target
     if not report.ok:
         return None
+    _warn_empty_features(out, report)
     missing = out[list(FEATURE_NAMES)].isna()
     if missing.any(axis=None):
         counts = ", ".join(f"{name} {int(n)}" for name, n in missing.sum().items() if n)
@@ -494,6 +562,16 @@ def _validate(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | N
     return out
 
 
+def _warn_empty_features(out: pd.DataFrame, report: ValidationReport) -> None:
+    """A feature without a single value: a model trained on this file cannot learn from it."""
+    for name in FEATURE_NAMES:
+        if out[name].isna().all():
+            report.warn(name, [],
+                        f"{feature(name).label}: EVERY VALUE IS EMPTY. A model trained on this file cannot "
+                        "learn from this feature: it fills in one constant for every patient, whatever their "
+                        "value. Predictions for this file fill it in from the model's training data")
+
+
 def validate_frame(frame: pd.DataFrame) -> ValidationReport:
     """Check a data frame that is meant to be in UCI coding (13 features, optional target)."""
     report = ValidationReport(coding="uci")
@@ -504,6 +582,8 @@ def validate_frame(frame: pd.DataFrame) -> ValidationReport:
 def validated_frame(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | None:
     """The checked, typed frame (None when refused); findings go into `report`."""
     frame = frame.rename(columns=lambda c: str(c).strip().lower())
+    if _report_repeated_names(frame.columns, report):
+        return None
     return _validate(_convert_target(frame, report), report)
 
 

@@ -9,6 +9,7 @@ MAX_UNITS_PER_LAYER = 512
 MAX_EPOCHS = 5_000
 MAX_BATCH_SIZE = 100_000
 MAX_ROWS = 200_000
+MAX_COLUMNS = 200  # of an uploaded CSV: 13 features + target + generous room for extra columns
 MAX_UPLOAD_MB = 50
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_CV_FOLDS = 10

@@ -9,11 +9,19 @@ training rows, so every fitted preprocessor emits the same columns in the same
 order (cross-validation folds, saved bundles and batched training rely on that).
 An unknown code becomes an all-zero block (handle_unknown="ignore").
 
+A feature with no value at all in the training rows is kept (a warning names it): it is
+filled with 0 for every patient, in training and in prediction alike, so the output width
+never changes and a network never sees a value of a feature it could not learn from.
+
 Everything is learned in ``fit`` from the rows passed to it only; inside a
 Pipeline that means the training fold only.
 """
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -42,15 +50,44 @@ def features_and_target(frame):
     return frame[list(FEATURE_NAMES)], frame[TARGET.name].astype(int)
 
 
+class EmptyFeatureImputer(SimpleImputer):
+    """SimpleImputer that keeps features with no observed value (keep_empty_features=True), warns
+    about them in fit, and fills them in transform even where a value is given.
+
+    ``empty_features_`` (bool per input column) is the learned mask; a saved bundle stores it.
+    """
+
+    def fit(self, X, y=None):
+        super().fit(X, y)
+        self.empty_features_ = np.asarray(pd.DataFrame(X).isna().all(axis=0), dtype=bool) & (len(X) > 0)
+        if self.empty_features_.any():
+            names = getattr(self, "feature_names_in_", np.arange(len(self.empty_features_)))
+            empty = ", ".join(map(str, np.asarray(names)[self.empty_features_]))
+            warnings.warn(f"no training value for {empty}: the model cannot learn from it; it is filled in "
+                          "with a constant for every patient", UserWarning, stacklevel=2)
+        return self
+
+    def transform(self, X):
+        empty = getattr(self, "empty_features_", None)
+        if empty is not None and empty.any():
+            if isinstance(X, pd.DataFrame):
+                X = X.copy()
+                X[X.columns[empty]] = np.nan
+            else:
+                X = np.array(X, dtype=float)
+                X[:, empty] = np.nan
+        return super().transform(X)
+
+
 def make_preprocessor() -> ColumnTransformer:
     """An unfitted ColumnTransformer for a DataFrame holding the 13 raw feature columns."""
     numeric = Pipeline([
-        ("impute", SimpleImputer(strategy="median")),
+        ("impute", EmptyFeatureImputer(strategy="median", keep_empty_features=True)),
         ("scale", StandardScaler()),
     ])
-    binary = SimpleImputer(strategy="most_frequent")
+    binary = EmptyFeatureImputer(strategy="most_frequent", keep_empty_features=True)
     categorical = Pipeline([
-        ("impute", SimpleImputer(strategy="most_frequent")),
+        ("impute", EmptyFeatureImputer(strategy="most_frequent", keep_empty_features=True)),
         ("onehot", OneHotEncoder(
             categories=schema_categories(),
             handle_unknown="ignore",

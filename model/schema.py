@@ -10,7 +10,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
+import pandas as pd
+
 Kind = Literal["numeric", "binary", "categorical"]
+
+
+def short_repr(value, limit: int = 40) -> str:
+    """repr of a value, cut short: a message must stay readable whatever was typed or uploaded."""
+    if isinstance(value, int) and value.bit_length() > 128:  # repr of a huge int is long, or even refused
+        return f"an integer of {int(value.bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = repr(value)
+    except ValueError:  # e.g. a Fraction of ints beyond Python's digit limit for str()
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -52,27 +65,30 @@ class Feature:
         Missing values (None/NaN) are acceptable here; whether they may be imputed is the
         caller's decision.
         """
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
             return None
+        shown = short_repr(value)
         try:
             number = float(value)
+        except OverflowError:  # an int (or Fraction) beyond float range, e.g. 10**400
+            return f"{self.label}: {shown} is not a finite number"
         except (TypeError, ValueError):
-            return f"{self.label}: {value!r} is not a number"
+            return f"{self.label}: {shown} is not a number"
         if math.isnan(number):
             return None
         if math.isinf(number):
-            return f"{self.label}: {value!r} is not a finite number"
+            return f"{self.label}: {shown} is not a finite number"
         if self.categories:
             if number not in self.categories:
                 allowed = ", ".join(f"{c} = {lab}" for c, lab in self.categories.items())
-                return f"{self.label}: {value!r} is not one of the codes ({allowed})"
+                return f"{self.label}: {shown} is not one of the codes ({allowed})"
             return None
         if self.integer and number != int(number):
-            return f"{self.label}: {value!r} must be a whole number"
+            return f"{self.label}: {shown} must be a whole number"
         if self.hard_min is not None and number < self.hard_min:
-            return f"{self.label}: {value!r} is below the possible minimum {self.hard_min:g} {self.unit}".rstrip()
+            return f"{self.label}: {shown} is below the possible minimum {self.hard_min:g} {self.unit}".rstrip()
         if self.hard_max is not None and number > self.hard_max:
-            return f"{self.label}: {value!r} is above the possible maximum {self.hard_max:g} {self.unit}".rstrip()
+            return f"{self.label}: {shown} is above the possible maximum {self.hard_max:g} {self.unit}".rstrip()
         return None
 
     def is_atypical(self, value) -> bool:
