@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
+from model.schema import short_repr
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "gelu")
 INITS = ("normal", "xavier", "kaiming")
@@ -169,7 +170,9 @@ class ANNConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(map(str, data)) - known)
         if unknown:
-            raise ConfigError(unknown[0], f"unknown field; allowed fields: {', '.join(sorted(known))}")
+            # Quote the name: an empty or blank key would otherwise be invisible in the message.
+            name = unknown[0] if unknown[0].strip() else repr(unknown[0])
+            raise ConfigError(name, f"unknown field; allowed fields: {', '.join(sorted(known))}")
         kwargs = dict(data)
         if "hidden_layers" in kwargs:
             kwargs["hidden_layers"] = _layers_from_data(kwargs["hidden_layers"])
@@ -187,6 +190,8 @@ class ANNConfig:
             data = json.loads(text)
         except (TypeError, ValueError) as exc:  # JSONDecodeError and undecodable bytes
             raise ConfigError("config", f"not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ConfigError("config", "not valid JSON (nested too deeply)") from None
         return cls.from_dict(data)
 
 
@@ -215,6 +220,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_finite_number(value: Any) -> bool:
+    try:
+        return _is_number(value) and math.isfinite(value)
+    except OverflowError:  # a JSON integer beyond float range
+        return False
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -240,8 +252,8 @@ def _choice_error(name: str, value: Any, allowed: tuple) -> list[ConfigError]:
 def _range_error(name: str, value: Any, low: float, high: float,
                  low_incl: bool, high_incl: bool) -> list[ConfigError]:
     interval = f"{'[' if low_incl else '('}{low:g}, {high:g}{']' if high_incl else ')'}"
-    if not _is_number(value) or not math.isfinite(value):
-        return [ConfigError(name, f"must be a finite number in {interval}; got {value!r}")]
+    if not _is_finite_number(value):
+        return [ConfigError(name, f"must be a finite number in {interval}; got {short_repr(value)}")]
     inside = (value >= low if low_incl else value > low) and (value <= high if high_incl else value < high)
     return [] if inside else [ConfigError(name, f"must be in {interval}; got {value!r}")]
 

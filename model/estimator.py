@@ -100,8 +100,10 @@ class ANNClassifier(ClassifierMixin, BaseEstimator):
         the validation set for early stopping and the validation curves."""
         config = self.config().validate()  # ConfigError is a ValueError naming the field
         X, y = validate_data(self, X, y, dtype=np.float32)
-        if type_of_target(y) != "binary":
-            raise ValueError(f"ANNClassifier needs a target with exactly two classes; got {np.unique(y)[:10]!r}")
+        # type_of_target calls a constant target "binary" too; a risk model needs both outcomes.
+        if type_of_target(y) != "binary" or len(np.unique(y)) != 2:
+            raise ValueError("ANNClassifier needs a target with exactly two classes (patients with and without "
+                             f"disease); got {np.unique(y)[:10]!r}")
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         if X_val is not None:
             X_val = validate_data(self, X_val, reset=False, dtype=np.float32)

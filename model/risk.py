@@ -114,7 +114,7 @@ def is_missing(value) -> bool:
         return True
     try:
         return math.isnan(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
 
 

@@ -4,7 +4,7 @@ the patient form, a network configuration and a saved model bundle.
 Each case expects the documented answer -- a refused ImportResult whose report names the
 column or file and the problem, a PatientCheck error for the field, a ConfigError naming
 the field, a BundleError naming the file -- and nothing else (no raw traceback).
-Known bugs are pinned as strict xfails whose reason says what is wrong.
+Each case asserts the documented error type and a message that names what is wrong.
 """
 import gzip
 import io
@@ -278,10 +278,6 @@ def test_unknown_form_keys_are_ignored_and_all_problems_listed_at_once():
     assert set(checked.errors) == {"age", "sex", "chol"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: risk.check_patient({'age': 10**400}) raises OverflowError from risk.is_missing -> float(value) "
-    "(and schema.Feature.check would too); both catch only TypeError/ValueError. Fix: catch OverflowError "
-    "and report '... is not a finite number'"))
 def test_form_integer_beyond_float_range():
     checked = check_patient({**TYPICAL, "age": 10**400})
     assert "age" in checked.errors and "finite" in checked.errors["age"]
@@ -378,11 +374,6 @@ def test_every_problem_of_a_config_is_listed_for_the_form():
     assert {e.field for e in config.errors()} == {"epochs", "learning_rate", "optimizer", "batch_size"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: JSON integers beyond float range (e.g. 'learning_rate': 1 followed by 400 zeros, or such a dropout/"
-    "beta) reach math.isfinite in config._range_error and raise OverflowError instead of ConfigError. "
-    "Fix: in _range_error, treat ints with abs(value) > sys.float_info.max (or catch OverflowError) as "
-    "'must be a finite number'"))
 @pytest.mark.parametrize("text", [
     pytest.param('{"learning_rate": 1' + "0" * 400 + "}", id="learning-rate"),
     pytest.param('{"hidden_layers": [{"units": 8, "dropout": 1' + "0" * 400 + "}]}", id="dropout"),
@@ -393,10 +384,6 @@ def test_integer_beyond_float_range_in_a_config(text):
         ANNConfig.from_json(text)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: deeply nested JSON ('[' * 100000) makes json.loads raise RecursionError, which "
-    "ANNConfig.from_json does not catch (it catches TypeError/ValueError). Fix: catch RecursionError there "
-    "and answer ConfigError('config', 'not valid JSON (nested too deeply)')"))
 @pytest.mark.parametrize("text", [pytest.param("[" * 100_000, id="top-level"),
                                   pytest.param('{"epochs": ' + "[" * 100_000 + "]" * 100_000 + "}", id="in-a-field")])
 def test_deeply_nested_json_config(text):
@@ -405,10 +392,6 @@ def test_deeply_nested_json_config(text):
     assert raised.value.field in ("config", "epochs")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: an empty key {'': 1} gives ConfigError with field '' and the message ': unknown field; ...' -- "
-    "the user cannot see which entry is wrong. Fix: quote the name in from_dict (field=repr(key) when it is "
-    "empty or blank, e.g. \"'': unknown field\")"))
 def test_empty_key_is_named_visibly():
     with pytest.raises(ConfigError) as raised:
         ANNConfig.from_json('{"": 1}')
@@ -701,11 +684,6 @@ def test_predict_risk_refuses_an_impossible_patient_naming_every_field(bundle):
     assert "Age" in str(raised.value) and "Thallium" in str(raised.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: estimator.ANNClassifier.fit accepts a target with a single class (e.g. an upload whose target "
-    "column is all 0): classes_ == [0], yet predict_proba returns two columns and the app would show a "
-    "'disease risk' learned from no disease case. scikit-learn classifiers raise ValueError here. Fix: in "
-    "fit, raise ValueError('the target has only one class (0): need patients with and without disease')"))
 def test_training_on_a_single_class_target_is_refused():
     from model.pipelines import ann_pipeline
     frame = pd.read_csv(io.StringIO(csv_text()))
