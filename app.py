@@ -4,6 +4,7 @@ Each page is one short file in pages/; computation lives in model/, shared UI in
 """
 import streamlit as st
 
+from dashboard import state
 from dashboard.sidebar import render_sidebar
 
 st.set_page_config(page_title="Heart-ANN", page_icon="❤️", layout="wide")
@@ -21,5 +22,8 @@ PAGES = [
 # ---- END OF PAGE LIST ------------------------------------------------------------------
 
 page = st.navigation(PAGES)
+# Load the shared default model here, in the main area: if its files are damaged it is
+# retrained with a progress bar the user can see (dashboard.state explains the recovery).
+state.prepare_default_model()
 render_sidebar()
 page.run()

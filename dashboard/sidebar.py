@@ -68,10 +68,14 @@ def render_sidebar() -> None:
             st.markdown(f"**Model:** {model.name}")
             st.caption(model.error or "not available")
         else:
-            st.markdown(f"**Model:** {model.name}")
+            shown = "Default model (retrained copy)" if model.notice else model.name
+            st.markdown(f"**Model:** {shown}")
             caption = _model_caption(model)
             if caption:
                 st.caption(caption)
+            if model.notice:
+                st.warning("The shipped model files are damaged: a retrained copy of the default network is in "
+                           "use. Details on **Start here**.", icon=":material/build:")
         st.caption("Research and education only — not a medical device.")
 
 

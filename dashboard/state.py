@@ -53,10 +53,33 @@ class ActiveModel:
     pipeline: Any
     metadata: dict = field(default_factory=dict)
     error: str | None = None
+    notice: str | None = None  # the default model is a recovered copy: why (shown to the user)
 
     @property
     def is_default(self) -> bool:
         return self.name == DEFAULT_MODEL_NAME
+
+
+def require_router() -> None:
+    """Make a page opened by its own URL on a fresh server run through app.py.
+
+    Streamlit still supports the legacy `pages/` folder: until some session has run app.py's
+    st.navigation, a request for /train runs pages/train.py alone (no router, no layout, no
+    sidebar, raw file names as navigation). Turning that mode off and rerunning makes the
+    script runner execute app.py, whose st.navigation resolves the same page (page hashes
+    come from the URL path). Every getter below calls this, so every page gets it for free.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    ctx = get_script_run_ctx(suppress_warning=True)
+    # Rerun from a page's body only: a st.rerun() in a widget callback (AppTest re-creates the
+    # flag before every run, callbacks included) would abort the callback's own work.
+    if ctx is not None and ctx.has_script_started:
+        st.rerun()
 
 
 @st.cache_data(show_spinner=False)
@@ -69,6 +92,7 @@ def builtin_dataset() -> pd.DataFrame:
 
 def current_dataset() -> DatasetChoice:
     """The dataset chosen in this browser session; the built-in Cleveland data until one is chosen."""
+    require_router()
     choice = st.session_state.get(KEY_DATASET)
     if choice is None:
         choice = DatasetChoice(BUILTIN_NAME, builtin_dataset(), SOURCE_BUILTIN)
@@ -90,6 +114,7 @@ def reset_dataset() -> DatasetChoice:
 
 def uci_sites() -> pd.DataFrame | None:
     """The four UCI sites (one frame, "site" column) once downloaded or uploaded this session."""
+    require_router()
     return st.session_state.get(KEY_UCI_SITES)
 
 
@@ -98,26 +123,73 @@ def set_uci_sites(frame: pd.DataFrame) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the shipped model…")
-def _default_pipeline():
-    """Shared by every session and used read-only; a user's own models live in session state.
+def _default_model() -> tuple:
+    """(pipeline, notice): shared by every session and used read-only; a user's own models live in
+    session state. The shipped bundle, else a valid recovered copy (notice says why).
 
-    A failure raises, and st.cache_resource does not cache exceptions, so a later rerun retries.
+    Raises DefaultModelDamaged when the default must be retrained; st.cache_resource does not
+    cache exceptions, so the call after `_recover_default_model` loads the saved copy. Nothing
+    here calls st.*: elements drawn inside a cached function would be replayed on every hit.
     """
-    from model.bundle import load_default_model
+    from model.default_model import load_shipped_or_recovered
 
-    return load_default_model()
+    return load_shipped_or_recovered()
+
+
+def _recover_default_model(damaged) -> None:
+    """Retrain the default network with visible progress, then let the cache load the saved copy."""
+    from model.default_model import recover_default_model
+
+    with st.status("The shipped model files are damaged: retraining the default network on the built-in "
+                   "data…", expanded=True) as status:
+        bar = st.progress(0.0)
+        recover_default_model(damaged.shipped_error,
+                              progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0),
+                                                                              text=message))
+        status.update(label="The default network was retrained and saved.", state="complete", expanded=False)
+    _default_model.clear()
+
+
+def prepare_default_model() -> None:
+    """Load (or, when its files are damaged, retrain) the default model where the caller draws.
+
+    app.py calls it in the main area before the sidebar, so retraining shows its progress there.
+    """
+    from model.default_model import DefaultModelDamaged
+
+    try:
+        _default_model()
+    except DefaultModelDamaged as damaged:
+        _recover_default_model(damaged)
+    except Exception:  # noqa: BLE001 - active_model() reports it as the model's error
+        pass
+
+
+def default_model_notice() -> str | None:
+    """Why the default model is not the shipped one (damaged files), or None."""
+    try:
+        return _default_model()[1]
+    except Exception:  # noqa: BLE001 - not loadable: active_model() carries the error
+        return None
 
 
 def active_model() -> ActiveModel:
-    """The model promoted in this session, else the shipped default (pipeline None and `error` set if it fails)."""
+    """The model promoted in this session, else the default (pipeline None and `error` set if it fails)."""
+    require_router()
     promoted = st.session_state.get(KEY_ACTIVE_MODEL)
     if promoted is not None:
         return promoted
+    from model.default_model import DefaultModelDamaged
+
     try:
-        pipeline = _default_pipeline()
+        try:
+            pipeline, notice = _default_model()
+        except DefaultModelDamaged as damaged:
+            _recover_default_model(damaged)
+            pipeline, notice = _default_model()
     except Exception as error:  # noqa: BLE001 - the app must keep working without a model
         return ActiveModel(DEFAULT_MODEL_NAME, None, {}, error=f"The shipped model could not be loaded: {error}")
-    return ActiveModel(DEFAULT_MODEL_NAME, pipeline, dict(getattr(pipeline, "metadata", {}) or {}))
+    return ActiveModel(DEFAULT_MODEL_NAME, pipeline, dict(getattr(pipeline, "metadata", {}) or {}), notice=notice)
 
 
 def set_active_model(name: str, pipeline: Any, metadata: dict | None = None) -> ActiveModel:
@@ -133,6 +205,7 @@ def reset_active_model() -> ActiveModel:
 
 def ann_config():
     """The network configuration of this session (a private copy of the recommended preset at first)."""
+    require_router()
     config = st.session_state.get(KEY_ANN_CONFIG)
     if config is None:
         from model.presets import RECOMMENDED
@@ -148,4 +221,5 @@ def set_ann_config(config) -> None:
 
 def training_runs() -> list:
     """This session's training runs (the list itself: append to it)."""
+    require_router()
     return st.session_state.setdefault(KEY_TRAINING_RUNS, [])

@@ -2,7 +2,16 @@
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from dashboard import state
+from dashboard.train_panels import MAX_SESSION_RUNS
+from model import limits
+from model.comparison import MAX_STACKED_ROWS
+
+state.require_router()
 st.title("Heart-ANN: neural networks on heart-disease data")
+notice = state.default_model_notice()
+if notice:
+    st.warning(notice, icon=":material/build:")
 st.warning(
     "**For research and education only. This is not a medical device** and must not be used to diagnose, "
     "treat or make decisions about any patient.",
@@ -46,6 +55,28 @@ st.markdown(
     "- The target is **angiographic heart disease** (UCI *num* > 0: more than 50 % narrowing of a major vessel).\n"
     "- Results on 303 patients are noisy: the app reports spread across cross-validation folds, not a single number."
 )
+# (what is bounded, the bound, where it is enforced) — values read from model/limits.py, never restated.
+RESOURCE_LIMITS = [
+    ("Hidden layers", f"{limits.MAX_HIDDEN_LAYERS}", "Configure a network (and every configuration file loaded)"),
+    ("Units per hidden layer", f"{limits.MAX_UNITS_PER_LAYER:,}", "Configure a network"),
+    ("Epochs", f"{limits.MAX_EPOCHS:,}", "Configure a network"),
+    ("Batch size", f"{limits.MAX_BATCH_SIZE:,}", "Configure a network"),
+    ("Uploaded file size", f"{limits.MAX_UPLOAD_MB} MB",
+     "every upload (configuration and UCI site files have smaller caps of their own)"),
+    ("Rows of an uploaded CSV", f"{limits.MAX_ROWS:,}", "Data exploration and Patient risk (batch) uploads"),
+    ("Columns of an uploaded CSV", f"{limits.MAX_COLUMNS:,}", "Data exploration and Patient risk (batch) uploads"),
+    ("Cross-validation folds × repeats", f"{limits.MAX_CV_FOLDS} × {limits.MAX_CV_REPEATS} "
+     f"(and at most {MAX_STACKED_ROWS:,} patient-fold rows)", "Classical ML vs deep learning"),
+    ("Networks training at once", f"{limits.MAX_CONCURRENT_TRAININGS} on this server (all users together)",
+     "Train and watch: beyond it, Start says the server is busy; try again when a run ends"),
+    ("Runs kept per session", f"{MAX_SESSION_RUNS}", "Train and watch (older finished runs are dropped)"),
+]
+with st.expander("Limits of this server", icon=":material/speed:"):
+    st.markdown("Every resource a user can ask for is bounded, so that one person cannot slow the app down "
+                "for everyone else. Asking for more gets a message saying what the limit is.")
+    st.table({"What": [row[0] for row in RESOURCE_LIMITS], "At most": [row[1] for row in RESOURCE_LIMITS],
+              "Where": [row[2] for row in RESOURCE_LIMITS]})
+
 st.caption(
     "Data: Janosi, Steinbrunn, Pfisterer and Detrano (1988), Heart Disease, UCI Machine Learning Repository, "
     "CC BY 4.0, https://doi.org/10.24432/C52P4X."

@@ -1,0 +1,203 @@
+"""How much memory the dashboard's server needs (Streamlit Community Cloud gives an app ~0.7-2.7 GB).
+
+    python benchmarks/bench_server_memory.py [--epochs 100]
+
+Starts `streamlit run app.py` on a free port and drives headless Chromium (one browser session)
+through every page: home, data exploration, configuration, one short training (the "One hidden
+layer" preset) that runs to the end, one small comparison (3 folds x 1 repeat of the page's
+default models) and the patient-risk page. The resident memory of the server process (VmRSS in
+/proc/<pid>/status) is read after start-up (before any browser connects), after each step, and
+its high-water mark (VmHWM) at the end.
+
+Peer: a bare Streamlit app (a title and a sentence) started the same way and visited once: what
+Streamlit itself costs. The ratio ours / peer is printed.
+Linux only (reads /proc).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+APP_READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
+NAV = "[data-testid='stSidebarNav'] a"
+TIMEOUT_MS = 300_000
+PEER_APP = 'import streamlit as st\n\nst.title("Hello")\nst.write("A bare Streamlit app: the peer of the memory benchmark.")\n'
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak so far) of a process, in MB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024  # kB -> MB
+    return values
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`streamlit run script` in `cwd` on a free port, until stopped."""
+
+    def __init__(self, script: str, cwd: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile("w", prefix="bench-server-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 180
+        while not self._healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {self.log.name}")
+            time.sleep(0.5)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                return response.read().decode().strip() == "ok"
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def memory(self) -> dict[str, float]:
+        return memory_mb(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def wait_for_app(page) -> None:
+    page.wait_for_timeout(300)
+    page.wait_for_selector(APP_READY, timeout=TIMEOUT_MS)
+    if page.locator("[data-testid='stException']").count():
+        raise RuntimeError(page.locator("[data-testid='stException']").first.inner_text()[:1000])
+
+
+def open_page(page, title: str) -> None:
+    page.locator(NAV, has_text=title).first.click()
+    wait_for_app(page)
+
+
+def visit_everything(page, server: Server, epochs: int, record) -> None:
+    """The tour: every page, one training to the end, one small comparison."""
+    from model.limits import MAX_EPOCHS
+
+    page.goto(server.url)
+    wait_for_app(page)
+    record("home page")
+
+    open_page(page, "Data exploration")
+    for tab in page.get_by_role("tab").all():  # each tab draws its own charts
+        tab.click()
+        page.wait_for_timeout(500)
+    wait_for_app(page)
+    record("data exploration (every tab)")
+
+    open_page(page, "Configure a network")
+    page.get_by_role("button", name="One hidden layer").click()
+    wait_for_app(page)
+    field = page.get_by_label(f"Epochs (1–{MAX_EPOCHS:,})", exact=True)
+    field.fill(str(epochs))
+    field.press("Enter")
+    wait_for_app(page)
+    record("configure")
+
+    open_page(page, "Train and watch")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(f"Run 1 finished all {epochs} epochs").wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    record(f"one training ({epochs} epochs) and its results")
+
+    open_page(page, "Classical ML vs deep learning")
+    form = page.locator("[data-testid='stForm']")
+    for label, value in (("Folds", 3), ("Repeats", 1)):
+        box = form.get_by_label(label, exact=True)
+        box.fill(str(value))
+        box.press("Tab")
+    page.get_by_role("button", name="Run comparison").click()
+    wait_for_app(page)
+    page.get_by_text("has the highest mean ROC AUC").wait_for(timeout=TIMEOUT_MS)
+    record("one comparison (3 folds x 1 repeat)")
+
+    open_page(page, "Patient risk")
+    record("patient risk")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=100, help="epochs of the one training (default 100)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            # Peer: bare Streamlit.
+            with tempfile.TemporaryDirectory() as folder:
+                Path(folder, "hello.py").write_text(PEER_APP)
+                peer = Server("hello.py", Path(folder))
+                try:
+                    peer_start = peer.memory()["VmRSS"]
+                    page = browser.new_page()
+                    page.goto(peer.url)
+                    wait_for_app(page)
+                    page.close()
+                    peer_memory = peer.memory()
+                finally:
+                    peer.stop()
+
+            ours = Server("app.py", REPO)
+            try:
+                start = ours.memory()["VmRSS"]
+                print(f"{'step':<46} {'RSS MB':>8}")
+                print(f"{'server started, no session yet':<46} {start:8.0f}")
+
+                def record(step: str) -> None:
+                    print(f"{step:<46} {ours.memory()['VmRSS']:8.0f}", flush=True)
+
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(TIMEOUT_MS)
+                visit_everything(page, ours, args.epochs, record)
+                page.close()
+                time.sleep(2)
+                end = ours.memory()
+            finally:
+                ours.stop()
+        finally:
+            browser.close()
+
+    print()
+    print(f"bare Streamlit (peer): {peer_start:.0f} MB at start, {peer_memory['VmRSS']:.0f} MB after one visit, "
+          f"peak {peer_memory['VmHWM']:.0f} MB")
+    print(f"Heart-ANN:             {start:.0f} MB at start, {end['VmRSS']:.0f} MB after the tour, "
+          f"peak {end['VmHWM']:.0f} MB")
+    print(f"ratio ours / peer (after the visit): {end['VmRSS'] / peer_memory['VmRSS']:.1f}x; "
+          f"peak: {end['VmHWM'] / peer_memory['VmHWM']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""Many users at once, in Chromium: five browser contexts (five Streamlit sessions) configure
+different networks and train them concurrently on one server. Every run finishes; the fifth
+session meets the server's training cap (limits.MAX_CONCURRENT_TRAININGS) with a polite
+message and succeeds when it retries; no session sees another's data, runs or model.
+
+Also: a page opened by its own URL on a fresh server runs inside the app (router, navigation,
+sidebar), not as a bare script of the legacy pages/ folder."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from benchmarks.bench_server_memory import Server
+from model.datasets import load_dataset
+from model.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS
+
+from .conftest import APP_IDLE_TIMEOUT_MS, REPO, screenshot, wait_for_app
+from .test_training_e2e import _open, _set_number  # the same clicks as the training page's own tests
+
+pytestmark = pytest.mark.e2e
+
+NAV = "[data-testid='stSidebarNav'] a"
+SIDEBAR = "[data-testid='stSidebar']"
+CHART = "[data-testid='stPlotlyChart']"
+RUN_TIMEOUT_MS = 240_000  # five sessions, four trainings and their live charts share two cores
+SESSIONS = 5
+BATCH = 4  # ~60 gradient steps per epoch: long enough that the first four runs overlap the fifth's Start
+UPLOADED_ROWS = 250  # session 0 trains on its own upload: the first rows of the built-in file
+EPOCHS_LABEL = f"Epochs (1–{MAX_EPOCHS:,})"
+BATCH_LABEL = f"Batch size (1–{MAX_BATCH_SIZE:,})"
+BUSY = f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit)"
+
+
+def _units(i: int) -> int:
+    return 8 + 4 * i
+
+
+def _epochs(i: int) -> int:
+    return 200 + 20 * i
+
+
+def _summary(i: int) -> str:
+    """The one-line configuration model.runs.config_summary gives session i's network."""
+    return f"{_units(i)} relu, adam lr 0.01, batch {BATCH}, {_epochs(i)} epochs"
+
+
+def _configure(page, i: int) -> None:
+    _open(page, "Configure a network")
+    page.get_by_role("button", name="One hidden layer").click()
+    wait_for_app(page)
+    page.get_by_text("Preset loaded: One hidden layer.").wait_for()
+    _set_number(page, "Units", _units(i))
+    _set_number(page, BATCH_LABEL, BATCH)
+    _set_number(page, EPOCHS_LABEL, _epochs(i))
+    _open(page, "Train and watch")
+    page.get_by_text(_summary(i)).first.wait_for()
+
+
+def _upload_subset(page) -> None:
+    _open(page, "Data exploration")
+    page.get_by_text("Change the data").click()
+    data = load_dataset("cleveland").head(UPLOADED_ROWS).to_csv(index=False).encode()
+    uploader = page.locator("[data-testid='stFileUploader']").first
+    uploader.locator("input[type=file]").set_input_files({"name": "session0.csv", "mimeType": "text/csv",
+                                                          "buffer": data})
+    wait_for_app(page)
+    page.get_by_text("session0.csv is now the dataset for every page").wait_for()
+
+
+def _sidebar_text(page) -> str:
+    return page.locator(SIDEBAR).inner_text()
+
+
+def _legend(page) -> list[str]:
+    """Legend entries of the "Runs of this session" chart (one per run of this session)."""
+    chart = page.locator(CHART).filter(has_text="Runs of this session")
+    chart.first.wait_for()
+    return [t.strip() for t in chart.first.locator("text.legendtext").all_text_contents()]
+
+
+@pytest.fixture
+def sessions(browser, app_server):
+    contexts, pages = [], []
+    for _ in range(SESSIONS):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(APP_IDLE_TIMEOUT_MS)
+        page.goto(app_server)
+        contexts.append(context)
+        pages.append(page)
+    for page in pages:
+        wait_for_app(page)
+    yield pages
+    for context in contexts:
+        context.close()
+
+
+def test_five_sessions_train_at_once_and_never_see_each_other(sessions):
+    started = time.monotonic()
+    _upload_subset(sessions[0])
+    for i, page in enumerate(sessions):
+        _configure(page, i)
+    assert f"{UPLOADED_ROWS} patients" in _sidebar_text(sessions[0])
+    for page in sessions[1:]:
+        assert "Cleveland (built-in)" in _sidebar_text(page) and "session0.csv" not in _sidebar_text(page)
+    print(f"five sessions configured after {time.monotonic() - started:.0f} s")
+
+    # Sessions 0-3 take every training slot of the server...
+    for page in sessions[:MAX_CONCURRENT_TRAININGS]:
+        page.get_by_role("button", name="Start training").click()
+    for i, page in enumerate(sessions[:MAX_CONCURRENT_TRAININGS]):
+        page.get_by_text(re.compile(rf"Run 1 · epoch \d+ of {_epochs(i)}")).first.wait_for(timeout=RUN_TIMEOUT_MS)
+    # ...so the fifth is told politely that the server is busy, and nothing of its own is lost.
+    fifth = sessions[MAX_CONCURRENT_TRAININGS]
+    fifth.get_by_role("button", name="Start training").click()
+    fifth.get_by_text(BUSY).wait_for()
+    assert fifth.get_by_text("Wait for one to finish and press Start again").count() == 1
+    assert fifth.get_by_text(_summary(MAX_CONCURRENT_TRAININGS)).count() >= 1  # its configuration is kept
+    screenshot(fifth, "concurrency-server-busy")
+
+    for i, page in enumerate(sessions[:MAX_CONCURRENT_TRAININGS]):
+        page.get_by_text(f"Run 1 finished all {_epochs(i)} epochs").wait_for(timeout=RUN_TIMEOUT_MS)
+    print(f"four concurrent runs finished after {time.monotonic() - started:.0f} s")
+    fifth.get_by_role("button", name="Start training").click()  # the retry succeeds
+    last = MAX_CONCURRENT_TRAININGS
+    fifth.get_by_text(f"Run 1 finished all {_epochs(last)} epochs").wait_for(timeout=RUN_TIMEOUT_MS)
+    print(f"fifth run finished after {time.monotonic() - started:.0f} s")
+
+    # Each session's history holds exactly its own single run, with its own configuration and data.
+    for i, page in enumerate(sessions):
+        wait_for_app(page)
+        assert _legend(page) == [f"Run 1: {_summary(i)}"], i
+        assert page.get_by_text("Run 2").count() == 0
+        assert page.get_by_text("Run to inspect").count() == 0  # shown only with two runs or more
+        patients = UPLOADED_ROWS if i == 0 else 303
+        assert page.get_by_text(f"({patients} patients, 20% held out").count() == 1, i
+    screenshot(sessions[0], "concurrency-session0-finished")
+
+    # "Use this model" in one session changes the active model of that session only.
+    sessions[2].get_by_role("button", name="Use this model").click()
+    wait_for_app(sessions[2])
+    for i, page in enumerate(sessions):
+        _open(page, "Patient risk")
+        sidebar = _sidebar_text(page)
+        if i == 2:
+            assert "Run 1 (Cleveland (built-in))" in sidebar
+        else:
+            assert "Shipped default model" in sidebar and "Run 1" not in sidebar, i
+    screenshot(sessions[3], "concurrency-other-session-keeps-default")
+
+
+# ---- a page opened by its own URL ------------------------------------------------------------
+@pytest.fixture
+def fresh_server():
+    """A server no session has visited yet (the session-wide app_server has already run app.py)."""
+    server = Server("app.py", REPO)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_a_page_url_opened_first_on_a_fresh_server_shows_the_app(browser, fresh_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(APP_IDLE_TIMEOUT_MS)
+        page.goto(f"{fresh_server}/train")
+        wait_for_app(page)
+        page.get_by_role("heading", name="Train and watch it learn").wait_for()
+        links = page.locator(NAV).all_inner_texts()
+        # The router's titles, not the legacy file names (train, app, home ...).
+        assert any("Train and watch" in link for link in links), links
+        assert not any(link.strip() in ("app", "train", "home") for link in links), links
+        assert "In use this session" in _sidebar_text(page)
+        assert page.url.rstrip("/").endswith("/train")
+        screenshot(page, "direct-url-train")
+    finally:
+        context.close()
+

@@ -1,0 +1,158 @@
+"""A damaged shipped model is detected at start, reported, and replaced by a retrained copy
+kept in a cache folder; the repository's files are never written. Plus the no-pickle rule."""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model import bundle
+from model import default_model
+from model.datasets import load_dataset
+from model.schema import FEATURE_NAMES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def damaged_default(tmp_path, monkeypatch) -> Path:
+    """A copy of the shipped bundle with truncated weights, installed as the default; caches under tmp_path."""
+    copy = tmp_path / "default_bundle"
+    shutil.copytree(bundle.DEFAULT_BUNDLE, copy)
+    weights = copy / bundle.WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:100])
+    monkeypatch.setattr(bundle, "DEFAULT_BUNDLE", copy)
+    monkeypatch.setenv(default_model.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return copy
+
+
+def test_intact_shipped_model_loads_without_notice(tmp_path, monkeypatch):
+    monkeypatch.setenv(default_model.CACHE_ENV, str(tmp_path / "cache"))
+    pipeline, notice = default_model.load_default_model_or_recover()
+    assert notice is None
+    assert pipeline.metadata["metrics"]["roc_auc"]["mean"] > 0.5
+    assert not (tmp_path / "cache" / default_model.RECOVERED_FOLDER).exists()
+
+
+def test_damaged_bundle_is_retrained_saved_to_the_cache_and_explained(damaged_default, tmp_path):
+    shipped_before = _digest(REPO / "model" / "default_bundle")
+    damaged_before = _digest(damaged_default)
+    steps = []
+    pipeline, notice = default_model.load_default_model_or_recover(progress=lambda f, m: steps.append((f, m)))
+
+    assert "shipped model files are damaged" in notice and "retrained just now" in notice
+    assert bundle.WEIGHTS_FILE in notice  # says which file is wrong
+    cache = tmp_path / "cache" / default_model.RECOVERED_FOLDER
+    assert str(cache) in notice
+    assert (cache / bundle.METADATA_FILE).exists()
+    assert steps[0][0] == 0.0 and steps[-1][0] == 1.0 and any("epoch" in m for _, m in steps)
+    # Nothing in the repository (or the damaged copy, left for a person to inspect) was written.
+    assert _digest(REPO / "model" / "default_bundle") == shipped_before
+    assert _digest(damaged_default) == damaged_before
+
+    frame = load_dataset("cleveland")
+    proba = pipeline.predict_proba(frame[list(FEATURE_NAMES)])[:, 1]
+    assert np.all((proba >= 0) & (proba <= 1))
+    assert ((proba > 0.5) == frame["target"].to_numpy()).mean() > 0.75  # it learned: not a placeholder model
+    shipped = bundle.load_bundle(REPO / "model" / "default_bundle")
+    assert pipeline.metadata[default_model.RECOVERY_KEY]["config"] == shipped[-1].config().to_dict()
+
+
+def test_next_start_loads_the_recovered_copy_without_retraining(damaged_default, tmp_path):
+    first, _ = default_model.load_default_model_or_recover()
+    steps = []
+    second, notice = default_model.load_default_model_or_recover(progress=lambda f, m: steps.append(m))
+    assert steps == []  # loaded, not retrained
+    assert "retrained on the built-in" in notice and "just now" not in notice
+    frame = load_dataset("cleveland")[list(FEATURE_NAMES)].head(20)
+    np.testing.assert_allclose(first.predict_proba(frame), second.predict_proba(frame), atol=1e-6)
+
+
+def test_a_damaged_recovered_copy_is_itself_retrained(damaged_default, tmp_path):
+    default_model.load_default_model_or_recover()
+    cache = tmp_path / "cache" / default_model.RECOVERED_FOLDER
+    (cache / bundle.CONFIG_FILE).write_text("{ not json")
+    with pytest.raises(default_model.DefaultModelDamaged):
+        default_model.load_shipped_or_recovered()
+    pipeline, notice = default_model.load_default_model_or_recover()
+    assert "retrained just now" in notice
+    bundle.load_bundle(cache)  # valid again
+
+
+def test_a_foreign_bundle_in_the_cache_is_not_trusted(damaged_default, tmp_path):
+    """Any valid bundle is not enough: it must be a recovery of today's recommended network."""
+    from model.pipelines import ann_pipeline
+
+    frame = load_dataset("cleveland")
+    other = ann_pipeline(hidden_units=[3], epochs=5).fit(frame[list(FEATURE_NAMES)], frame["target"])
+    bundle.save_bundle(other, tmp_path / "cache" / default_model.RECOVERED_FOLDER, metadata={"name": "someone's"})
+    with pytest.raises(default_model.DefaultModelDamaged):
+        default_model.load_shipped_or_recovered()
+    pipeline, _ = default_model.load_default_model_or_recover()
+    assert default_model.RECOVERY_KEY in pipeline.metadata
+
+
+def test_unwritable_cache_setting_falls_back_to_a_writable_folder(damaged_default, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(default_model.CACHE_ENV, str(blocker / "cache"))
+    pipeline, notice = default_model.load_default_model_or_recover()
+    assert str(tmp_path / "home" / ".cache" / "heart-ann") in notice
+    assert pipeline.predict_proba(load_dataset("cleveland")[list(FEATURE_NAMES)].head(3)).shape == (3, 2)
+
+
+def test_the_app_starts_says_so_and_predicts_with_a_damaged_default(damaged_default):
+    from dashboard import state
+
+    state._default_model.clear()  # the cache is per process: other tests may have filled it
+    try:
+        at = AppTest.from_file("../app.py", default_timeout=120).run()
+        assert not at.exception
+        warnings = " ".join(w.value for w in at.warning)
+        assert "shipped model files are damaged" in warnings  # home page: the full notice
+        assert "retrained copy of the default network is in use" in " ".join(w.value for w in at.sidebar.warning)
+        at.switch_page("pages/predict.py").run()
+        assert not at.exception
+        assert not any("No model is available" in e.value for e in at.error)
+    finally:
+        state._default_model.clear()
+
+
+def test_no_pickle_and_every_torch_load_is_weights_only():
+    """Model files are read without unpickling anything (a user's file could run code)."""
+    sources = [p for folder in ("model", "dashboard", "pages") for p in (REPO / folder).rglob("*.py")]
+    sources.append(REPO / "app.py")
+    for path in sources:
+        code = path.read_text()
+        assert not re.search(r"^\s*(import|from)\s+(pickle|cPickle|dill|joblib|cloudpickle)\b", code, re.M), path
+        assert "pd.read_pickle" not in code and "np.load(" not in code.replace("allow_pickle=False", ""), path
+        for call in re.findall(r"torch\.load\([^)]*\)", code):
+            assert "weights_only=True" in call, f"{path}: {call}"
+
+
+def test_home_page_lists_every_resource_limit_from_limits_py():
+    """The caps are shown to the user, with the values model/limits.py enforces."""
+    from model import limits
+
+    at = AppTest.from_file("../app.py", default_timeout=120).run()
+    assert not at.exception
+    table = at.table[0].value
+    shown = dict(zip(table["What"], table["At most"]))
+    assert shown["Hidden layers"] == str(limits.MAX_HIDDEN_LAYERS)
+    assert shown["Units per hidden layer"] == f"{limits.MAX_UNITS_PER_LAYER:,}"
+    assert shown["Epochs"] == f"{limits.MAX_EPOCHS:,}"
+    assert shown["Batch size"] == f"{limits.MAX_BATCH_SIZE:,}"
+    assert shown["Rows of an uploaded CSV"] == f"{limits.MAX_ROWS:,}"
+    assert shown["Uploaded file size"] == f"{limits.MAX_UPLOAD_MB} MB"
+    assert shown["Networks training at once"].startswith(f"{limits.MAX_CONCURRENT_TRAININGS} ")
+    assert shown["Cross-validation folds × repeats"].startswith(f"{limits.MAX_CV_FOLDS} × {limits.MAX_CV_REPEATS}")
