@@ -1,0 +1,135 @@
+"""Stacked fold training (model/batched_cv.py) against fold-by-fold training with the real pipeline."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from model.batched_cv import BatchedANN, FoldCache, SharedPreprocessingModel, preprocess_folds
+from model.classical import classical_models
+from model.config import OPTIMIZERS, ANNConfig, LayerConfig
+from model.datasets import load_dataset
+from model.evaluation import cross_validate_models, make_splits
+from model.pipelines import pipeline_from_config
+from model.schema import FEATURE_NAMES, NUMERIC
+
+
+@pytest.fixture(scope="module")
+def data():
+    frame = load_dataset("cleveland")
+    return frame[list(FEATURE_NAMES)], frame["target"].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def splits(data):
+    return make_splits(data[1], n_splits=5, n_repeats=1, seed=0)
+
+
+def sequential(config: ANNConfig, X, y, splits) -> list[np.ndarray]:
+    """What cross-validation did before: one pipeline per fold, fitted alone."""
+    out = []
+    for train, test in splits:
+        pipeline = pipeline_from_config(config).fit(X.iloc[train], y[train])
+        out.append(pipeline.predict_proba(X.iloc[test])[:, 1])
+    return out
+
+
+def small(**changes) -> ANNConfig:
+    base = ANNConfig(hidden_layers=[LayerConfig(8, "tanh", 0.0)], optimizer="gd", learning_rate=0.1,
+                     batch_size=None, epochs=40, seed=1, device="cpu")
+    return base.replace(**changes)
+
+
+def test_each_fold_is_preprocessed_on_its_own_training_rows_only(data, splits):
+    X, _ = data
+    folds = preprocess_folds(X, splits)
+    assert folds.X.shape == (len(splits), len(X), folds.X.shape[2])
+    for k, (train, test) in enumerate(splits):
+        imputer = folds.preprocessors[k].named_transformers_["numeric"].named_steps["impute"]
+        np.testing.assert_allclose(imputer.statistics_, X.iloc[train][NUMERIC].median().to_numpy())
+        # standardised on the training rows: mean 0 there, not on the held-out rows
+        numeric = folds.X[k][:, :len(NUMERIC)]
+        np.testing.assert_allclose(numeric[train].mean(0), 0.0, atol=1e-5)
+        assert np.abs(numeric[test].mean(0)).max() > 1e-3
+
+
+def test_full_batch_gradient_descent_gives_the_fold_by_fold_predictions(data, splits):
+    X, y = data
+    config = small()
+    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits)
+    for ours, theirs in zip(batched, sequential(config, X, y, splits)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_with_mini_batches_matches_fold_by_fold_training(data, splits, optimizer):
+    X, y = data
+    config = small(optimizer=optimizer, learning_rate=0.05 if optimizer in ("gd", "sgd", "momentum", "nesterov")
+                   else 0.01, batch_size=64, epochs=4, weight_decay=1e-3)
+    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits)
+    for ours, theirs in zip(batched, sequential(config, X, y, splits)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_early_stopping_and_class_weights_follow_each_fold(data, splits):
+    X, y = data
+    config = small(optimizer="adam", learning_rate=0.01, hidden_layers=[LayerConfig(16, "relu", 0.0)],
+                   batch_size=64, epochs=60, early_stopping=True, patience=5, class_weight="balanced")
+    model = BatchedANN(config)
+    batched = model.cross_val_predict_batched(X, y, splits)
+    best = []
+    for ours, (train, test) in zip(batched, splits):
+        pipeline = pipeline_from_config(config).fit(X.iloc[train], y[train])
+        np.testing.assert_allclose(ours, pipeline.predict_proba(X.iloc[test])[:, 1], atol=1e-4)
+        best.append(pipeline[-1].history_.best_epoch)
+    assert list(model.fit_.best_epoch) == best
+    assert model.fit_.stopped_early.all()
+
+
+def test_a_fold_with_an_empty_last_batch_takes_no_extra_step(data, splits):
+    X, y = data
+    sizes = {len(train) for train, _ in splits}
+    assert len(sizes) == 2, "the 5 folds of 303 patients have 242 or 243 training rows"
+    half = min(sizes) // 2  # 242 rows: 2 batches; 243 rows: 3 (the last of one row)
+    config = small(optimizer="momentum", learning_rate=0.05, batch_size=half, epochs=3)
+    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits)
+    for ours, theirs in zip(batched, sequential(config, X, y, splits)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_with_dropout_the_scores_agree_with_fold_by_fold_training_within_noise(data):
+    X, y = data
+    splits = make_splits(y, n_splits=5, n_repeats=2, seed=3)
+    config = small(optimizer="adam", learning_rate=0.01, hidden_layers=[LayerConfig(16, "relu", 0.5)],
+                   epochs=100, weight_decay=1e-3)
+    ours = [roc_auc_score(y[test], p) for p, (_, test) in
+            zip(BatchedANN(config).cross_val_predict_batched(X, y, splits), splits)]
+    theirs = [roc_auc_score(y[test], p) for p, (_, test) in zip(sequential(config, X, y, splits), splits)]
+    assert abs(np.mean(ours) - np.mean(theirs)) < 0.01
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.8  # the same folds are easy or hard for both
+
+
+def test_the_hook_plugs_into_cross_validation_and_its_fold_pipelines_predict_the_same(data, splits):
+    X, y = data
+    config = small(epochs=20)
+    model = BatchedANN(config, FoldCache())
+    result = cross_validate_models({"ANN": model}, X, y, n_splits=5, n_repeats=1, seed=0)
+    assert [len(te) for _, te in result.splits] == [len(te) for _, te in splits]
+    pipelines = model.fold_pipelines(X, y, splits)
+    for pipeline, (_, test) in zip(pipelines, splits):
+        np.testing.assert_allclose(pipeline.predict_proba(X.iloc[test])[:, 1],
+                                   result.oof["ANN"][0, test], atol=1e-6)
+    assert len(model.timings_.fit_seconds) == len(splits)
+
+
+def test_shared_preprocessing_gives_what_refitting_the_whole_pipeline_gives(data, splits):
+    X, y = data
+    cache = FoldCache()
+    for name in ("Logistic regression", "Decision tree"):
+        pipeline = classical_models()[name]
+        shared = SharedPreprocessingModel(pipeline, cache).cross_val_predict_batched(X, y, splits)
+        for ours, (train, test) in zip(shared, splits):
+            refit = clone(pipeline).fit(X.iloc[train], y[train])
+            np.testing.assert_allclose(ours, refit.predict_proba(X.iloc[test])[:, 1], atol=1e-12)
+    assert len(cache._entries) == 1  # both models used one set of fold preprocessors

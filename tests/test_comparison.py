@@ -1,0 +1,170 @@
+"""The comparison logic (model/comparison.py): identical folds, the paired test, importance, curves, sites."""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.inspection import permutation_importance
+
+from model.batched_cv import FoldCache, SharedPreprocessingModel
+from model.classical import classical_models, with_preprocessing
+from model.comparison import (
+    ANN_NAME,
+    DEFAULT_MODELS,
+    PERCEPTRON_NAME,
+    Protocol,
+    external_validation,
+    grouped_permutation_importance,
+    nested_training_subsets,
+    protocol_problems,
+    run_comparison,
+    selection_problems,
+    workload_problems,
+)
+from model.config import ANNConfig, LayerConfig
+from model.datasets import SITE_LABELS, combine_sites, load_dataset, load_uci_sites_from_files
+from model.evaluation import cross_validate_models, make_splits
+from model.preprocessing import feature_groups
+from model.schema import FEATURE_NAMES
+
+FAST_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,
+                     batch_size=None, epochs=40, weight_decay=1e-3, seed=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return load_dataset("cleveland")
+
+
+@pytest.fixture(scope="module")
+def report(frame):
+    return run_comparison(frame, ["Logistic regression", "Decision tree", ANN_NAME, PERCEPTRON_NAME],
+                          FAST_ANN, Protocol(n_splits=3, n_repeats=2, seed=7))
+
+
+def test_every_model_is_scored_on_the_same_splits(report, frame):
+    result = report.result
+    expected = make_splits(frame["target"].to_numpy(), 3, 2, 7)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(result.splits, expected))
+    per_model = result.folds.pivot(index="split", columns="model", values="n_test")
+    assert (per_model.nunique(axis=1) == 1).all()
+    for model in report.models:  # every patient predicted once per repeat, by a model that never saw them
+        assert np.isfinite(result.oof[model]).all()
+
+
+def test_the_paired_test_separates_a_useless_model_from_a_twin_of_the_best(frame):
+    X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()
+    cache = FoldCache()
+    logistic = classical_models()["Logistic regression"]
+    models = {"A": SharedPreprocessingModel(logistic, cache), "A twin": SharedPreprocessingModel(logistic, cache),
+              "coin": SharedPreprocessingModel(with_preprocessing(DummyClassifier(strategy="uniform")), cache)}
+    result = cross_validate_models(models, X, y, n_splits=5, n_repeats=2, seed=0)
+    tests = result.paired_tests.set_index("model")
+    best = result.best
+    twin = "A twin" if best == "A" else "A"
+    assert tests.loc[twin, "p_value"] == pytest.approx(1.0)
+    assert tests.loc[twin, "verdict"].startswith("not distinguishable from the best")
+    assert tests.loc["coin", "p_value"] < 0.001
+    assert tests.loc["coin", "verdict"].startswith("worse than the best")
+
+
+def test_grouped_importance_equals_sklearn_on_the_raw_column_pipeline(frame):
+    X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()
+    train, test = make_splits(y, 5, 1, 0)[0]
+    pipeline = classical_models()["Logistic regression"].fit(X.iloc[train], y[train])
+    preprocessor, estimator = pipeline.steps[0][1], pipeline.steps[-1][1]
+    ours = grouped_permutation_importance(lambda A: estimator.predict_proba(A)[:, 1],
+                                          preprocessor.transform(X.iloc[test]), y[test],
+                                          feature_groups(preprocessor), n_repeats=4, random_state=3)
+    theirs = permutation_importance(pipeline, X.iloc[test], y[test], scoring="roc_auc", n_repeats=4,
+                                    random_state=3)
+    for i, name in enumerate(FEATURE_NAMES):
+        np.testing.assert_allclose(ours[name], theirs.importances[i], atol=1e-12)
+
+
+def test_learning_curve_subsets_are_nested_and_stratified(frame):
+    y = frame["target"].to_numpy()
+    train, _ = make_splits(y, 5, 1, 0)[0]
+    subsets = nested_training_subsets(train, y, (0.1, 0.5, 1.0), seed=1)
+    assert [len(s) for s in subsets] == [24, 121, len(train)]
+    assert set(subsets[0]) <= set(subsets[1]) <= set(subsets[2]) == set(train)
+    for subset in subsets:
+        assert abs(y[subset].mean() - y[train].mean()) < 0.05
+
+
+def test_report_fills_the_course_table_with_this_runs_numbers(report):
+    evidence = report.evidence()
+    assert list(evidence["Aspect"]) == ["Accuracy on these data (ROC AUC)", "Data size", "Feature engineering",
+                                        "Computation", "Interpretability"]
+    cells = " | ".join(evidence.astype(str).to_numpy().ravel())
+    assert not re.search(r"\bnan\b", cells, re.IGNORECASE) and "—" not in cells, cells
+    assert report.best_classical in evidence.columns[1] and ANN_NAME in evidence.columns[2]
+    curve = report.learning_summary()
+    assert set(curve["model"]) == {ANN_NAME, report.best_classical}
+    assert curve["n_train"].max() > 5 * curve["n_train"].min()
+    facts = report.model_facts.set_index("model")
+    assert facts.loc[PERCEPTRON_NAME, "size"] == facts.loc["Logistic regression", "size"]  # both: w·x + b
+    importance = report.importance_summary()
+    assert set(importance["feature"]) == set(FEATURE_NAMES)
+    assert importance.groupby("model")["needed"].sum().min() >= 1
+
+
+def test_leaderboard_csv_has_one_row_per_model_and_the_tests(report):
+    text = report.leaderboard_csv()
+    table = pd.read_csv(io.StringIO(text), comment="#")
+    assert list(table["model"]) == report.result._ranked_models()
+    for column in ("roc_auc_mean", "roc_auc_ci_low", "brier_ci_high", "fit_seconds_mean", "verdict"):
+        assert column in table.columns
+    assert table.loc[0, "verdict"].startswith("best by")
+    best = report.best_per_metric()
+    assert best["roc_auc"] == report.best
+    assert set(best) >= {"accuracy", "brier", "fit_seconds"}
+
+
+def test_fit_times_come_from_inside_each_fold(report):
+    folds = report.result.folds
+    assert (folds["fit_seconds"] > 0).all() and folds["predict_seconds"].notna().all()
+    ann = folds[folds["model"] == ANN_NAME]["fit_seconds"]
+    assert ann.nunique() == 1  # all fold networks trained together: the batched time shared equally
+
+
+def test_bad_choices_get_plain_messages(frame):
+    assert selection_problems([]) == ["Choose at least one model to compare."]
+    assert "Unknown model" in selection_problems(["Deep forest"])[0]
+    tiny = pd.concat([frame[frame["target"] == 1].head(3), frame[frame["target"] == 0].head(20)])
+    message = protocol_problems(tiny["target"].to_numpy(), Protocol(5, 1))[0]
+    assert "smallest class" in message and "only 3" in message
+    assert workload_problems(303, Protocol(5, 10)) == []
+    assert "choose at most" in workload_problems(200_000, Protocol(10, 20))[0]
+    with pytest.raises(ValueError, match="Choose at least one model"):
+        run_comparison(frame, [], FAST_ANN, Protocol(3, 1))
+    assert set(DEFAULT_MODELS) == set(classical_models()) | {ANN_NAME}
+
+
+@pytest.fixture(scope="module")
+def sites(shared_data_dir):
+    files = sorted(shared_data_dir.glob("processed.*.data"))
+    return combine_sites(load_uci_sites_from_files(files))
+
+
+def test_external_validation_reports_each_site_and_the_missing_features(sites):
+    validation = external_validation(sites, ["Logistic regression", PERCEPTRON_NAME], FAST_ANN)
+    metrics = validation.metrics
+    assert set(metrics["site"]) == {"hungarian", "switzerland", "va"}
+    assert set(metrics["model"]) == {"Logistic regression", PERCEPTRON_NAME}
+    swiss = metrics[(metrics["site"] == "switzerland")].iloc[0]
+    assert swiss["prevalence"] == pytest.approx(115 / 123)
+    assert metrics["roc_auc"].between(0.5, 1.0).all()
+    # cholesterol is never measured in Switzerland: it must be named, with the Cleveland median used instead
+    cleveland_median = sites.loc[sites["site"] == "cleveland", "chol"].median()
+    by_site = {w.split(":")[0]: w for w in validation.warnings}
+    assert set(by_site) == {SITE_LABELS[s] for s in ("hungarian", "switzerland", "va")}
+    swiss_warning = by_site[SITE_LABELS["switzerland"]]
+    assert f"Serum cholesterol (100% missing, replaced by the median {cleveland_median:g} mg/dL)" in swiss_warning
+    assert "Major vessels coloured" in by_site[SITE_LABELS["hungarian"]]
+    missing = validation.missing.set_index(["site", "feature"])
+    assert missing.loc[("switzerland", "chol"), "missing_fraction"] == 1.0
