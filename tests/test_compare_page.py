@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_panels as panels
@@ -14,24 +13,6 @@ from model.datasets import combine_sites, load_uci_sites_from_files
 TIMEOUT = 240
 SMALL_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,
                       batch_size=None, epochs=30, weight_decay=1e-3, seed=0)
-
-
-@pytest.fixture(autouse=True)
-def router_mode_kept(monkeypatch):
-    """Keep AppTest in st.navigation mode between runs.
-
-    AppTest resets PagesManager.uses_pages_directory before every run, so with a pages/ folder
-    beside app.py each run after the first starts in legacy multipage mode; the page's first
-    state getter (dashboard.state.require_router) then reruns the script, and that rerun drops
-    the click being tested. The app itself always uses st.navigation, which sets the flag False.
-    """
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def _texts(at: AppTest) -> str:
