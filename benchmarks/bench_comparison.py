@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
 
 from model.batched_cv import BatchedANN  # noqa: E402
 from model.classical import with_preprocessing  # noqa: E402
@@ -40,6 +39,7 @@ from model.evaluation import cross_validate_models, make_splits  # noqa: E402
 from model.pipelines import pipeline_from_config  # noqa: E402
 from model.preprocessing import features_and_target  # noqa: E402
 from model.presets import RECOMMENDED  # noqa: E402
+from model.threads import one_thread  # noqa: E402
 
 MINI_BATCH = RECOMMENDED.replace(hidden_layers=[LayerConfig(16, "relu", 0.2)], batch_size=32, epochs=100,
                                  learning_rate=0.005)
@@ -104,7 +104,7 @@ def main() -> int:
     X, y = features_and_target(frame)
     y = y.to_numpy()
     splits = make_splits(y, args.folds, args.repeats, 0)
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+    with one_thread(torch_ops=False), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # MLPClassifier: a full batch is "clipped" to n
         ann_cv("recommended network (full batch)", RECOMMENDED, X, y, splits, args.folds)

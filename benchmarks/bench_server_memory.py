@@ -16,22 +16,22 @@ Linux only (reads /proc).
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.server import start_server, stop_server  # noqa: E402  (no pytest: a plain module)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 APP_READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 NAV = "[data-testid='stSidebarNav'] a"
 TIMEOUT_MS = 300_000
+SERVER_START_TIMEOUT_S = 180
 PEER_APP = 'import streamlit as st\n\nst.title("Hello")\nst.write("A bare Streamlit app: the peer of the memory benchmark.")\n'
 
 
@@ -45,47 +45,18 @@ def memory_mb(pid: int) -> dict[str, float]:
     return values
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
-    """`streamlit run script` in `cwd` on a free port, until stopped."""
+    """`streamlit run script` in `cwd` on a free port (tests/e2e/server.py), with its memory readings."""
 
     def __init__(self, script: str, cwd: Path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile("w", prefix="bench-server-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 180
-        while not self._healthy():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start; see {self.log.name}")
-            time.sleep(0.5)
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
-                return response.read().decode().strip() == "ok"
-        except (urllib.error.URLError, OSError):
-            return False
+        self._server = start_server(script, cwd, timeout_s=SERVER_START_TIMEOUT_S)
+        self.url = self._server.url
 
     def memory(self) -> dict[str, float]:
-        return memory_mb(self.process.pid)
+        return memory_mb(self._server.pid)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_server(self._server)
 
 
 def wait_for_app(page) -> None:
@@ -149,7 +120,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100, help="epochs of the one training (default 100)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -31,6 +31,7 @@ from model.comparison import (
     selection_problems,
     workload_problems,
 )
+from model.compute_slots import ServerBusyError
 from model.config import ANNConfig
 from model.limits import MAX_CV_FOLDS, MAX_CV_REPEATS
 from model.runs import config_summary
@@ -168,7 +169,7 @@ def run(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) -> 
     if settings.external and sites is not None:
         try:
             external = cached_external(fingerprint(sites), config_json, settings.names, sites)
-        except ValueError as problem:
+        except (ValueError, ServerBusyError) as problem:  # the comparison itself is kept and shown
             error = str(problem)
     last = LastRun(settings, data_key, dataset.name, config_json, report, external, error)
     st.session_state[KEY_LAST] = last

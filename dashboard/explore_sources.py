@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from model.limits import MAX_UPLOAD_MB
+from model.limits import MAX_ROWS, MAX_UPLOAD_MB
 from model.schema import COLUMNS
 
 KEY_UPLOAD_OUTCOME = "explore.upload_outcome"   # UploadOutcome of the last CSV upload
@@ -95,7 +95,7 @@ def render_csv_upload() -> None:
     st.markdown(
         "Your CSV needs the 13 columns of the codebook plus `target` (0/1) or UCI `num` (0–4). "
         "UCI, Kaggle `heart.csv` and TensorFlow-tutorial codings are recognised and converted. "
-        f"Up to {MAX_UPLOAD_MB} MB."
+        f"Up to {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows."
     )
     uploaded = st.file_uploader("Upload a CSV", type=["csv", "txt", "data"], key=WIDGET_CSV)
     # Process each upload once: the widget keeps returning the file on every rerun.

@@ -68,8 +68,7 @@ def render_sidebar() -> None:
             st.markdown(f"**Model:** {model.name}")
             st.caption(model.error or "not available")
         else:
-            shown = "Default model (retrained copy)" if model.notice else model.name
-            st.markdown(f"**Model:** {shown}")
+            st.markdown(f"**Model:** {model.display_name}")
             caption = _model_caption(model)
             if caption:
                 st.caption(caption)

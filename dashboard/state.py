@@ -30,6 +30,7 @@ SOURCE_UPLOAD = "upload"
 
 BUILTIN_NAME = "Cleveland (built-in)"
 DEFAULT_MODEL_NAME = "Shipped default model"
+RECOVERED_DEFAULT_NAME = "Default model (retrained copy)"  # shown when the shipped files were damaged
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ class ActiveModel:
     @property
     def is_default(self) -> bool:
         return self.name == DEFAULT_MODEL_NAME
+
+    @property
+    def display_name(self) -> str:
+        """The name to show: a recovered default is not the shipped model and must not be called that."""
+        return RECOVERED_DEFAULT_NAME if self.notice else self.name
 
 
 def require_router() -> None:

@@ -42,10 +42,12 @@ from sklearn.pipeline import Pipeline
 from model.config import ANNConfig
 from model.device import resolve_device
 from model.estimator import ANNClassifier
+from model.evaluation import FoldPredictions
 from model.network import ACTIVATION_DERIVATIVES, ACTIVATION_FUNCTIONS, MLP, layer_sizes
 from model.optimizers import FlatParameters, make_optimizer
 from model.preprocessing import make_preprocessor
-from model.training import _threads_for, class_weights, split_validation
+from model.threads import threads_for
+from model.training import class_weights, split_validation
 
 Split = tuple[np.ndarray, np.ndarray]
 EpochCallback = Callable[[int, int], None]  # (epoch done, epochs)
@@ -114,18 +116,6 @@ class FoldCache:
         return self._entries[key]
 
 
-@dataclass
-class FoldTimings:
-    """Per-split seconds of the last cross_val_predict_batched call.
-
-    The shared per-fold preprocessing is not included (PreprocessedFolds.seconds has it); for
-    the stacked ANN, fit is the time of training all folds together divided by their number.
-    """
-
-    fit_seconds: list[float]
-    predict_seconds: list[float]
-
-
 class SharedPreprocessingModel:
     """A Pipeline(preprocess, classifier) cross-validated on the FoldCache's per-fold preprocessing.
 
@@ -140,10 +130,11 @@ class SharedPreprocessingModel:
         self.pipeline = pipeline
         self.cache = cache
         self.on_fold = on_fold
-        self.timings_: FoldTimings | None = None
         self.estimators_: list = []
 
-    def cross_val_predict_batched(self, X, y, splits: Sequence[Split]) -> list[np.ndarray]:
+    def cross_val_predict_batched(self, X, y, splits: Sequence[Split]) -> FoldPredictions:
+        """Each split's P(disease) and fit/predict seconds (the shared preprocessing not included:
+        PreprocessedFolds.seconds has it)."""
         folds = self.cache.get(X, splits)
         y = np.asarray(y)
         probas, fit_s, predict_s, fitted = [], [], [], []
@@ -159,9 +150,8 @@ class SharedPreprocessingModel:
             fitted.append(estimator)
             if self.on_fold is not None:
                 self.on_fold(k)
-        self.timings_ = FoldTimings(fit_s, predict_s)
         self.estimators_ = fitted
-        return probas
+        return FoldPredictions(probas, fit_s, predict_s)
 
     def fold_pipelines(self, X, y, splits: Sequence[Split]) -> list[Pipeline]:
         """The fitted pipeline of each split (the preprocessor of that fold + its classifier)."""
@@ -335,7 +325,7 @@ def train_stacked(config: ANNConfig, X: np.ndarray, y: np.ndarray, train_rows: S
     config.validate()
     device = resolve_device(config.device)
     K, n, d = X.shape
-    with _threads_for(device, K * n * max(layer_sizes(config, d))):
+    with threads_for(device, K * n * max(layer_sizes(config, d))):
         return _train_stacked(config, X, y, train_rows, on_epoch, device)
 
 
@@ -451,18 +441,18 @@ class BatchedANN:
         self.cache = cache or FoldCache()
         self.on_epoch = on_epoch
         self.fit_: StackedFit | None = None
-        self.timings_: FoldTimings | None = None
 
-    def cross_val_predict_batched(self, X, y, splits: Sequence[Split]) -> list[np.ndarray]:
+    def cross_val_predict_batched(self, X, y, splits: Sequence[Split]) -> FoldPredictions:
+        """Each split's P(disease); the folds train and predict together, so each split's seconds
+        are an equal share of the whole (the shared preprocessing not included)."""
         folds = self.cache.get(X, splits)
         self.fit_ = train_stacked(self.config, folds.X, y, [train for train, _ in splits], self.on_epoch)
         start = time.perf_counter()
         proba = predict_stacked(self.fit_.model, folds.X)
-        out = [proba[k, test] for k, (_, test) in enumerate(splits)]
-        predict = (time.perf_counter() - start) / len(splits)
-        train_share = self.fit_.seconds / len(splits)
-        self.timings_ = FoldTimings([train_share] * len(splits), [predict] * len(splits))
-        return out
+        probas = [proba[k, test] for k, (_, test) in enumerate(splits)]
+        predict_share = (time.perf_counter() - start) / len(splits)
+        fit_share = self.fit_.seconds / len(splits)
+        return FoldPredictions(probas, [fit_share] * len(splits), [predict_share] * len(splits))
 
     def fold_pipelines(self, X, y, splits: Sequence[Split]) -> list[Pipeline]:
         """Each split's fitted Pipeline(preprocess, ann), e.g. for permutation importance."""

@@ -31,24 +31,25 @@ from scipy.stats import rankdata
 from sklearn.calibration import calibration_curve
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score, roc_curve
-from threadpoolctl import threadpool_limits
 
 from model.batched_cv import BatchedANN, FoldCache, SharedPreprocessingModel
 from model.classical import classical_models
+from model.compute_slots import compute_slot
 from model.config import ANNConfig
 from model.datasets import SITE_LABELS
 from model.evaluation import (
     HIGHER_IS_BETTER,
     ComparisonResult,
     classification_metrics,
-    corrected_interval,
     cross_validate_models,
     make_splits,
 )
+from model.limits import MAX_CONCURRENT_TRAININGS, MAX_STACKED_ROWS
 from model.pipelines import pipeline_from_config
 from model.preprocessing import feature_groups, features_and_target, make_preprocessor
 from model.presets import PRESETS
 from model.schema import FEATURE_NAMES, TARGET, feature
+from model.threads import one_thread
 from model.training import predict_logits
 
 ANN_NAME = "ANN (as configured)"
@@ -67,8 +68,8 @@ MIN_TRAINING_ROWS = 12
 IMPORTANCE_REPEATS = 5
 NEEDED_IMPORTANCE = 0.005  # mean ROC AUC lost when the feature is shuffled
 MOSTLY_MISSING = 0.5
-# Every fold's preprocessed copy of the data is held at once (K x n x columns floats).
-MAX_STACKED_ROWS = 1_000_000
+BUSY_MESSAGE = (f"The server is already running {MAX_CONCURRENT_TRAININGS} trainings or comparisons (its limit). "
+                "Wait a moment and press Run comparison again; your settings are kept.")
 
 Progress = Callable[[float, str], None]
 
@@ -407,29 +408,6 @@ def _seconds(value: float) -> str:
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
-# ------------------------------------------------------------------ timings from the hooks
-def _with_hook_timings(result: ComparisonResult, models: Mapping[str, object]) -> ComparisonResult:
-    """Per-fold fit/predict seconds measured inside each hook (evaluation spreads the hook's wall time)."""
-    folds = result.folds.copy()
-    n_train = int(np.mean([len(tr) for tr, _ in result.splits]))
-    n_test = int(np.mean([len(te) for _, te in result.splits]))
-    summary = result.summary.copy()
-    for name, model in models.items():
-        timings = getattr(model, "timings_", None)
-        if timings is None:
-            continue
-        rows = (folds["model"] == name).to_numpy()
-        order = folds.loc[rows, "split"].to_numpy()
-        for metric, values in (("fit_seconds", timings.fit_seconds), ("predict_seconds", timings.predict_seconds)):
-            folds.loc[rows, metric] = np.asarray(values)[order]
-            mean, low, high = corrected_interval(folds.loc[rows, metric], n_train, n_test)
-            at = (summary["model"] == name) & (summary["metric"] == metric)
-            summary.loc[at, ["mean", "std", "ci_low", "ci_high"]] = [
-                mean, float(folds.loc[rows, metric].std(ddof=1)), low, high]
-    result.folds, result.summary = folds, summary
-    return result
-
-
 # ------------------------------------------------------------------ permutation importance
 def grouped_permutation_importance(predict_proba: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y,
                                    groups: Mapping[str, Sequence[int]], n_repeats: int = IMPORTANCE_REPEATS,
@@ -523,7 +501,7 @@ def learning_curve(models: Mapping[str, object], X: pd.DataFrame, y: np.ndarray,
     for m, (name, model) in enumerate(models.items()):
         if progress:
             progress(m / len(models), f"Learning curve: {name} on {len(sub_splits)} training sets")
-        probas = model.cross_val_predict_batched(X, y, sub_splits)
+        probas = model.cross_val_predict_batched(X, y, sub_splits).probas
         for (fraction, k), (train, test), p in zip(labels, sub_splits, probas):
             scores = classification_metrics(y[test], p)
             rows.append({"model": name, "fraction": fraction, "n_train": len(train), "split": k,
@@ -539,7 +517,8 @@ def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNCon
                    with_learning_curve: bool = True, with_importance: bool = True) -> ComparisonReport:
     """Cross-validate `names` on identical folds and gather the evidence for the comparison table.
 
-    Raises ValueError with a plain message for a bad selection, protocol or data.
+    Raises ValueError with a plain message for a bad selection, protocol or data, and
+    model.compute_slots.ServerBusyError (BUSY_MESSAGE) when every compute slot of the server is taken.
     """
     problems = selection_problems(names)
     if problems:
@@ -569,7 +548,8 @@ def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNCon
 
     stage_seconds: dict[str, float] = {}
     cache = FoldCache()
-    with threadpool_limits(limits=1, user_api="blas"):  # tiny matrices: BLAS threads only contend
+    # Cross-validation limits BLAS threads itself; the other stages fit small models too.
+    with compute_slot(BUSY_MESSAGE), one_thread(torch_ops=False):
         start = time.perf_counter()
         tracker.report("preprocess", 0.0, f"Fitting the preprocessing inside each of the {len(splits)} folds")
         folds = cache.get(X, splits)
@@ -581,7 +561,6 @@ def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNCon
         timed = {name: _Timed(model, model_seconds, name) for name, model in models.items()}
         result = cross_validate_models(timed, X, y, n_splits=protocol.n_splits, n_repeats=protocol.n_repeats,
                                        seed=protocol.seed, splits=splits)
-        result = _with_hook_timings(result, models)
         stage_seconds.update({f"cross-validation: {n}": s for n, s in model_seconds.items()})
 
         start = time.perf_counter()
@@ -758,7 +737,7 @@ def external_validation(sites: pd.DataFrame, names: Sequence[str], ann_config: A
 
     rows, curves = [], []
     names = [n for n in MODEL_NAMES if n in names]
-    with threadpool_limits(limits=1, user_api="blas"):
+    with compute_slot(BUSY_MESSAGE), one_thread(torch_ops=False):
         for i, name in enumerate(names):
             if progress:
                 progress(i / len(names), f"Training {name} on all {len(y_train)} {train_site} patients")

@@ -22,7 +22,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from model.config import ANNConfig, ConfigError, LayerConfig
 from model.device import resolve_device
 from model.network import MLP, layer_sizes
-from model.training import predict_logits, threads_for, train
+from model.threads import threads_for
+from model.training import predict_logits, train
 
 _SHARED_PARAMS = ("callbacks", "stop_event")
 

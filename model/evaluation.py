@@ -21,9 +21,14 @@ for that overlap. The same correction drives the paired test against the best
 model (corrected resampled t-test, Nadeau & Bengio 2003; Bouckaert & Frank 2004).
 
 Fast path: a model object that has ``cross_val_predict_batched(X, y, splits)``
-is given the whole list of splits at once and must return one 1-D array of
-P(disease) per split (for that split's test rows, in order). Its wall time is
-spread evenly over the folds as fit_seconds (predict_seconds is then NaN).
+is given the whole list of splits at once and returns FoldPredictions: one 1-D
+array of P(disease) per split (that split's test rows, in order) with each
+split's fit and predict seconds as the hook measured them. A hook may return
+just the list of arrays; its wall time is then spread evenly over the folds as
+fit_seconds (predict_seconds NaN), as nothing finer is known.
+
+Threads: the folds' models are small, so BLAS runs on one thread while they are
+fitted (model.threads.one_thread); torch work sizes its own threads (threads_for).
 """
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from .limits import MAX_CV_FOLDS, MAX_CV_REPEATS
+from .threads import one_thread
 
 Progress = Callable[[int, int, str], None]
 Split = tuple[np.ndarray, np.ndarray]
@@ -69,6 +75,15 @@ _PROBABILITY_CLIP = 1e-6
 
 class ModelFitError(RuntimeError):
     """A model failed on one fold; the message names the model and the fold."""
+
+
+@dataclass
+class FoldPredictions:
+    """What a batched hook returns: per split, P(disease) on its test rows and the seconds it took."""
+
+    probas: list[np.ndarray]
+    fit_seconds: list[float]
+    predict_seconds: list[float]
 
 
 # ---------------------------------------------------------------- splits and checks
@@ -313,14 +328,19 @@ def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], r
     batched = getattr(model, "cross_val_predict_batched", None)
     if callable(batched):
         start = time.perf_counter()
-        probas = [np.asarray(p, dtype=float).ravel() for p in batched(X, y, splits)]
+        out = batched(X, y, splits)
         elapsed = time.perf_counter() - start
+        if not isinstance(out, FoldPredictions):  # probabilities alone: only the total time is known
+            out = FoldPredictions(list(out), [elapsed / len(splits)] * len(splits), [float("nan")] * len(splits))
+        probas = [np.asarray(p, dtype=float).ravel() for p in out.probas]
         if len(probas) != len(splits) or any(len(p) != len(test) for p, (_, test) in zip(probas, splits)):
             raise ModelFitError(f"{name}: cross_val_predict_batched must return one probability per test row "
                                 f"for each of the {len(splits)} splits")
+        if not len(out.fit_seconds) == len(out.predict_seconds) == len(splits):
+            raise ModelFitError(f"{name}: cross_val_predict_batched must time each of the {len(splits)} splits")
         for index in range(len(splits)):
             on_fold(name, index)
-        return probas, [elapsed / len(splits)] * len(splits), [float("nan")] * len(splits)
+        return probas, list(out.fit_seconds), list(out.predict_seconds)
 
     probas, fit_seconds, predict_seconds = [], [], []
     for index, (train, test) in enumerate(splits):
@@ -381,7 +401,8 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
 
     fold_rows, oof = [], {}
     for name, model in models.items():
-        probas, fit_s, predict_s = _fold_predictions(name, model, X, y, splits, repeat_of, on_fold)
+        with one_thread(torch_ops=False):  # small fold models: BLAS threads only contend
+            probas, fit_s, predict_s = _fold_predictions(name, model, X, y, splits, repeat_of, on_fold)
         oof[name] = np.full((n_repeats, len(y)), np.nan)
         for index, ((train, test), proba) in enumerate(zip(splits, probas)):
             oof[name][repeat_of(index), test] = proba

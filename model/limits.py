@@ -15,3 +15,4 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_CV_FOLDS = 10
 MAX_CV_REPEATS = 20
 MAX_CONCURRENT_TRAININGS = 4  # per server: training is CPU-bound and the host is small
+MAX_STACKED_ROWS = 1_000_000  # patients x folds of a comparison: every fold's preprocessed copy is held at once

@@ -12,8 +12,9 @@ waits for them.
 
 At the end (finished, stopped early, or cancelled with `stop()`) the run holds the fitted
 Pipeline (preprocessing + network as it stands) and its metrics on the validation part.
-At most limits.MAX_CONCURRENT_TRAININGS runs train at once in this process; `start()`
-raises TrainingCapacityError with a plain message beyond that.
+Each run holds one of the server's compute slots (model.compute_slots, shared with the
+comparison page; limits.MAX_CONCURRENT_TRAININGS in all) while it trains; `start()` raises
+TrainingCapacityError with a plain message when none is free.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from model.compute_slots import ServerBusyError, release_slot, take_slot
 from model.config import ANNConfig
 from model.device import describe_device, resolve_device
 from model.estimator import ANNClassifier
@@ -48,11 +50,8 @@ MAX_WEIGHTS_PER_LAYER = 4_000  # weight sample kept per layer for the histograms
 MAX_PROJECTED_PATIENTS = 2_000  # points drawn on the boundary plot (a sample of big data sets)
 MIN_PER_CLASS = 4            # patients of each outcome needed to split and still learn something
 
-_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_TRAININGS)
 
-
-class TrainingCapacityError(RuntimeError):
-    """Every training slot of this server is busy."""
+TrainingCapacityError = ServerBusyError  # former name: every compute slot of this server is busy
 
 
 class TrainingDataError(ValueError):
@@ -184,16 +183,14 @@ class TrainingRun:
     def start(self) -> "TrainingRun":
         if self._thread is not None:
             raise RuntimeError("this run has already been started")
-        if not _SLOTS.acquire(blocking=False):
-            raise TrainingCapacityError(
-                f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit). "
-                "Wait for one to finish and press Start again.")
+        take_slot(f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit). "
+                  "Wait for one to finish and press Start again.")
         self.started_at = time.perf_counter()
         self._thread = threading.Thread(target=self._work, name=f"training {self.name}", daemon=True)
         try:
             self._thread.start()
         except BaseException:
-            _SLOTS.release()
+            release_slot()
             raise
         return self
 
@@ -260,7 +257,7 @@ class TrainingRun:
             self.status = RunStatus.FAILED
         finally:
             self.finished_at = time.perf_counter()
-            _SLOTS.release()
+            release_slot()
 
     def _prepare(self):
         """Split, fit preprocessing on the training part, set up the projection and the classifier."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -29,9 +28,7 @@ from model.config import ANNConfig
 from model.device import resolve_device
 from model.network import MLP, layer_names, layer_sizes
 from model.optimizers import FlatParameters, make_optimizer
-
-# rows × widest layer below which training runs on one CPU thread (see threads_for)
-SMALL_WORK = 2_000_000
+from model.threads import threads_for
 
 
 @dataclass
@@ -161,26 +158,6 @@ def class_weights(y: torch.Tensor, mode: str | None) -> torch.Tensor | None:
     n_pos = float(y.sum())
     counts = torch.tensor([n - n_pos, n_pos], dtype=y.dtype, device=y.device)
     return n / (2.0 * counts.clamp(min=1.0))
-
-
-# ---- threads -----------------------------------------------------------------------
-@contextmanager
-def threads_for(device: torch.device, work: int):
-    """One intra-op thread for small CPU problems: splitting a 64×32 matmul across cores
-    costs more in hand-offs than it saves, and on a shared machine waiting for a busy
-    core can make each step 10× slower. Process-wide, restored afterwards."""
-    previous = torch.get_num_threads()
-    small = device.type == "cpu" and work < SMALL_WORK
-    if small and previous != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if small and previous != 1:
-            torch.set_num_threads(previous)
-
-
-_threads_for = threads_for  # former private name, still imported by model/batched_cv.py
 
 
 # ---- the loop ----------------------------------------------------------------------

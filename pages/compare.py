@@ -3,6 +3,7 @@ import streamlit as st
 
 from dashboard import compare_panels as panels
 from dashboard import state
+from model.compute_slots import ServerBusyError
 from model.runs import config_summary
 
 st.title("Classical ML vs deep learning")
@@ -22,6 +23,8 @@ if settings is not None:
     if not problems:
         try:
             panels.run(settings, dataset, config)
+        except ServerBusyError as busy:  # every compute slot taken by other users: try again later
+            st.warning(str(busy), icon=":material/hourglass_top:")
         except ValueError as error:  # bad data found while running: say so, keep the page
             st.error(f"The comparison could not run: {error}", icon=":material/error:")
 

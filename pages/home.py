@@ -5,7 +5,6 @@ from streamlit.errors import StreamlitAPIException
 from dashboard import state
 from dashboard.train_panels import MAX_SESSION_RUNS
 from model import limits
-from model.comparison import MAX_STACKED_ROWS
 
 state.require_router()
 st.title("Heart-ANN: neural networks on heart-disease data")
@@ -66,9 +65,11 @@ RESOURCE_LIMITS = [
     ("Rows of an uploaded CSV", f"{limits.MAX_ROWS:,}", "Data exploration and Patient risk (batch) uploads"),
     ("Columns of an uploaded CSV", f"{limits.MAX_COLUMNS:,}", "Data exploration and Patient risk (batch) uploads"),
     ("Cross-validation folds × repeats", f"{limits.MAX_CV_FOLDS} × {limits.MAX_CV_REPEATS} "
-     f"(and at most {MAX_STACKED_ROWS:,} patient-fold rows)", "Classical ML vs deep learning"),
-    ("Networks training at once", f"{limits.MAX_CONCURRENT_TRAININGS} on this server (all users together)",
-     "Train and watch: beyond it, Start says the server is busy; try again when a run ends"),
+     f"(and at most {limits.MAX_STACKED_ROWS:,} patient-fold rows)", "Classical ML vs deep learning"),
+    ("Networks training at once", f"{limits.MAX_CONCURRENT_TRAININGS} on this server (all users together; "
+     "a running comparison counts as one)",
+     "Train and watch, Classical ML vs deep learning: beyond it, the server says it is busy; try again when a "
+     "run ends"),
     ("Runs kept per session", f"{MAX_SESSION_RUNS}", "Train and watch (older finished runs are dropped)"),
 ]
 with st.expander("Limits of this server", icon=":material/speed:"):

@@ -24,8 +24,10 @@ if model.pipeline is None:
     st.error(f"No model is available, so no risk can be estimated. {model.error or ''}", icon=":material/block:")
     st.stop()
 dataset = state.current_dataset()
-card = build_model_card(model.name, model.pipeline, model.metadata)
-st.caption(f"Model: **{model.name}** · reference population: **{dataset.name}** ({dataset.n_rows:,} patients). "
+if model.notice:  # the shipped model was damaged: say which model is answering, and why
+    st.warning(model.notice, icon=":material/build:")
+card = build_model_card(model.display_name, model.pipeline, model.metadata)
+st.caption(f"Model: **{model.display_name}** · reference population: **{dataset.name}** ({dataset.n_rows:,} patients). "
            "The model is ready: nothing needs to be trained first.")
 
 one, batch, about = st.tabs(["One patient", "Batch of patients (CSV)", "Model card"])
@@ -58,6 +60,6 @@ with one:
         st.subheader("Report")
         render_report_download(checked, risk, explanation, card, percentile, dataset.name, form.chol_unit, change)
 with batch:
-    render_batch(model.pipeline, model.name)
+    render_batch(model.pipeline, model.display_name)
 with about:
     render_model_card(card)

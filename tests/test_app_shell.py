@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.limits import MAX_UPLOAD_MB
+from model.limits import MAX_ROWS, MAX_UPLOAD_MB
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 120
@@ -64,6 +64,7 @@ def test_exploration_page_shows_every_view(app):
     assert len(app.get("plotly_chart")) >= 5
     assert "303 of 303 patients selected" in _texts(app)
     assert "Holm" in _texts(app)
+    assert f"Up to {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows." in _texts(app)  # both upload caps, from limits.py
 
 
 def test_filters_update_every_view(app):

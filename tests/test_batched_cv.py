@@ -57,7 +57,7 @@ def test_each_fold_is_preprocessed_on_its_own_training_rows_only(data, splits):
 def test_full_batch_gradient_descent_gives_the_fold_by_fold_predictions(data, splits):
     X, y = data
     config = small()
-    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits)
+    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
     for ours, theirs in zip(batched, sequential(config, X, y, splits)):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
@@ -67,7 +67,7 @@ def test_every_optimizer_with_mini_batches_matches_fold_by_fold_training(data, s
     X, y = data
     config = small(optimizer=optimizer, learning_rate=0.05 if optimizer in ("gd", "sgd", "momentum", "nesterov")
                    else 0.01, batch_size=64, epochs=4, weight_decay=1e-3)
-    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits)
+    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
     for ours, theirs in zip(batched, sequential(config, X, y, splits)):
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
@@ -77,7 +77,7 @@ def test_early_stopping_and_class_weights_follow_each_fold(data, splits):
     config = small(optimizer="adam", learning_rate=0.01, hidden_layers=[LayerConfig(16, "relu", 0.0)],
                    batch_size=64, epochs=60, early_stopping=True, patience=5, class_weight="balanced")
     model = BatchedANN(config)
-    batched = model.cross_val_predict_batched(X, y, splits)
+    batched = model.cross_val_predict_batched(X, y, splits).probas
     best = []
     for ours, (train, test) in zip(batched, splits):
         pipeline = pipeline_from_config(config).fit(X.iloc[train], y[train])
@@ -93,7 +93,7 @@ def test_a_fold_with_an_empty_last_batch_takes_no_extra_step(data, splits):
     assert len(sizes) == 2, "the 5 folds of 303 patients have 242 or 243 training rows"
     half = min(sizes) // 2  # 242 rows: 2 batches; 243 rows: 3 (the last of one row)
     config = small(optimizer="momentum", learning_rate=0.05, batch_size=half, epochs=3)
-    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits)
+    batched = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
     for ours, theirs in zip(batched, sequential(config, X, y, splits)):
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
@@ -104,7 +104,7 @@ def test_with_dropout_the_scores_agree_with_fold_by_fold_training_within_noise(d
     config = small(optimizer="adam", learning_rate=0.01, hidden_layers=[LayerConfig(16, "relu", 0.5)],
                    epochs=100, weight_decay=1e-3)
     ours = [roc_auc_score(y[test], p) for p, (_, test) in
-            zip(BatchedANN(config).cross_val_predict_batched(X, y, splits), splits)]
+            zip(BatchedANN(config).cross_val_predict_batched(X, y, splits).probas, splits)]
     theirs = [roc_auc_score(y[test], p) for p, (_, test) in zip(sequential(config, X, y, splits), splits)]
     assert abs(np.mean(ours) - np.mean(theirs)) < 0.01
     assert np.corrcoef(ours, theirs)[0, 1] > 0.8  # the same folds are easy or hard for both
@@ -120,7 +120,10 @@ def test_the_hook_plugs_into_cross_validation_and_its_fold_pipelines_predict_the
     for pipeline, (_, test) in zip(pipelines, splits):
         np.testing.assert_allclose(pipeline.predict_proba(X.iloc[test])[:, 1],
                                    result.oof["ANN"][0, test], atol=1e-6)
-    assert len(model.timings_.fit_seconds) == len(splits)
+    # The hook's own per-split times reach the fold table (an equal share of the stacked fit each).
+    fit = result.folds["fit_seconds"].to_numpy()
+    assert (fit > 0).all() and np.allclose(fit, fit[0])
+    assert result.folds["predict_seconds"].notna().all()
 
 
 def test_shared_preprocessing_gives_what_refitting_the_whole_pipeline_gives(data, splits):
@@ -128,7 +131,7 @@ def test_shared_preprocessing_gives_what_refitting_the_whole_pipeline_gives(data
     cache = FoldCache()
     for name in ("Logistic regression", "Decision tree"):
         pipeline = classical_models()[name]
-        shared = SharedPreprocessingModel(pipeline, cache).cross_val_predict_batched(X, y, splits)
+        shared = SharedPreprocessingModel(pipeline, cache).cross_val_predict_batched(X, y, splits).probas
         for ours, (train, test) in zip(shared, splits):
             refit = clone(pipeline).fit(X.iloc[train], y[train])
             np.testing.assert_allclose(ours, refit.predict_proba(X.iloc[test])[:, 1], atol=1e-12)

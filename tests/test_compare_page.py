@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_panels as panels
 from dashboard.state import KEY_ANN_CONFIG, KEY_UCI_SITES
+from model import compute_slots
 from model.comparison import ANN_NAME, PERCEPTRON_NAME
 from model.config import ANNConfig, LayerConfig
 from model.datasets import combine_sites, load_uci_sites_from_files
@@ -49,6 +50,23 @@ def test_page_opens_with_the_form_and_the_defaults():
     assert at.number_input(key=panels.KEY_FORM_REPEATS).value == 10
     assert "press **Run comparison**" in _texts(at)
     assert at.checkbox(key=panels.KEY_FORM_EXTERNAL).disabled  # no four-site data yet
+
+
+def test_a_busy_server_says_so_politely_and_keeps_the_form():
+    at = _open()
+    panels.cached_comparison.clear()  # a cached result needs no slot: make this run compute
+    taken = 0
+    try:
+        while compute_slots.free_slots():  # other users' trainings and comparisons hold every slot
+            compute_slots.take_slot("taken by the test")
+            taken += 1
+        _run_small(at, ["Naive Bayes"])
+    finally:
+        for _ in range(taken):
+            compute_slots.release_slot()
+    assert any("already running" in w.value and "again" in w.value for w in at.warning)
+    assert not at.error and panels.KEY_LAST not in at.session_state
+    assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Naive Bayes"]
 
 
 def test_no_model_selected_gets_a_clear_message_and_runs_nothing():

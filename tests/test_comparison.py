@@ -10,6 +10,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.inspection import permutation_importance
 
+from model import comparison, compute_slots
 from model.batched_cv import FoldCache, SharedPreprocessingModel
 from model.classical import classical_models, with_preprocessing
 from model.comparison import (
@@ -25,6 +26,7 @@ from model.comparison import (
     selection_problems,
     workload_problems,
 )
+from model.compute_slots import ServerBusyError
 from model.config import ANNConfig, LayerConfig
 from model.datasets import SITE_LABELS, combine_sites, load_dataset, load_uci_sites_from_files
 from model.evaluation import cross_validate_models, make_splits
@@ -143,6 +145,45 @@ def test_bad_choices_get_plain_messages(frame):
     with pytest.raises(ValueError, match="Choose at least one model"):
         run_comparison(frame, [], FAST_ANN, Protocol(3, 1))
     assert set(DEFAULT_MODELS) == set(classical_models()) | {ANN_NAME}
+
+
+QUICK = dict(with_learning_curve=False, with_importance=False)
+
+
+@pytest.fixture
+def every_slot_taken():
+    """Other users' trainings and comparisons hold every compute slot of the server."""
+    taken = 0
+    try:
+        while compute_slots.free_slots():
+            compute_slots.take_slot("taken by the test")
+            taken += 1
+        yield
+    finally:
+        for _ in range(taken):
+            compute_slots.release_slot()
+
+
+def test_a_comparison_on_a_busy_server_is_refused_politely(frame, every_slot_taken):
+    with pytest.raises(ServerBusyError, match="already running .* trainings or comparisons.*again"):
+        run_comparison(frame, ["Logistic regression"], FAST_ANN, Protocol(3, 1), **QUICK)
+
+
+def test_a_comparison_holds_one_slot_and_gives_it_back_also_after_an_error(frame, monkeypatch):
+    before = compute_slots.free_slots()
+    free_while_running = []
+    run_comparison(frame, ["Logistic regression"], FAST_ANN, Protocol(3, 1), **QUICK,
+                   progress=lambda fraction, message: free_while_running.append(compute_slots.free_slots()))
+    assert min(free_while_running) == before - 1
+    assert compute_slots.free_slots() == before
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a model blew up")
+
+    monkeypatch.setattr(comparison, "cross_validate_models", broken)
+    with pytest.raises(RuntimeError, match="blew up"):
+        run_comparison(frame, ["Logistic regression"], FAST_ANN, Protocol(3, 1), **QUICK)
+    assert compute_slots.free_slots() == before
 
 
 @pytest.fixture(scope="module")

@@ -124,6 +124,11 @@ def test_the_app_starts_says_so_and_predicts_with_a_damaged_default(damaged_defa
         at.switch_page("pages/predict.py").run()
         assert not at.exception
         assert not any("No model is available" in e.value for e in at.error)
+        # The risk page names the model that answers (not the shipped one) and says why.
+        assert "shipped model files are damaged" in " ".join(w.value for w in at.main.warning)
+        captions = " ".join(c.value for c in at.caption)
+        assert f"Model: **{state.RECOVERED_DEFAULT_NAME}**" in captions
+        assert state.DEFAULT_MODEL_NAME not in captions
     finally:
         state._default_model.clear()
 

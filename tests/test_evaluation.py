@@ -9,6 +9,7 @@ from model.classical import with_preprocessing
 from model.datasets import load_dataset
 from model.evaluation import (
     METRICS,
+    FoldPredictions,
     ModelFitError,
     calibration_slope_intercept,
     classification_metrics,
@@ -119,6 +120,49 @@ def test_batched_hook_replaces_fold_by_fold_fitting(data):
 
     with pytest.raises(ModelFitError, match="one probability per test row"):
         cross_validate_models({"broken": Broken()}, X, y, n_splits=3, n_repeats=1)
+
+
+def test_a_batched_hook_reports_its_own_seconds_per_split(data):
+    X, y = data
+
+    class Timed(Failing):
+        def cross_val_predict_batched(self, X, y, splits):
+            return FoldPredictions([np.full(len(test), 0.5) for _, test in splits],
+                                   fit_seconds=[1.0 + k for k in range(len(splits))],
+                                   predict_seconds=[0.1] * len(splits))
+
+    folds = cross_validate_models({"timed": Timed()}, X, y, n_splits=3, n_repeats=2).folds.sort_values("split")
+    assert folds["fit_seconds"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # as measured, not spread
+    assert folds["predict_seconds"].tolist() == [0.1] * 6
+
+    class Untimed(Timed):
+        def cross_val_predict_batched(self, X, y, splits):
+            out = super().cross_val_predict_batched(X, y, splits)
+            return FoldPredictions(out.probas, out.fit_seconds[:1], out.predict_seconds)
+
+    with pytest.raises(ModelFitError, match="must time each of the 3 splits"):
+        cross_validate_models({"untimed": Untimed()}, X, y, n_splits=3, n_repeats=1)
+
+
+def test_folds_are_fitted_with_one_blas_thread_and_the_limit_is_lifted_afterwards(data):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    if not before or max(before) == 1:
+        pytest.skip("no multi-threaded BLAS loaded: nothing to limit")
+    during = []
+
+    class Probe(Failing):
+        def cross_val_predict_batched(self, X, y, splits):
+            during.append(blas_threads())
+            return [np.full(len(test), 0.5) for _, test in splits]
+
+    cross_validate_models({"probe": Probe()}, X=data[0], y=data[1], n_splits=2, n_repeats=1)
+    assert during == [[1] * len(before)]
+    assert blas_threads() == before
 
 
 def test_clear_errors_for_impossible_requests(data):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import runs
+from model import compute_slots
 from model.bundle import load_bundle
 from model.config import ANNConfig, LayerConfig
 from model.datasets import load_dataset
@@ -107,22 +107,22 @@ def test_readers_in_another_thread_see_a_growing_consistent_history(cleveland):
 def test_the_server_trains_at_most_the_limit_at_once(cleveland):
     acquired = 0
     try:
-        while runs._SLOTS.acquire(blocking=False):  # occupy every free slot, as other sessions would
+        while compute_slots._SLOTS.acquire(blocking=False):  # occupy every free slot, as other sessions would
             acquired += 1
         with pytest.raises(TrainingCapacityError, match=f"already training {MAX_CONCURRENT_TRAININGS} networks"):
             TrainingRun(cleveland, FAST).start()
     finally:
         for _ in range(acquired):
-            runs._SLOTS.release()
+            compute_slots._SLOTS.release()
     run = TrainingRun(cleveland, FAST.replace(epochs=2)).start()  # a slot is free again
     assert run.join(timeout=120) and run.status is RunStatus.FINISHED
 
 
 def test_a_finished_or_failed_run_gives_its_slot_back(cleveland):
-    before = runs._SLOTS._value
+    before = compute_slots._SLOTS._value
     run = TrainingRun(cleveland, FAST.replace(epochs=2)).start()
     run.join(timeout=120)
-    assert runs._SLOTS._value == before
+    assert compute_slots._SLOTS._value == before
 
 
 def test_data_that_cannot_be_trained_on_gets_a_plain_message(cleveland):

@@ -1,76 +1,42 @@
 """Browser tests: a real `streamlit run app.py` driven by Debian's Chromium through Playwright.
 
 Fixtures: `app_server` (URL of a server started for the test session), `browser`, `page`.
-Helpers: `wait_for_app(page)`, `screenshot(page, name)` (PNG under tests/e2e/artifacts/, git-ignored).
+Helpers: `wait_for_app(page)`, `open_page(page, title)` (sidebar navigation, same session),
+`set_number(page, label, value)`, `screenshot(page, name)` (PNG under tests/e2e/artifacts/, git-ignored).
+Starting and stopping a server: tests/e2e/server.py (shared with benchmarks/bench_server_memory.py).
 """
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from .server import REPO, ServerStartError, start_server, stop_server
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SERVER_START_TIMEOUT_S = 120   # first start imports torch
 APP_IDLE_TIMEOUT_MS = 120_000  # a page may train or cross-validate before it settles
 APP_READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
 EXCEPTION = "[data-testid='stException']"
+NAV = "[data-testid='stSidebarNav'] a"
 SCREENSHOT_MAX_HEIGHT = 6000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().decode().strip() == "ok"
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 @pytest.fixture(scope="session")
 def app_server():
     """Start the dashboard on a free localhost port; yield its URL; stop it afterwards."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = ARTIFACTS / "streamlit-server.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while not _healthy(url):
-                if process.poll() is not None:
-                    pytest.fail(f"streamlit exited with {process.returncode}; see {log_path}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s")
-                time.sleep(0.5)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    try:
+        server = start_server("app.py", REPO, log_path=ARTIFACTS / "streamlit-server.log")
+    except ServerStartError as error:
+        pytest.fail(str(error))
+    try:
+        yield server.url
+    finally:
+        stop_server(server)
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +79,20 @@ def wait_for_app(page) -> None:
     exceptions = page.locator(EXCEPTION)
     if exceptions.count():
         raise AssertionError(f"the page shows an exception: {exceptions.first.inner_text()[:2000]}")
+
+
+def open_page(page, title: str) -> None:
+    """Navigate inside the same Streamlit session (a page.goto would start a new session)."""
+    page.locator(NAV, has_text=title).first.click()
+    wait_for_app(page)
+
+
+def set_number(page, label: str, value) -> None:
+    """Type a value into the number input labelled `label` and confirm it with Enter."""
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    wait_for_app(page)
 
 
 def screenshot(page, name: str) -> Path:

@@ -12,16 +12,14 @@ import time
 
 import pytest
 
-from benchmarks.bench_server_memory import Server
 from model.datasets import load_dataset
 from model.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS
 
-from .conftest import APP_IDLE_TIMEOUT_MS, REPO, screenshot, wait_for_app
-from .test_training_e2e import _open, _set_number  # the same clicks as the training page's own tests
+from .conftest import APP_IDLE_TIMEOUT_MS, NAV, open_page, screenshot, set_number, wait_for_app
+from .server import REPO, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
-NAV = "[data-testid='stSidebarNav'] a"
 SIDEBAR = "[data-testid='stSidebar']"
 CHART = "[data-testid='stPlotlyChart']"
 RUN_TIMEOUT_MS = 240_000  # five sessions, four trainings and their live charts share two cores
@@ -47,19 +45,19 @@ def _summary(i: int) -> str:
 
 
 def _configure(page, i: int) -> None:
-    _open(page, "Configure a network")
+    open_page(page, "Configure a network")
     page.get_by_role("button", name="One hidden layer").click()
     wait_for_app(page)
     page.get_by_text("Preset loaded: One hidden layer.").wait_for()
-    _set_number(page, "Units", _units(i))
-    _set_number(page, BATCH_LABEL, BATCH)
-    _set_number(page, EPOCHS_LABEL, _epochs(i))
-    _open(page, "Train and watch")
+    set_number(page, "Units", _units(i))
+    set_number(page, BATCH_LABEL, BATCH)
+    set_number(page, EPOCHS_LABEL, _epochs(i))
+    open_page(page, "Train and watch")
     page.get_by_text(_summary(i)).first.wait_for()
 
 
 def _upload_subset(page) -> None:
-    _open(page, "Data exploration")
+    open_page(page, "Data exploration")
     page.get_by_text("Change the data").click()
     data = load_dataset("cleveland").head(UPLOADED_ROWS).to_csv(index=False).encode()
     uploader = page.locator("[data-testid='stFileUploader']").first
@@ -142,7 +140,7 @@ def test_five_sessions_train_at_once_and_never_see_each_other(sessions):
     sessions[2].get_by_role("button", name="Use this model").click()
     wait_for_app(sessions[2])
     for i, page in enumerate(sessions):
-        _open(page, "Patient risk")
+        open_page(page, "Patient risk")
         sidebar = _sidebar_text(page)
         if i == 2:
             assert "Run 1 (Cleveland (built-in))" in sidebar
@@ -155,11 +153,11 @@ def test_five_sessions_train_at_once_and_never_see_each_other(sessions):
 @pytest.fixture
 def fresh_server():
     """A server no session has visited yet (the session-wide app_server has already run app.py)."""
-    server = Server("app.py", REPO)
+    server = start_server("app.py", REPO)
     try:
         yield server.url
     finally:
-        server.stop()
+        stop_server(server)
 
 
 def test_a_page_url_opened_first_on_a_fresh_server_shows_the_app(browser, fresh_server):

@@ -8,11 +8,10 @@ import pytest
 from model.codings import uci_to_kaggle
 from model.datasets import load_dataset
 
-from .conftest import screenshot, wait_for_app
+from .conftest import NAV, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
-NAV_LINKS = "[data-testid='stSidebarNav'] a"
 SIDEBAR = "[data-testid='stSidebar']"
 
 
@@ -21,7 +20,7 @@ def _slug(text: str) -> str:
 
 
 def test_every_page_in_the_navigation_opens_without_an_exception(page):
-    links = page.locator(NAV_LINKS)
+    links = page.locator(NAV)
     # A link's text also holds its icon's ligature name ("home\n\nStart here"); the last line is the title.
     titles = [links.nth(i).inner_text().strip().splitlines()[-1] for i in range(links.count())]
     assert len(titles) >= 2, f"expected the landing page and the exploration page at least; got {titles}"

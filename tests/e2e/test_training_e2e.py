@@ -8,26 +8,12 @@ import time
 
 import pytest
 
-from .conftest import screenshot, wait_for_app
+from .conftest import open_page, screenshot, set_number, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
-NAV = "[data-testid='stSidebarNav'] a"
 CHART = "[data-testid='stPlotlyChart']"
 RUN_TIMEOUT_MS = 180_000  # training shares two cores with the server and the browser
-
-
-def _open(page, title: str) -> None:
-    """Navigate inside the same Streamlit session (a page.goto would start a new session)."""
-    page.locator(NAV, has_text=title).first.click()
-    wait_for_app(page)
-
-
-def _set_number(page, label: str, value) -> None:
-    field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    wait_for_app(page)
 
 
 def _screenshot_whole_page(page, name: str) -> None:
@@ -41,15 +27,15 @@ def _screenshot_whole_page(page, name: str) -> None:
 
 
 def test_a_preset_trains_live_and_ends_with_its_evaluation(page):
-    _open(page, "Configure a network")
+    open_page(page, "Configure a network")
     page.get_by_role("button", name="One hidden layer").click()
     wait_for_app(page)
     page.get_by_text("Preset loaded: One hidden layer.").wait_for()
-    _set_number(page, "Epochs (1–5,000)", 60)
+    set_number(page, "Epochs (1–5,000)", 60)
     page.get_by_text(re.compile(r"[\d,]+ parameters")).first.wait_for()  # the architecture diagram's count
     _screenshot_whole_page(page, "training-configure-preset")
 
-    _open(page, "Train and watch")
+    open_page(page, "Train and watch")
     page.get_by_text("16 relu, adam lr 0.01, batch 32, 60 epochs").wait_for()
     page.get_by_role("button", name="Start training").click()
     # Live or already finished (60 epochs take seconds): the curves and the boundary are drawn.
@@ -73,12 +59,12 @@ def test_a_preset_trains_live_and_ends_with_its_evaluation(page):
 
 
 def test_stop_mid_run_keeps_the_partial_curves_and_model(page):
-    _open(page, "Configure a network")
+    open_page(page, "Configure a network")
     page.get_by_role("button", name="One hidden layer").click()
     wait_for_app(page)
-    _set_number(page, "Batch size (1–100,000)", 4)  # ~60 steps per epoch: slow enough to stop mid-run
-    _set_number(page, "Epochs (1–5,000)", 5000)
-    _open(page, "Train and watch")
+    set_number(page, "Batch size (1–100,000)", 4)  # ~60 steps per epoch: slow enough to stop mid-run
+    set_number(page, "Epochs (1–5,000)", 5000)
+    open_page(page, "Train and watch")
     page.get_by_role("button", name="Start training").click()
     page.wait_for_function(
         "() => /epoch ([2-9]\\d|\\d{3,}) of 5000/.test(document.body.innerText)", timeout=RUN_TIMEOUT_MS)
@@ -107,11 +93,11 @@ def _upload_config(page, name: str, data: bytes) -> None:
 
 
 def test_bad_values_and_bad_files_get_clear_messages(page):
-    _open(page, "Configure a network")
-    _set_number(page, "Learning rate η ∈ (0, 10]", -1)
+    open_page(page, "Configure a network")
+    set_number(page, "Learning rate η ∈ (0, 10]", -1)
     page.get_by_text("must be in (0, 10]; got -1.0").wait_for()
     page.get_by_text("1 setting(s) need attention").wait_for()
-    _set_number(page, "Learning rate η ∈ (0, 10]", 0.01)
+    set_number(page, "Learning rate η ∈ (0, 10]", 0.01)
     assert page.get_by_text("need attention").count() == 0
 
     bad = json.dumps({"hidden_layers": [{"units": -3, "activation": "relu", "dropout": 0.0}]}).encode()
