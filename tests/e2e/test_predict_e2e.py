@@ -48,7 +48,9 @@ def test_fill_the_form_and_read_the_risk(page, app_server):
     assert 0 <= typical <= 100
     assert page.get_by_text("patients like this one").count() >= 1
     assert page.get_by_text("Monte Carlo dropout").count() >= 1
-    assert page.locator("[data-testid='stPlotlyChart']").count() >= 3
+    charts = page.locator("[data-testid='stPlotlyChart']")
+    charts.nth(2).wait_for(state="visible")  # Plotly's script loads lazily on a fresh browser
+    assert charts.count() >= 3
 
     choose(page, "Chest pain type", "Typical angina")
     choose(page, "Thallium stress test", "Normal")
