@@ -7,7 +7,6 @@ keeps its last result so leaving the page and returning shows it without any wor
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import pandas as pd
@@ -33,6 +32,7 @@ from model.comparison import (
 )
 from model.compute_slots import ServerBusyError
 from model.config import ANNConfig
+from model.exploration import frame_fingerprint
 from model.limits import MAX_CV_FOLDS, MAX_CV_REPEATS
 from model.runs import config_summary
 
@@ -66,13 +66,6 @@ class LastRun:
     report: ComparisonReport
     external: ExternalValidation | None
     external_error: str | None = None
-
-
-def fingerprint(frame: pd.DataFrame) -> str:
-    """Content hash of a data frame (values and column names)."""
-    digest = hashlib.sha1(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    digest.update(",".join(map(str, frame.columns)).encode())
-    return digest.hexdigest()
 
 
 class _Bar:
@@ -159,7 +152,7 @@ def settings_problems(settings: Settings, frame: pd.DataFrame, config: ANNConfig
 
 def run(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) -> LastRun:
     """The comparison (cached), then the external validation when asked; saved in the session."""
-    data_key = fingerprint(dataset.frame)
+    data_key = frame_fingerprint(dataset.frame)
     config_json = config.to_json(indent=None)
     protocol = (settings.protocol.n_splits, settings.protocol.n_repeats, settings.protocol.seed)
     report = cached_comparison(data_key, config_json, protocol, settings.names,
@@ -168,7 +161,7 @@ def run(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) -> 
     sites = state.uci_sites()
     if settings.external and sites is not None:
         try:
-            external = cached_external(fingerprint(sites), config_json, settings.names, sites)
+            external = cached_external(frame_fingerprint(sites), config_json, settings.names, sites)
         except (ValueError, ServerBusyError) as problem:  # the comparison itself is kept and shown
             error = str(problem)
     last = LastRun(settings, data_key, dataset.name, config_json, report, external, error)
@@ -183,7 +176,7 @@ def last_run() -> LastRun | None:
 def stale_note(last: LastRun, dataset: state.DatasetChoice, config: ANNConfig) -> str | None:
     """Why the shown result may not match the current data or network (None when it does)."""
     changed = []
-    if fingerprint(dataset.frame) != last.data_key:
+    if frame_fingerprint(dataset.frame) != last.data_key:
         changed.append(f"the dataset (these results are for {last.dataset_name})")
     if config.to_json(indent=None) != last.config_json and any(n not in CLASSICAL_NAMES for n in last.settings.names):
         changed.append("the ANN configuration")

@@ -73,7 +73,7 @@ def leaderboard_display(report: ComparisonReport) -> tuple[pd.DataFrame, dict[st
         shown[METRICS[metric]] = [
             _interval(m, lo, hi, metric)
             for m, lo, hi in zip(table[f"{metric}_mean"], table[f"{metric}_ci_low"], table[f"{metric}_ci_high"])]
-    shown["Compared with the best (ROC AUC)"] = table["verdict"]
+    shown[f"Compared with the best ({METRICS[report.result.compare_metric]})"] = table["verdict"]
     return shown.set_index("Model"), report.best_per_metric()
 
 

@@ -26,7 +26,7 @@ from model.config import (
     LayerConfig,
 )
 from model.config import _RANGES as config_ranges
-from model.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
+from model.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_TRAINING_WORK, MAX_UNITS_PER_LAYER
 
 PREFIX = "configure."
 KEY_LAYER_COUNT = PREFIX + "layer_count"
@@ -89,17 +89,22 @@ FIELDS = {field.name: field for field in (
     NumberField("batch_size", f"Batch size (1–{MAX_BATCH_SIZE:,})", True, 1, None,
                 "Patients per gradient step (the last batch of an epoch may be smaller)."),
     NumberField("epochs", f"Epochs (1–{MAX_EPOCHS:,})", True, 10, None,
-                "Passes over the training part."),
+                "Passes over the training part. A whole training is also bounded: training rows × network "
+                f"parameters × epochs may be at most {MAX_TRAINING_WORK:.0e} (minutes of CPU on this server); "
+                "Start explains which to reduce when a big data set meets a big network."),
     NumberField("weight_decay", f"Weight decay λ (L2) ∈ {_interval('weight_decay')}", False, 0.0001, "%g",
                 "Adds λ·‖W‖² to the loss: pulls weights towards zero (regularisation)."),
     NumberField("patience", f"Patience (1–{MAX_EPOCHS:,} epochs)", True, 1, None,
-                "Stop after this many epochs without a lower validation loss; the best weights are kept."),
+                "Stop after this many epochs without a lower loss on the early-stopping hold-out (a "
+                "validation-fraction share of the training part, set aside from fitting); the best weights "
+                "are kept. The page's validation part is only watched."),
     NumberField("init_sigma", f"σ of the initial weights ∈ {_interval('init_sigma')}", False, 0.01, "%g",
                 "Weights start from N(0, σ²); biases start at 0."),
     NumberField("seed", "Random seed (0–4,294,967,295)", True, 1, None,
                 "Fixes the initial weights, the batch order, dropout and the train/validation split."),
     NumberField("validation_fraction", f"Validation fraction ∈ {_interval('validation_fraction')}", False, 0.05, "%g",
-                "Share of patients held out (stratified) to measure validation loss and accuracy."),
+                "Share of patients held out (stratified) to measure validation loss and accuracy; with early "
+                "stopping, the same share of the training part is also set aside to decide when to stop."),
 )}
 BETA_FIELDS = (NumberField("betas[0]", "β₁ (0 ≤ β₁ < 1)", False, 0.01, "%g", "Decay of Adam's mean of gradients."),
                NumberField("betas[1]", "β₂ (0 ≤ β₂ < 1)", False, 0.001, "%g",
@@ -351,7 +356,10 @@ def render_training(errors: dict[str, str]) -> None:
     ss = st.session_state
     number_input(FIELDS["epochs"], errors)
     number_input(FIELDS["weight_decay"], errors)
-    st.checkbox("Early stopping on the validation loss", key=PREFIX + "early_stopping")
+    st.checkbox("Early stopping", key=PREFIX + "early_stopping",
+                help="Stop when the loss on a hold-out set aside from the training part (the validation "
+                     "fraction of it) stops falling, and keep the best weights. The page's validation part is "
+                     "never used for this, so its metrics stay honest.")
     show_error(errors, "early_stopping")
     if ss.get(PREFIX + "early_stopping"):
         number_input(FIELDS["patience"], errors)

@@ -9,6 +9,7 @@ Every key is an explicit constant; values persist for the browser session.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import streamlit as st
@@ -25,11 +26,15 @@ from model.schema import FEATURES, Feature, feature
 
 FIELD_PREFIX = "predict.field."        # + feature name (+ "." + unit for cholesterol)
 KEY_CHOL_UNIT = "predict.chol_unit"
+KEY_CHOL_UNIT_NOTE = "predict.chol_unit_note"  # why the last unit switch was refused
 CHOLESTEROL = "chol"
 UNKNOWN = "Unknown"
 SELECT_MAX_VALUES = 10                 # a whole-number range this short is a select box
 N_FORM_COLUMNS = 3
 PERSIST = "session"                    # keep the patient when the user visits another page
+# The mmol/L box accepts up to 10x the schema's possible range, so a typo such as 25 mmol/L still reaches
+# check_patient (and its message) while absurd numbers (1e308, whose mg/dL would overflow) cannot be typed.
+MMOL_BOX_HEADROOM = 10
 
 
 def field_key(name: str, prefix: str = FIELD_PREFIX) -> str:
@@ -72,14 +77,38 @@ def _seed(key: str, value) -> None:
         st.session_state[key] = value
 
 
+def mmol_box_range() -> tuple[float, float]:
+    """(min, max) of the mmol/L number box: 0 to MMOL_BOX_HEADROOM x the schema's cholesterol maximum."""
+    return 0.0, float(math.ceil(MMOL_BOX_HEADROOM * mgdl_to_mmol(feature(CHOLESTEROL).hard_max)))
+
+
+def whole_mgdl(mmol):
+    """mmol/L -> the whole mg/dL the training data were recorded in; a non-finite value is passed on
+    unchanged for check_patient to report (int() of it would raise)."""
+    mgdl = mmol_to_mgdl(mmol)
+    return int(round(mgdl)) if math.isfinite(mgdl) else mgdl
+
+
 def _convert_cholesterol(prefix: str) -> None:
-    """on_change of the unit toggle: carry the value over, converted with 1 mmol/L = 38.67 mg/dL."""
+    """on_change of the unit toggle: carry the value over, converted with 1 mmol/L = 38.67 mg/dL.
+
+    A mg/dL value beyond what the mmol/L box accepts is not converted (the box would silently
+    replace it): the unit stays mg/dL and a note says why, so the entered value is kept.
+    """
     unit = st.session_state[KEY_CHOL_UNIT]
     mg, mmol = chol_key("mg/dL", prefix), chol_key("mmol/L", prefix)
     if unit == "mmol/L" and st.session_state.get(mg) is not None:
-        st.session_state[mmol] = round(mgdl_to_mmol(st.session_state[mg]), 2)
+        converted = mgdl_to_mmol(st.session_state[mg])
+        low, high = mmol_box_range()
+        if not (math.isfinite(converted) and low <= converted <= high):
+            st.session_state[KEY_CHOL_UNIT] = "mg/dL"
+            st.session_state[KEY_CHOL_UNIT_NOTE] = (
+                f"Cholesterol {st.session_state[mg]:g} mg/dL cannot be shown in mmol/L (the box takes {low:g} to "
+                f"{high:g} mmol/L); correct it in mg/dL first.")
+            return
+        st.session_state[mmol] = round(converted, 2)
     elif unit == "mg/dL" and st.session_state.get(mmol) is not None:
-        st.session_state[mg] = int(round(mmol_to_mgdl(st.session_state[mmol])))
+        st.session_state[mg] = whole_mgdl(st.session_state[mmol])
 
 
 def cholesterol_unit() -> str:
@@ -100,13 +129,14 @@ def value_widget(feat: Feature, default, prefix: str = FIELD_PREFIX, label: str 
         key = chol_key(unit, prefix)
         seeded = default if unit == "mg/dL" or default is None else round(mgdl_to_mmol(default), 2)
         _seed(key, _number_value(feat, seeded) if unit == "mg/dL" else seeded)
+        bounds = dict(zip(("min_value", "max_value"), mmol_box_range())) if unit == "mmol/L" else {}
         entered = st.number_input(f"{feat.label} ({unit})", key=key, step=1 if unit == "mg/dL" else 0.1,
                                   format="%d" if unit == "mg/dL" else "%.2f", persist_state=PERSIST,
-                                  help=f"{feat.description}. 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL.")
+                                  help=f"{feat.description}. 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL.",
+                                  **bounds)
         if entered is None or unit == "mg/dL":
             return entered
-        # Exact conversion, then the whole mg/dL the training data were recorded in.
-        return int(round(mmol_to_mgdl(entered)))
+        return whole_mgdl(entered)  # exact conversion, then whole mg/dL
     key = field_key(feat.name, prefix)
     _seed(key, _number_value(feat, default))
     return st.number_input(label, key=key, step=1 if feat.integer else feat.step,
@@ -134,6 +164,9 @@ def render_patient_form(defaults: dict[str, float]) -> FormResult:
     st.radio("Cholesterol unit", CHOLESTEROL_UNITS, key=KEY_CHOL_UNIT, horizontal=True, persist_state=PERSIST,
              on_change=_convert_cholesterol, args=(FIELD_PREFIX,),
              help=f"Converted exactly: 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL (total cholesterol).")
+    refused = st.session_state.pop(KEY_CHOL_UNIT_NOTE, None)
+    if refused:
+        st.warning(refused, icon=":material/swap_horiz:")
     columns = st.columns(N_FORM_COLUMNS)
     per_column = -(-len(FEATURES) // N_FORM_COLUMNS)
     entered, slots = {}, {}

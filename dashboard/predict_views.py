@@ -208,18 +208,22 @@ def render_model_card(card: ModelCard) -> None:
 
 
 def _score_upload(pipeline, data: bytes):
-    """(BatchResult or error text or None, the importer's report as markdown)."""
-    frame, report = read_batch_csv(data)
-    text = report.as_markdown()
-    if frame is None:
-        return None, text
-    if not report.ok:
-        text = ("The importer refuses this file as training data because of the rows named below. For scoring, "
-                "those rows are set aside and listed; every other row is scored.\n\n" + text)
+    """(BatchResult or error text or None, the importer's report as markdown, "" when it has none)."""
+    text = ""
     try:
+        frame, report = read_batch_csv(data)
+        text = report.as_markdown()
+        if frame is None:
+            return None, text
+        if not report.ok:
+            text = ("The importer refuses this file as training data because of the rows named below. For "
+                    "scoring, those rows are set aside and listed; every other row is scored.\n\n" + text)
         return score_batch(pipeline, frame), text
     except BatchError as error:
         return str(error), text
+    except (ValueError, UnicodeError) as error:  # a safety net: the importer reports what it knows itself
+        return (f"This file could not be read as a CSV of patients ({error}). Save it as a comma-separated "
+                "text file (UTF-8) with one patient per row and try again."), text
 
 
 def labelled(table):
@@ -250,8 +254,9 @@ def render_batch(pipeline, model_name: str) -> None:
     _, _, result, report = stored
     if not isinstance(result, BatchResult):
         st.error(result or "The file could not be read.", icon=":material/block:")
-        with st.expander("What the importer found", expanded=True):
-            st.markdown(report)
+        if report:
+            with st.expander("What the importer found", expanded=True):
+                st.markdown(report)
         return
     (st.success if len(result.invalid) == 0 else st.warning)(result.summary())
     with st.expander("What the importer found"):

@@ -107,8 +107,9 @@ def status_line(run: TrainingRun) -> str:
         return (f"{run.name} was stopped after epoch {done} of {run.config.epochs}: the curves so far and the "
                 "network as it stood are kept.")
     if run.status is RunStatus.FINISHED and history is not None and history.stopped_early:
-        return (f"{run.name} stopped early at epoch {done}: no lower validation loss for "
-                f"{run.config.patience} epochs; the weights of epoch {history.best_epoch} are kept.")
+        return (f"{run.name} stopped early at epoch {done}: no lower loss on its early-stopping hold-out "
+                f"({history.inner_holdout} training patients set aside for it) for {run.config.patience} epochs; "
+                f"the weights of epoch {history.best_epoch} are kept.")
     if run.status is RunStatus.FINISHED:
         return f"{run.name} finished all {done} epochs in {_format_seconds(run.elapsed)}."
     return f"{run.name}: {run.status.value}…"
@@ -202,8 +203,7 @@ def render_results(run: TrainingRun) -> None:
     show(evaluation_curves_figure(thresholds.roc(y, proba), thresholds.precision_recall(y, proba),
                                   thresholds.calibration(y, proba), float(y.mean()),
                                   (1 - point.specificity, point.sensitivity)), key="results.curves")
-    st.caption("Measured on the validation part only (never used to fit the weights or the preprocessing). "
-               f"With {len(y)} patients these numbers are noisy; the comparison page cross-validates.")
+    st.caption(validation_caption(run))
 
     use, download, _ = st.columns([2, 3, 3])
     use.button("Use this model", key="results.use", on_click=use_model, args=(run,), type="primary",
@@ -213,6 +213,19 @@ def render_results(run: TrainingRun) -> None:
                              file_name=f"{run.bundle_name}.zip",
                              mime="application/zip", key="results.download", icon=":material/download:",
                              on_click="ignore", width="stretch")
+
+
+def validation_caption(run: TrainingRun) -> str:
+    """Where the result numbers come from, and what the validation part was (not) used for."""
+    n = len(run.y_validation)
+    holdout = run.history.inner_holdout if run.history is not None else 0
+    if holdout:
+        use = (f"never used to fit the weights or the preprocessing, nor to decide when to stop: early stopping "
+               f"watched {holdout} of the training patients, held out from fitting for that purpose")
+    else:
+        use = "never used to fit the weights or the preprocessing"
+    return (f"Measured on the validation part only ({use}). "
+            f"With {n} patients these numbers are noisy; the comparison page cross-validates.")
 
 
 def render_history(runs: list[TrainingRun]) -> None:

@@ -42,14 +42,14 @@ from sklearn.pipeline import Pipeline
 from model.config import ANNConfig
 from model.device import resolve_device
 from model.estimator import ANNClassifier
-from model.evaluation import FoldPredictions
+from model.evaluation import FoldPredictions, Split, take_rows
+from model.exploration import frame_fingerprint
 from model.network import ACTIVATION_DERIVATIVES, ACTIVATION_FUNCTIONS, MLP, layer_sizes
 from model.optimizers import FlatParameters, make_optimizer
 from model.preprocessing import make_preprocessor
 from model.threads import threads_for
 from model.training import class_weights, split_validation
 
-Split = tuple[np.ndarray, np.ndarray]
 EpochCallback = Callable[[int, int], None]  # (epoch done, epochs)
 
 
@@ -69,7 +69,7 @@ def preprocess_folds(X: pd.DataFrame, splits: Sequence[Split], make=make_preproc
     stacked, fitted, seconds = [], [], []
     for train, _ in splits:
         start = time.perf_counter()
-        preprocessor = make().fit(_rows(X, train))
+        preprocessor = make().fit(take_rows(X, train))
         stacked.append(np.asarray(preprocessor.transform(X), dtype=np.float64))
         seconds.append(time.perf_counter() - start)
         fitted.append(preprocessor)
@@ -80,22 +80,12 @@ def preprocess_folds(X: pd.DataFrame, splits: Sequence[Split], make=make_preproc
     return PreprocessedFolds(np.stack(stacked), fitted, np.asarray(seconds), list(splits))
 
 
-def _rows(X, index):
-    return X.iloc[index] if hasattr(X, "iloc") else X[index]
-
-
-def _fingerprint(X, splits: Sequence[Split]) -> str:
-    digest = hashlib.sha1()
-    if isinstance(X, pd.DataFrame):
-        digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
-        digest.update(",".join(map(str, X.columns)).encode())
-    else:
-        digest.update(np.ascontiguousarray(X).tobytes())
+def _folds_key(X, splits: Sequence[Split]) -> str:
+    """The data's content hash and the exact splits: same key, same per-fold preprocessing."""
+    digest = hashlib.sha1(frame_fingerprint(X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)).encode())
     for train, test in splits:
-        digest.update(np.asarray(train, dtype=np.int64).tobytes())
-        digest.update(b"|")
-        digest.update(np.asarray(test, dtype=np.int64).tobytes())
-        digest.update(b";")
+        digest.update(np.asarray(train, dtype=np.int64).tobytes() + b"|")
+        digest.update(np.asarray(test, dtype=np.int64).tobytes() + b";")
     return digest.hexdigest()
 
 
@@ -108,7 +98,7 @@ class FoldCache:
         self._entries: dict[str, PreprocessedFolds] = {}
 
     def get(self, X, splits: Sequence[Split]) -> PreprocessedFolds:
-        key = _fingerprint(X, splits)
+        key = _folds_key(X, splits)
         if key not in self._entries:
             while len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))

@@ -38,8 +38,10 @@ from model.compute_slots import compute_slot
 from model.config import ANNConfig
 from model.datasets import SITE_LABELS
 from model.evaluation import (
-    HIGHER_IS_BETTER,
+    METRICS,
     ComparisonResult,
+    FractionProgress,
+    best_first,
     classification_metrics,
     cross_validate_models,
     make_splits,
@@ -62,7 +64,6 @@ CLASSICAL_FAMILY, DEEP_FAMILY = "Classical ML", "Deep learning"
 
 LEADERBOARD_METRICS = ("accuracy", "roc_auc", "pr_auc", "sensitivity", "specificity", "f1", "brier",
                        "fit_seconds", "predict_seconds")
-LOWER_IS_BETTER = {"brier", "fit_seconds", "predict_seconds"}
 LEARNING_FRACTIONS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 MIN_TRAINING_ROWS = 12
 IMPORTANCE_REPEATS = 5
@@ -70,8 +71,6 @@ NEEDED_IMPORTANCE = 0.005  # mean ROC AUC lost when the feature is shuffled
 MOSTLY_MISSING = 0.5
 BUSY_MESSAGE = (f"The server is already running {MAX_CONCURRENT_TRAININGS} trainings or comparisons (its limit). "
                 "Wait a moment and press Run comparison again; your settings are kept.")
-
-Progress = Callable[[float, str], None]
 
 
 def family_of(name: str) -> str:
@@ -190,7 +189,7 @@ def model_size(estimator) -> tuple[int, str]:
 class _Progress:
     """Maps the work of several stages onto one 0..1 bar."""
 
-    def __init__(self, callback: Progress | None, units: Mapping[str, float]):
+    def __init__(self, callback: FractionProgress | None, units: Mapping[str, float]):
         self.callback, self.units = callback, dict(units)
         self.total = max(sum(self.units.values()), 1e-9)
         self.done: dict[str, float] = {k: 0.0 for k in self.units}
@@ -247,19 +246,16 @@ class ComparisonReport:
         return pd.DataFrame(rows)
 
     def best_per_metric(self) -> dict[str, str]:
-        """metric -> model with the best mean (lowest for Brier and times)."""
+        """metric -> model with the best mean (evaluation.METRIC_DIRECTIONS: e.g. lowest for Brier and times)."""
         wide = self.result.wide("mean")
-        best = {}
-        for metric in LEADERBOARD_METRICS:
-            values = wide[metric].dropna()
-            if len(values):
-                best[metric] = str(values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax())
-        return best
+        return {metric: str(best_first(metric, wide[metric].dropna())[0])
+                for metric in LEADERBOARD_METRICS if wide[metric].notna().any()}
 
     def leaderboard_csv(self) -> str:
         table = self.leaderboard()
         header = (f"# {self.protocol.describe()}; {self.n_rows} patients; "
-                  f"paired test: corrected resampled t-test on ROC AUC vs {self.best}\n")
+                  f"paired test: corrected resampled t-test on {METRICS[self.result.compare_metric]} "
+                  f"vs {self.best}\n")
         return header + table.to_csv(index=False, float_format="%.6g")
 
     def importance_summary(self) -> pd.DataFrame | None:
@@ -361,9 +357,7 @@ class ComparisonReport:
 def _best_of(result: ComparisonResult, names: Sequence[str]) -> str | None:
     if not names:
         return None
-    means = result.wide("mean").loc[list(names), result.compare_metric]
-    higher = result.compare_metric in HIGHER_IS_BETTER
-    return str(means.idxmax() if higher else means.idxmin())
+    return str(best_first(result.compare_metric, result.wide("mean").loc[list(names), result.compare_metric])[0])
 
 
 def _auc_text(means: pd.DataFrame, model: str | None) -> str:
@@ -456,7 +450,7 @@ def _fold_predictors(model, k: int) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _importance(models: Mapping[str, object], folds, y: np.ndarray, splits, seed: int,
-                progress: Callable[[float, str], None]) -> pd.DataFrame:
+                progress: FractionProgress) -> pd.DataFrame:
     groups = {name: cols for name, cols in feature_groups(folds.preprocessors[0]).items() if cols}
     rows = []
     total = len(models) * len(splits)
@@ -490,7 +484,7 @@ def nested_training_subsets(train: np.ndarray, y: np.ndarray, fractions: Sequenc
 
 
 def learning_curve(models: Mapping[str, object], X: pd.DataFrame, y: np.ndarray, splits, fractions,
-                   seed: int = 0, progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
+                   seed: int = 0, progress: FractionProgress | None = None) -> pd.DataFrame:
     """ROC AUC and accuracy on each split's test rows for models trained on growing subsets of its training rows."""
     sub_splits, labels = [], []
     for k, (train, test) in enumerate(splits):
@@ -513,7 +507,7 @@ def learning_curve(models: Mapping[str, object], X: pd.DataFrame, y: np.ndarray,
 
 # ------------------------------------------------------------------ the whole comparison
 def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNConfig,
-                   protocol: Protocol = Protocol(), progress: Progress | None = None,
+                   protocol: Protocol = Protocol(), progress: FractionProgress | None = None,
                    with_learning_curve: bool = True, with_importance: bool = True) -> ComparisonReport:
     """Cross-validate `names` on identical folds and gather the evidence for the comparison table.
 
@@ -717,7 +711,7 @@ def missing_report(sites: pd.DataFrame, train_site: str, preprocessor) -> tuple[
 
 def external_validation(sites: pd.DataFrame, names: Sequence[str], ann_config: ANNConfig,
                         train_site: str = "cleveland", seed: int = 0,
-                        progress: Progress | None = None) -> ExternalValidation:
+                        progress: FractionProgress | None = None) -> ExternalValidation:
     """Train each model on `train_site`, evaluate on every other site of the four-site frame."""
     problems = selection_problems(names)
     if problems:

@@ -224,6 +224,17 @@ def _decode(data: bytes, report: ValidationReport) -> str | None:
     return text
 
 
+def decode_text(data: bytes) -> str:
+    """A CSV file's bytes as text, decoded as the importer decodes them (a byte-order mark's
+    UTF-16/32, else UTF-8, else latin-1). Raises ValueError with the importer's plain message
+    when they are not text (binary data, an empty file, a broken UTF-16 file)."""
+    report = ValidationReport()
+    text = _decode(bytes(data), report)
+    if text is None:
+        raise ValueError(report.errors[0].message)
+    return text
+
+
 def _delimiter(text: str) -> str:
     """Comma unless the first lines clearly use semicolons or tabs (spreadsheet exports)."""
     sample = "\n".join(text.splitlines()[:20])

@@ -21,20 +21,21 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 from model import bundle
 from model.bundle import BundleError
+from model.evaluation import FractionProgress
 from model.training import Callback, EpochEvent
 
 CACHE_ENV = "HEART_ANN_CACHE_DIR"
 RECOVERED_FOLDER = "default_bundle"
 RECOVERY_KEY = "recovered_default"  # metadata marker: this bundle was retrained to replace the shipped one
 
-Progress = Callable[[float, str], None]
-
 # Two sessions starting on a damaged install retrain once: the second waits, then loads the copy.
 _RECOVERY_LOCK = threading.Lock()
+# Cache folder -> the private folder this process saved its recovered copy to when that cache folder
+# refused it; looked at first, so later starts in this process load it instead of retraining.
+_SAVED_ELSEWHERE: dict[Path, Path] = {}
 
 
 class DefaultModelDamaged(BundleError):
@@ -97,6 +98,17 @@ def _load_recovered(path: Path):
     return pipeline if _is_valid_recovery(pipeline) else None
 
 
+def _load_recovered_for(cache_dir: Path | str | None):
+    """(pipeline, path) of a valid recovered copy for this cache folder, or (None, the cache path)."""
+    path = recovered_bundle_path(cache_dir)
+    elsewhere = _SAVED_ELSEWHERE.get(path)
+    for candidate in (elsewhere, path) if elsewhere is not None else (path,):
+        pipeline = _load_recovered(candidate)
+        if pipeline is not None:
+            return pipeline, candidate
+    return None, path
+
+
 def _short(error: BaseException, limit: int = 200) -> str:
     text = " ".join(str(error).split())
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
@@ -119,15 +131,14 @@ def load_shipped_or_recovered(cache_dir: Path | str | None = None):
     try:
         return bundle.load_default_model(), None
     except BundleError as shipped_error:
-        path = recovered_bundle_path(cache_dir)
-        pipeline = _load_recovered(path)
+        pipeline, path = _load_recovered_for(cache_dir)
         if pipeline is None:
             raise DefaultModelDamaged(shipped_error) from None
         return pipeline, _notice(shipped_error, path, None)
 
 
 class _EpochProgress(Callback):
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: FractionProgress):
         self.progress = progress
 
     def on_epoch_end(self, event: EpochEvent) -> None:
@@ -135,7 +146,7 @@ class _EpochProgress(Callback):
                                                   f"{event.epochs}")
 
 
-def retrain_default_model(progress: Progress | None = None):
+def retrain_default_model(progress: FractionProgress | None = None):
     """presets.RECOMMENDED fitted on the built-in Cleveland data: (pipeline, metadata, seconds)."""
     from model.datasets import load_dataset
     from model.pipelines import pipeline_from_config
@@ -163,15 +174,14 @@ def retrain_default_model(progress: Progress | None = None):
     return pipeline, metadata, seconds, frame
 
 
-def recover_default_model(shipped_error: BaseException, progress: Progress | None = None,
+def recover_default_model(shipped_error: BaseException, progress: FractionProgress | None = None,
                           cache_dir: Path | str | None = None):
     """Retrain and save the default model into the cache folder; (pipeline, notice).
 
     Under a lock, and re-checking the cache first, so concurrent callers retrain once.
     """
     with _RECOVERY_LOCK:
-        path = recovered_bundle_path(cache_dir)
-        pipeline = _load_recovered(path)
+        pipeline, path = _load_recovered_for(cache_dir)
         if pipeline is not None:
             return pipeline, _notice(shipped_error, path, None)
         if progress is not None:
@@ -180,16 +190,19 @@ def recover_default_model(shipped_error: BaseException, progress: Progress | Non
         try:
             bundle.save_bundle(pipeline, path, metadata=metadata, training_data=frame)
         except (BundleError, OSError):
-            # e.g. a non-bundle folder in the way: use a fresh private folder rather than fail.
+            # e.g. a non-bundle folder in the way: use a fresh private folder rather than fail,
+            # and remember it so this process does not retrain on every start.
+            cache_path = path
             path = Path(tempfile.mkdtemp(prefix="heart-ann-")) / RECOVERED_FOLDER
             bundle.save_bundle(pipeline, path, metadata=metadata, training_data=frame)
+            _SAVED_ELSEWHERE[cache_path] = path
         saved = bundle.load_bundle(path)  # what every later start will load
         if progress is not None:
             progress(1.0, f"Saved the retrained default network to {path}")
         return saved, _notice(shipped_error, path, seconds)
 
 
-def load_default_model_or_recover(progress: Progress | None = None, cache_dir: Path | str | None = None):
+def load_default_model_or_recover(progress: FractionProgress | None = None, cache_dir: Path | str | None = None):
     """(pipeline, notice): the shipped model (notice None), else a recovered one and why (see module doc)."""
     try:
         return load_shipped_or_recovered(cache_dir)

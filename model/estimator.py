@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from model.config import ANNConfig, ConfigError, LayerConfig
 from model.device import resolve_device
-from model.network import MLP, layer_sizes
+from model.network import MLP, check_training_work, layer_sizes
 from model.threads import threads_for
 from model.training import predict_logits, train
 
@@ -96,9 +96,12 @@ class ANNClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # ---- fitting ------------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None) -> "ANNClassifier":
+    def fit(self, X, y, X_val=None, y_val=None, monitor=None) -> "ANNClassifier":
         """Train on (X, y); y must hold exactly two classes. Optional (X_val, y_val) is
-        the validation set for early stopping and the validation curves."""
+        the validation set for early stopping and the validation curves (with early
+        stopping and none given, part of X is held out for it). Optional monitor=(X, y)
+        is a set only watched: the curves' validation metrics come from it, and it never
+        influences the weights or when training stops."""
         config = self.config().validate()  # ConfigError is a ValueError naming the field
         X, y = validate_data(self, X, y, dtype=np.float32)
         # type_of_target calls a constant target "binary" too; a risk model needs both outcomes.
@@ -106,16 +109,25 @@ class ANNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("ANNClassifier needs a target with exactly two classes (patients with and without "
                              f"disease); got {np.unique(y)[:10]!r}")
         self.classes_, y_codes = np.unique(y, return_inverse=True)
+        check_training_work(config, len(X), self.n_features_in_)
+        if (X_val is None) != (y_val is None):
+            raise ValueError("give both X_val and y_val, or neither")
         if X_val is not None:
-            X_val = validate_data(self, X_val, reset=False, dtype=np.float32)
-            y_val = np.searchsorted(self.classes_, np.asarray(y_val))
+            X_val, y_val = self._held_out(X_val, y_val)
+        if monitor is not None:
+            monitor = self._held_out(*monitor)
         self.device_ = resolve_device(config.device)
         work = len(X) * max(layer_sizes(config, self.n_features_in_))
         with threads_for(self.device_, work):  # also for building the network, not only the loop
             self.network_ = MLP(config, self.n_features_in_)
             self.history_ = train(self.network_, X, y_codes, config, callbacks=self.callbacks or (),
-                                  X_val=X_val, y_val=y_val, stop_event=self.stop_event, device=self.device_)
+                                  X_val=X_val, y_val=y_val, stop_event=self.stop_event, device=self.device_,
+                                  monitor=monitor)
         return self
+
+    def _held_out(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """A held-out set as the loop takes it: validated features, labels as class indices."""
+        return validate_data(self, X, reset=False, dtype=np.float32), np.searchsorted(self.classes_, np.asarray(y))
 
     # ---- prediction ---------------------------------------------------------------
     def decision_function(self, X) -> np.ndarray:

@@ -52,8 +52,9 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from .limits import MAX_CV_FOLDS, MAX_CV_REPEATS
 from .threads import one_thread
 
-Progress = Callable[[int, int, str], None]
-Split = tuple[np.ndarray, np.ndarray]
+FoldProgress = Callable[[int, int, str], None]      # (folds done, folds in all, message)
+FractionProgress = Callable[[float, str], None]    # (fraction done 0..1, message)
+Split = tuple[np.ndarray, np.ndarray]              # (train rows, test rows)
 
 METRICS: dict[str, str] = {
     "accuracy": "Accuracy",
@@ -68,13 +69,35 @@ METRICS: dict[str, str] = {
     "fit_seconds": "Fit seconds",
     "predict_seconds": "Predict seconds",
 }
-HIGHER_IS_BETTER = {"accuracy", "roc_auc", "pr_auc", "sensitivity", "specificity", "f1"}
+HIGHER, LOWER = "higher", "lower"
+# What "better" means for each metric: HIGHER, LOWER, or a number to be close to (the ideal value).
+METRIC_DIRECTIONS: dict[str, str | float] = {
+    "accuracy": HIGHER, "roc_auc": HIGHER, "pr_auc": HIGHER, "sensitivity": HIGHER, "specificity": HIGHER,
+    "f1": HIGHER, "brier": LOWER, "calibration_slope": 1.0, "calibration_intercept": 0.0,
+    "fit_seconds": LOWER, "predict_seconds": LOWER,
+}
 SIGNIFICANCE_LEVEL = 0.05
 _PROBABILITY_CLIP = 1e-6
 
 
+def distance_from_best(metric: str, values):
+    """Values (array or Series) turned so that lower is better: -x, x, or |x - ideal| by METRIC_DIRECTIONS."""
+    direction = METRIC_DIRECTIONS[metric]
+    if direction == HIGHER:
+        return -values
+    if direction == LOWER:
+        return values
+    return abs(values - direction)
+
+
+def best_first(metric: str, means: pd.Series) -> list:
+    """The index of `means` (one mean of `metric` per model) ordered best first; undefined means last."""
+    distances = distance_from_best(metric, means.astype(float))
+    return list(distances.sort_values(kind="stable", na_position="last").index)
+
+
 class ModelFitError(RuntimeError):
-    """A model failed on one fold; the message names the model and the fold."""
+    """A model failed during cross-validation; the message names the model (and the fold when known)."""
 
 
 @dataclass
@@ -260,7 +283,8 @@ class ComparisonResult:
     summary       one row per (model, metric): mean, std, ci_low, ci_high (95%, corrected t)
     oof           model -> array (n_repeats, n_rows) of out-of-fold P(disease)
     paired_tests  one row per model: difference to the best in `compare_metric`, t, p_value, verdict
-    best          name of the model with the highest mean `compare_metric`
+    best          name of the model with the best mean `compare_metric` (METRIC_DIRECTIONS: highest,
+                  lowest, or closest to the ideal value, e.g. calibration slope nearest 1)
     splits, y     the exact splits and the target, to draw ROC / calibration curves
     """
 
@@ -307,12 +331,12 @@ class ComparisonResult:
 
     def _ranked_models(self) -> list[str]:
         means = self.summary[self.summary["metric"] == self.compare_metric].set_index("model")["mean"]
-        higher = self.compare_metric in HIGHER_IS_BETTER
-        return list(means.sort_values(ascending=not higher, kind="stable").index)
+        return best_first(self.compare_metric, means)
 
 
 # ---------------------------------------------------------------- the loop
-def _rows(X, index: np.ndarray):
+def take_rows(X, index: np.ndarray):
+    """Rows `index` of a DataFrame (by position) or an array."""
     return X.iloc[index] if hasattr(X, "iloc") else X[index]
 
 
@@ -328,7 +352,10 @@ def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], r
     batched = getattr(model, "cross_val_predict_batched", None)
     if callable(batched):
         start = time.perf_counter()
-        out = batched(X, y, splits)
+        try:
+            out = batched(X, y, splits)
+        except Exception as exc:  # name the model, keep the cause
+            raise ModelFitError(f"{name} failed while cross-validating on {len(splits)} splits: {exc}") from exc
         elapsed = time.perf_counter() - start
         if not isinstance(out, FoldPredictions):  # probabilities alone: only the total time is known
             out = FoldPredictions(list(out), [elapsed / len(splits)] * len(splits), [float("nan")] * len(splits))
@@ -347,9 +374,9 @@ def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], r
         estimator = clone(model)
         try:
             start = time.perf_counter()
-            estimator.fit(_rows(X, train), y[train])
+            estimator.fit(take_rows(X, train), y[train])
             fitted = time.perf_counter()
-            proba = positive_proba(estimator, _rows(X, test))
+            proba = positive_proba(estimator, take_rows(X, test))
             predicted = time.perf_counter()
         except Exception as exc:  # name the model and fold, keep the cause
             raise ModelFitError(f"{name} failed on split {index + 1} of {len(splits)} "
@@ -362,7 +389,7 @@ def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], r
 
 
 def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5, n_repeats: int = 10,
-                          seed: int = 0, progress: Progress | None = None,
+                          seed: int = 0, progress: FoldProgress | None = None,
                           compare_metric: str = "roc_auc", splits: list[Split] | None = None
                           ) -> ComparisonResult:
     """Cross-validate every model on the same repeated stratified splits.
@@ -426,8 +453,7 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
     summary = pd.DataFrame(summary_rows)
 
     means = summary[summary["metric"] == compare_metric].set_index("model")["mean"]
-    higher = compare_metric in HIGHER_IS_BETTER
-    best = str(means.idxmax() if higher else means.idxmin())
+    best = str(best_first(compare_metric, means)[0])
     best_scores = folds[folds["model"] == best].sort_values("split")[compare_metric].to_numpy()
     test_rows = []
     for name in models:

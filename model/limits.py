@@ -16,3 +16,8 @@ MAX_CV_FOLDS = 10
 MAX_CV_REPEATS = 20
 MAX_CONCURRENT_TRAININGS = 4  # per server: training is CPU-bound and the host is small
 MAX_STACKED_ROWS = 1_000_000  # patients x folds of a comparison: every fold's preprocessed copy is held at once
+# Total work of one training: training rows x network parameters x epochs. Each cap above
+# can be within bounds while their product is not (200,000 rows x 8x512 units x 5,000
+# epochs would run for weeks). Measured on the 2-core CPU host: 2-9 x 10^9 of these units
+# per second, so the cap is 4-15 minutes of training there (seconds on a GPU).
+MAX_TRAINING_WORK = 2 * 10**12

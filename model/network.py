@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.config import ACTIVATIONS, ANNConfig
+from model.limits import MAX_TRAINING_WORK
 
 ActivationFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -67,6 +68,32 @@ def parameter_count(config: ANNConfig, n_inputs: int) -> int:
     return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
 
 
+def dropout_mask(like: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Inverted-dropout mask shaped like `like`: 0 with probability p, else 1 / (1 − p).
+    An explicit generator keeps the draws independent of torch's process-wide one."""
+    return torch.empty_like(like).bernoulli_(1.0 - p, generator=generator).div_(1.0 - p)
+
+
+class TrainingTooLargeError(ValueError):
+    """rows × parameters × epochs exceeds limits.MAX_TRAINING_WORK; the message says how to reduce it."""
+
+
+def training_work(config: ANNConfig, n_rows: int, n_inputs: int) -> int:
+    """Training rows × network parameters × epochs: what limits.MAX_TRAINING_WORK bounds."""
+    return int(n_rows) * parameter_count(config, n_inputs) * int(config.epochs)
+
+
+def check_training_work(config: ANNConfig, n_rows: int, n_inputs: int) -> None:
+    """Raise TrainingTooLargeError unless the training stays within limits.MAX_TRAINING_WORK."""
+    parameters, work = parameter_count(config, n_inputs), training_work(config, n_rows, n_inputs)
+    if work > MAX_TRAINING_WORK:
+        raise TrainingTooLargeError(
+            f"this training is too large for the server: {int(n_rows):,} training rows × {parameters:,} network "
+            f"parameters × {int(config.epochs):,} epochs = {work:.2g}, above the limit of {MAX_TRAINING_WORK:.0e} "
+            f"(about {work / MAX_TRAINING_WORK:.3g}× too much). Reduce one of the three: fewer epochs (early "
+            "stopping helps), fewer or narrower hidden layers, or fewer rows (a sample of the data set).")
+
+
 class MLP(nn.Module):
     """Hidden layers (linear → activation → dropout) and one output logit."""
 
@@ -108,17 +135,24 @@ class MLP(nn.Module):
         with torch.no_grad():
             return self._logits(x, False)
 
-    def _logits(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+    def stochastic_logits(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Logits with dropout on (masks drawn from `generator`), without autograd and without
+        switching the module's mode: Monte Carlo dropout on a model other threads share."""
+        with torch.no_grad():
+            return self._logits(x, True, generator)
+
+    def _logits(self, x: torch.Tensor, training: bool, generator: torch.Generator | None = None) -> torch.Tensor:
         # F.linear instead of module calls: these layers are tiny and per-call overhead
         # dominates their cost.
         *hidden, output = self.layers
         for linear, f, p in zip(hidden, self._functions, self.dropouts):
             x = f(F.linear(x, linear.weight, linear.bias))
-            if p > 0.0:
-                x = F.dropout(x, p, training)
+            if p > 0.0 and training:
+                x = x * dropout_mask(x, p, generator)
         return F.linear(x, output.weight, output.bias).squeeze(-1)
 
-    def backprop(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    def backprop(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
         """One forward and backward pass by the chain rule, written out by hand.
 
         Loss: L = mean(wᵢ · BCE(σ(zᵢ), yᵢ)) over the batch. Going backwards, δ = ∂L/∂z of a
@@ -126,7 +160,9 @@ class MLP(nn.Module):
         The gradients are *written* (not accumulated) into each parameter's .grad, which
         must exist. Returns the output logits. Equal to autograd's gradients (tested);
         used for training because autograd's bookkeeping costs more than the arithmetic
-        for layers this small. Dropout (training mode) masks as F.dropout does.
+        for layers this small. Dropout (training mode) masks as F.dropout does, drawn from
+        `generator` (the training loop's own, so that concurrent trainings cannot disturb
+        each other's random streams); None draws from torch's global generator.
         """
         inputs, pre_activations, outputs, masks = [], [], [], []
         *hidden, output = self.layers
@@ -141,7 +177,7 @@ class MLP(nn.Module):
                 outputs.append(a)
                 mask = None
                 if p > 0.0 and self.training:
-                    mask = torch.empty_like(a).bernoulli_(1.0 - p).div_(1.0 - p)
+                    mask = dropout_mask(a, p, generator)
                     a = a * mask
                 masks.append(mask)
             logits = torch.addmm(output.bias, a, output.weight.t())

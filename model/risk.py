@@ -19,10 +19,9 @@ Cholesterol: 1 mmol/L of total cholesterol = 38.67 mg/dL (molar mass of choleste
 """
 from __future__ import annotations
 
-import copy
+import csv
 import io
 import math
-import threading
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -246,12 +245,8 @@ def network_inputs(preprocess, network, frame: pd.DataFrame):
 
 
 def dropout_rates(network) -> list[float]:
-    """The dropout probabilities in the network (ours: ``network.dropouts``; else nn.Dropout modules)."""
-    import torch
-
-    rates = [float(p) for p in getattr(network, "dropouts", [])]
-    rates += [float(m.p) for m in network.modules() if isinstance(m, torch.nn.Dropout)]
-    return [p for p in rates if p > 0.0]
+    """The dropout probabilities of the network's hidden layers (model.network.MLP's ``dropouts``)."""
+    return [float(p) for p in getattr(network, "dropouts", []) if float(p) > 0.0]
 
 
 @dataclass(frozen=True)
@@ -274,22 +269,6 @@ class UncertaintyInterval:
 
 MC_DROPOUT_PASSES = 200
 MC_LEVEL = 0.95
-_STOCHASTIC_COPIES: dict[int, object] = {}
-_STOCHASTIC_LOCK = threading.Lock()
-
-
-def _stochastic_copy(network):
-    """A private copy of `network` in training mode (dropout on); the shared model is never switched."""
-    with _STOCHASTIC_LOCK:
-        cached = _STOCHASTIC_COPIES.get(id(network))
-        if cached is None or cached[0] is not network:
-            twin = copy.deepcopy(network)
-            twin.train()
-            cached = (network, twin)
-            if len(_STOCHASTIC_COPIES) > 8:  # bound memory: a few models per server
-                _STOCHASTIC_COPIES.clear()
-            _STOCHASTIC_COPIES[id(network)] = cached
-        return cached[1]
 
 
 def mc_dropout_interval(pipeline, frame: pd.DataFrame, n_passes: int = MC_DROPOUT_PASSES,
@@ -297,7 +276,9 @@ def mc_dropout_interval(pipeline, frame: pd.DataFrame, n_passes: int = MC_DROPOU
     """Central `level` interval of P(disease) over `n_passes` forward passes with dropout on.
 
     All passes run as one batch (the row repeated), each copy with its own dropout mask.
-    The seed is fixed so the same patient always gets the same interval.
+    The masks come from a generator of this call seeded with `seed` (never torch's
+    process-wide one, which trainings in other threads draw from), so the same patient
+    always gets the same interval; the shared model is never switched to training mode.
     """
     method = f"Monte Carlo dropout, {n_passes} stochastic passes"
     preprocess, network = split_network(pipeline)
@@ -313,11 +294,8 @@ def mc_dropout_interval(pipeline, frame: pd.DataFrame, n_passes: int = MC_DROPOU
 
     n_passes = int(min(max(n_passes, 10), 5000))
     inputs = network_inputs(preprocess, network, frame.iloc[:1]).repeat(n_passes, 1)
-    twin = _stochastic_copy(network)
-    devices = [inputs.device] if inputs.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(seed)
-        draws = twin.predict_proba(inputs).reshape(-1).double().cpu().numpy()
+    generator = torch.Generator(device=inputs.device).manual_seed(seed)
+    draws = torch.sigmoid(network.stochastic_logits(inputs, generator)).reshape(-1).double().cpu().numpy()
     tail = (1.0 - level) / 2.0
     lower, upper = np.quantile(draws, [tail, 1.0 - tail])
     detail = (f"the network was run {n_passes} times with its dropout (rate {max(rates):g}) left on, as during "
@@ -532,8 +510,10 @@ def read_batch_csv(source, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_UPL
     refuses a whole file for one impossible value, which is right for training data;
     for scoring, a UCI-coded file refused only for such row problems is read again as
     plain text cells so that ``score_batch`` can list the bad rows and score the rest.
+    That second reading starts from the text the importer decoded (UTF-16, latin-1 ...);
+    should it fail all the same, the file is refused with the reason in the report.
     """
-    from .csv_import import read_user_csv
+    from .csv_import import decode_text, read_user_csv
 
     data = source if isinstance(source, (bytes, bytearray)) else source.getvalue() if hasattr(
         source, "getvalue") else source.read()
@@ -546,8 +526,14 @@ def read_batch_csv(source, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_UPL
     if not row_problems_only:
         return None, report
     headerless = report.coding == "uci-processed"
-    frame = pd.read_csv(io.BytesIO(bytes(data)), dtype=str, keep_default_na=False, sep=None, engine="python",
-                        header=None if headerless else 0, nrows=max_rows, skipinitialspace=True)
+    try:
+        frame = pd.read_csv(io.StringIO(decode_text(data)), dtype=str, keep_default_na=False, sep=None,
+                            engine="python", header=None if headerless else 0, nrows=max_rows,
+                            skipinitialspace=True)
+    except (ValueError, UnicodeError, csv.Error) as error:  # pandas' ParserError is a ValueError
+        report.error(None, [], f"the file could not be read again to set its bad rows aside for scoring "
+                               f"({str(error).strip()}); fix the rows named above and upload it again")
+        return None, report
     if headerless:
         frame.columns = list(FEATURE_NAMES) + ["num"][: frame.shape[1] - len(FEATURE_NAMES)]
     frame.columns = [str(c).strip().lower() for c in frame.columns]

@@ -12,14 +12,19 @@ waits for them.
 
 At the end (finished, stopped early, or cancelled with `stop()`) the run holds the fitted
 Pipeline (preprocessing + network as it stands) and its metrics on the validation part.
-Each run holds one of the server's compute slots (model.compute_slots, shared with the
-comparison page; limits.MAX_CONCURRENT_TRAININGS in all) while it trains; `start()` raises
-TrainingCapacityError with a plain message when none is free.
+With early stopping on, the loop holds out its own part of the training rows to decide when
+to stop; the validation part is only monitored, so its metrics are never optimistic.
+`start()` refuses (TrainingTooLargeError, a ValueError) a training whose rows × parameters
+× epochs exceed limits.MAX_TRAINING_WORK. Each run holds one of the server's compute slots
+(model.compute_slots, shared with the comparison page; limits.MAX_CONCURRENT_TRAININGS in
+all) while it trains; `start()` raises TrainingCapacityError with a plain message when none
+is free.
 """
 from __future__ import annotations
 
 import enum
 import io
+import math
 import tempfile
 import threading
 import time
@@ -39,8 +44,9 @@ from model.device import describe_device, resolve_device
 from model.estimator import ANNClassifier
 from model.evaluation import classification_metrics
 from model.limits import MAX_CONCURRENT_TRAININGS
-from model.network import linear_layers
+from model.network import check_training_work, linear_layers
 from model.pipelines import ANN_STEP, PREPROCESS_STEP, pipeline_from_config
+from model.preprocessing import output_feature_names
 from model.projection import DEFAULT_RESOLUTION, BoundaryGrid, PatientProjection, boundary_grid, project_patients
 from model.schema import FEATURE_NAMES, TARGET
 from model.training import Callback, EpochEvent, History, TrainInfo
@@ -183,6 +189,8 @@ class TrainingRun:
     def start(self) -> "TrainingRun":
         if self._thread is not None:
             raise RuntimeError("this run has already been started")
+        n_validation = math.ceil(self.config.validation_fraction * len(self.frame))  # as train_test_split
+        check_training_work(self.config, len(self.frame) - n_validation, len(output_feature_names()))
         take_slot(f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit). "
                   "Wait for one to finish and press Start again.")
         self.started_at = time.perf_counter()
@@ -245,7 +253,9 @@ class TrainingRun:
                 return
             self.status = RunStatus.RUNNING
             classifier = pipeline.named_steps[ANN_STEP]
-            classifier.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+            # The validation part is only monitored: with early stopping the loop holds out its own
+            # part of the training rows to decide when to stop, so the metrics below stay honest.
+            classifier.fit(X_train, y_train, monitor=(X_val, y_val))
             self.history = classifier.history_
             self.pipeline = pipeline
             self.y_validation = np.asarray(y_val)

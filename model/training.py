@@ -11,6 +11,16 @@ norms. Everything is computed in torch on tensors already on the device and fetc
 with a single transfer per epoch, so the metrics cost little next to the steps.
 A threading.Event (`stop_event`) checked between batches cancels training; the
 History gathered so far is returned.
+
+Two held-out sets can take part, with different roles. The *stopping* set (X_val, y_val,
+or with early stopping and none given, a stratified `validation_fraction` of X held out)
+chooses the best epoch and ends training: it influences the weights. A *monitor* set
+(`monitor=(X, y)`) is only watched: the events' val_* metrics come from it, and nothing
+about it reaches the weights, so metrics measured on it afterwards stay honest.
+
+All randomness comes from generators seeded with config.seed and owned by the run (the
+shuffles on the CPU, the dropout masks on the device), never from torch's process-wide
+generator: a seed gives the same network however many trainings run at once.
 """
 from __future__ import annotations
 
@@ -69,15 +79,17 @@ class EpochEvent:
     lr: float
     seconds: float
     elapsed: float
+    stop_loss: float | None = None  # loss on the stopping set (= val_loss unless a monitor set is shown)
 
 
 @dataclass
 class History:
     epochs: list[EpochEvent] = field(default_factory=list)
-    best_epoch: int | None = None  # lowest validation loss (early stopping); else the last epoch
+    best_epoch: int | None = None  # lowest stopping-set loss (early stopping); else the last epoch
     stopped_early: bool = False
     cancelled: bool = False
     device: str = "cpu"
+    inner_holdout: int = 0  # training rows held out (not fitted on) to decide early stopping
 
     def __len__(self) -> int:
         return len(self.epochs)
@@ -142,9 +154,13 @@ class _MetricSet:
         self.pos_index = torch.nonzero(self.positive).squeeze(1)
         self.neg_index = torch.nonzero(~self.positive).squeeze(1)
 
+    def loss(self, network: MLP, logits: torch.Tensor | None = None) -> torch.Tensor:
+        logits = network.evaluate(self.X) if logits is None else logits
+        return F.binary_cross_entropy_with_logits(logits, self.y, weight=self.weight)
+
     def scalars(self, network: MLP) -> list[torch.Tensor]:
         logits = network.evaluate(self.X)
-        loss = F.binary_cross_entropy_with_logits(logits, self.y, weight=self.weight)
+        loss = self.loss(network, logits)
         accuracy = ((logits > 0) == self.positive).float().mean()
         auc = _auc_from_split(logits[self.pos_index], logits[self.neg_index])
         return [loss, accuracy, auc]
@@ -178,13 +194,14 @@ def _as_tensor(a, device: torch.device) -> torch.Tensor:
 
 def train(network: MLP, X, y, config: ANNConfig, callbacks: Iterable[Callback] = (),
           X_val=None, y_val=None, stop_event: threading.Event | None = None,
-          device: torch.device | str | None = None) -> History:
+          device: torch.device | str | None = None, monitor: tuple | None = None) -> History:
     """Fit `network` in place; return the History.
 
-    y holds 0/1. With early stopping and no (X_val, y_val), a stratified
-    `validation_fraction` of X is held out. The network ends with the best weights
-    (lowest validation loss) when early stopping is on, else with its last weights —
-    also when cancelled.
+    y holds 0/1. (X_val, y_val) is the stopping set; with early stopping and none given,
+    a stratified `validation_fraction` of X is held out as one (History.inner_holdout
+    rows). The network ends with the best weights (lowest stopping-set loss) when early
+    stopping is on, else with its last weights — also when cancelled. `monitor=(X, y)`
+    is a set that is only reported (the events' val_* metrics), never used to decide.
     """
     config.validate()
     device = resolve_device(device if device is not None else config.device)
@@ -192,20 +209,21 @@ def train(network: MLP, X, y, config: ANNConfig, callbacks: Iterable[Callback] =
     y = np.asarray(y, dtype=np.float32).ravel()
     if (X_val is None) != (y_val is None):
         raise ValueError("give both X_val and y_val, or neither")
+    inner_holdout = 0
     if X_val is None and config.early_stopping:
         X, X_val, y, y_val = split_validation(X, y, config.validation_fraction, config.seed)
+        inner_holdout = len(X_val)
     network.to(device)
     work = len(X) * max(layer_sizes(config, X.shape[1]))
     with threads_for(device, work):
-        return _train_loop(network, X, y, X_val, y_val, config, list(callbacks or []), stop_event, device)
+        return _train_loop(network, X, y, X_val, y_val, monitor, config, list(callbacks or []),
+                           stop_event, device, inner_holdout)
 
 
-def _train_loop(network, X, y, X_val, y_val, config, callbacks, stop_event, device) -> History:
+def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_event, device,
+                inner_holdout) -> History:
     # Data moves to the device once; each epoch permutes it there and slices views.
     X_t, y_t = _as_tensor(X, device), _as_tensor(y, device)
-    has_val = X_val is not None
-    if has_val:
-        Xv_t, yv_t = _as_tensor(X_val, device), _as_tensor(np.ravel(y_val), device)
     n = X_t.shape[0]
     batch_size = min(config.effective_batch_size or n, n)
     n_batches = math.ceil(n / batch_size)
@@ -213,7 +231,15 @@ def _train_loop(network, X, y, X_val, y_val, config, callbacks, stop_event, devi
     sample_w = per_class[y_t.long()] if per_class is not None else None
     train_set = _MetricSet(X_t, y_t, sample_w)
     y_column = y_t.unsqueeze(1)  # backprop works on (n, 1) columns
-    val_set = _MetricSet(Xv_t, yv_t, per_class[yv_t.long()] if per_class is not None else None) if has_val else None
+
+    def metric_set(X_held, y_held) -> _MetricSet:
+        X_held, y_held = _as_tensor(X_held, device), _as_tensor(np.ravel(y_held), device)
+        return _MetricSet(X_held, y_held, per_class[y_held.long()] if per_class is not None else None)
+
+    stop_set = metric_set(X_val, y_val) if X_val is not None else None
+    monitor_set = metric_set(*monitor) if monitor is not None else None
+    shown_set = monitor_set if monitor_set is not None else stop_set  # the events' val_* metrics
+    has_val = stop_set is not None
 
     params = [p for layer in network.layers for p in (layer.weight, layer.bias)]
     flat = FlatParameters(params)
@@ -222,58 +248,56 @@ def _train_loop(network, X, y, X_val, y_val, config, callbacks, stop_event, devi
     names = layer_names(network)
     # layer index of every entry of θ (weights and bias of a layer are adjacent)
     layer_of = torch.cat([torch.full((p.numel(),), i // 2) for i, p in enumerate(params)]).to(device)
-    history = History(device=str(device))
-    info = TrainInfo(config.epochs, n, len(yv_t) if has_val else 0, n_batches, batch_size, str(device), names)
+    history = History(device=str(device), inner_holdout=inner_holdout)
+    info = TrainInfo(config.epochs, n, len(shown_set.y) if shown_set is not None else 0, n_batches, batch_size,
+                     str(device), names)
     for cb in callbacks:
         cb.on_train_begin(info)
 
-    # Shuffles are drawn on the CPU so that a seed gives the same batches on every device.
+    # Shuffles are drawn on the CPU so that a seed gives the same batches on every device;
+    # dropout masks on the device. Both generators belong to this run alone.
     generator = torch.Generator().manual_seed(config.seed)
+    dropout_generator = torch.Generator(device=device).manual_seed(config.seed)
     best_loss, best_theta, since_best = math.inf, None, 0
     start = time.perf_counter()
-    # Dropout draws from the global generator: seed it inside a fork so the caller's
-    # random state is left as it was and the same seed gives the same weights.
-    fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(config.seed)
-        network.train()
-        for epoch in range(1, config.epochs + 1):
-            epoch_start = time.perf_counter()
-            order = torch.randperm(n, generator=generator).to(device)
-            X_epoch, y_epoch = X_t.index_select(0, order), y_column.index_select(0, order)
-            w_epoch = sample_w.index_select(0, order) if sample_w is not None else None
-            steps = 0
-            for lo in range(0, n, batch_size):
-                if stop_event is not None and stop_event.is_set():
-                    history.cancelled = True
-                    break
-                hi = lo + batch_size
-                logits = network.backprop(X_epoch[lo:hi], y_epoch[lo:hi],
-                                          None if w_epoch is None else w_epoch[lo:hi])
-                optimizer.step()
-                steps += 1
-                if batch_listeners:  # the loss is only computed for someone who reads it
-                    loss = F.binary_cross_entropy_with_logits(
-                        logits, y_epoch[lo:hi, 0], weight=None if w_epoch is None else w_epoch[lo:hi])
-                    for cb in batch_listeners:
-                        cb.on_batch_end(BatchEvent(epoch, steps, n_batches, loss))
-            if steps:  # an epoch cancelled before its first step left nothing to report
-                event = _epoch_event(network, flat, layer_of, names, train_set, val_set,
-                                     epoch, config.epochs, optimizer.lr, epoch_start, start)
-                history.epochs.append(event)
-                for cb in callbacks:
-                    cb.on_epoch_end(event)
-                if has_val and event.val_loss < best_loss:
-                    best_loss, since_best, history.best_epoch = event.val_loss, 0, epoch
-                    if config.early_stopping:
-                        best_theta = flat.theta.clone()
-                elif has_val:
-                    since_best += 1
-            if history.cancelled:
+    network.train()
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        order = torch.randperm(n, generator=generator).to(device)
+        X_epoch, y_epoch = X_t.index_select(0, order), y_column.index_select(0, order)
+        w_epoch = sample_w.index_select(0, order) if sample_w is not None else None
+        steps = 0
+        for lo in range(0, n, batch_size):
+            if stop_event is not None and stop_event.is_set():
+                history.cancelled = True
                 break
-            if config.early_stopping and since_best >= config.patience:
-                history.stopped_early = True
-                break
+            hi = lo + batch_size
+            logits = network.backprop(X_epoch[lo:hi], y_epoch[lo:hi],
+                                      None if w_epoch is None else w_epoch[lo:hi], dropout_generator)
+            optimizer.step()
+            steps += 1
+            if batch_listeners:  # the loss is only computed for someone who reads it
+                loss = F.binary_cross_entropy_with_logits(
+                    logits, y_epoch[lo:hi, 0], weight=None if w_epoch is None else w_epoch[lo:hi])
+                for cb in batch_listeners:
+                    cb.on_batch_end(BatchEvent(epoch, steps, n_batches, loss))
+        if steps:  # an epoch cancelled before its first step left nothing to report
+            event = _epoch_event(network, flat, layer_of, names, train_set, shown_set, stop_set,
+                                 epoch, config.epochs, optimizer.lr, epoch_start, start)
+            history.epochs.append(event)
+            for cb in callbacks:
+                cb.on_epoch_end(event)
+            if has_val and event.stop_loss < best_loss:
+                best_loss, since_best, history.best_epoch = event.stop_loss, 0, epoch
+                if config.early_stopping:
+                    best_theta = flat.theta.clone()
+            elif has_val:
+                since_best += 1
+        if history.cancelled:
+            break
+        if config.early_stopping and since_best >= config.patience:
+            history.stopped_early = True
+            break
 
     if best_theta is not None:
         flat.theta.copy_(best_theta)
@@ -286,12 +310,15 @@ def _train_loop(network, X, y, X_val, y_val, config, callbacks, stop_event, devi
     return history
 
 
-def _epoch_event(network, flat, layer_of, names, train_set, val, epoch, epochs, lr,
+def _epoch_event(network, flat, layer_of, names, train_set, val, stop_set, epoch, epochs, lr,
                  epoch_start, start) -> EpochEvent:
     with torch.no_grad():
         scalars = train_set.scalars(network)
         if val is not None:
             scalars += val.scalars(network)
+        separate_stop = stop_set is not None and stop_set is not val
+        if separate_stop:
+            scalars.append(stop_set.loss(network))
         # ‖(W, b)‖ per layer for θ and g at once: squares summed per layer
         squares = flat.buffer.square()
         layer_norms = torch.zeros(2, len(names), dtype=squares.dtype, device=squares.device)
@@ -308,6 +335,7 @@ def _epoch_event(network, flat, layer_of, names, train_set, val, epoch, epochs, 
         val_loss=metrics[3] if val is not None else None,
         val_acc=metrics[4] if val is not None else None,
         val_auc=nan_to_none(metrics[5]) if val is not None else None,
+        stop_loss=metrics[-1] if separate_stop else metrics[3] if stop_set is not None else None,
         grad_norms=dict(zip(names, g_norms)), weight_norms=dict(zip(names, w_norms)),
         lr=lr,
         seconds=now - epoch_start, elapsed=now - start)

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import compare_panels as panels
 from dashboard import state
 from model.compute_slots import ServerBusyError
+from model.evaluation import ModelFitError
 from model.runs import config_summary
 
 st.title("Classical ML vs deep learning")
@@ -27,6 +28,10 @@ if settings is not None:
             st.warning(str(busy), icon=":material/hourglass_top:")
         except ValueError as error:  # bad data found while running: say so, keep the page
             st.error(f"The comparison could not run: {error}", icon=":material/error:")
+        except ModelFitError as error:  # one model failed to fit: name it, keep the settings
+            st.error(f"The comparison stopped because a model failed: {error}. Your settings are kept; leave "
+                     "that model out or check the data, then press **Run comparison** again.",
+                     icon=":material/error:")
 
 last = panels.last_run()
 if last is None:

@@ -69,6 +69,31 @@ def test_a_busy_server_says_so_politely_and_keeps_the_form():
     assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Naive Bayes"]
 
 
+def test_a_model_that_fails_is_named_and_the_form_is_kept(monkeypatch):
+    from sklearn.dummy import DummyClassifier
+
+    from model import comparison
+    from model.classical import with_preprocessing
+
+    class FailingNaiveBayes(DummyClassifier):
+        def fit(self, X, y, sample_weight=None):
+            raise ValueError("cannot fit on these columns")
+
+    pipelines = comparison.classical_models()
+    pipelines["Naive Bayes"] = with_preprocessing(FailingNaiveBayes())
+    monkeypatch.setattr(comparison, "classical_models", lambda seed=0: pipelines)
+    at = _open()
+    at.multiselect(key=panels.KEY_FORM_MODELS).set_value(["Logistic regression", "Naive Bayes"])
+    at.number_input(key=panels.KEY_FORM_FOLDS).set_value(2)
+    at.number_input(key=panels.KEY_FORM_REPEATS).set_value(2)
+    at.button(key=panels.KEY_RUN).click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "Naive Bayes failed" in errors and "cannot fit on these columns" in errors and "settings are kept" in errors
+    assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Logistic regression", "Naive Bayes"]
+    assert panels.KEY_LAST not in at.session_state
+
+
 def test_no_model_selected_gets_a_clear_message_and_runs_nothing():
     at = _open()
     _run_small(at, [])

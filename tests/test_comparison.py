@@ -125,6 +125,9 @@ def test_leaderboard_csv_has_one_row_per_model_and_the_tests(report):
     best = report.best_per_metric()
     assert best["roc_auc"] == report.best
     assert set(best) >= {"accuracy", "brier", "fit_seconds"}
+    means = report.result.wide("mean")
+    assert best["accuracy"] == means["accuracy"].idxmax()
+    assert best["brier"] == means["brier"].idxmin() and best["fit_seconds"] == means["fit_seconds"].idxmin()
 
 
 def test_fit_times_come_from_inside_each_fold(report):

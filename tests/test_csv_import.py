@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from model.codings import KAGGLE_TO_UCI, uci_to_kaggle
-from model.csv_import import ImportResult, describe_rows, read_user_csv, validate_frame
+from model.csv_import import ImportResult, decode_text, describe_rows, read_user_csv, validate_frame
 from model.datasets import load_dataset, read_uci_processed
 from model.schema import COLUMNS, FEATURE_NAMES
 
@@ -298,3 +298,13 @@ def test_describe_rows():
     assert describe_rows([4]) == "data row 4"
     assert describe_rows([1, 2, 3]) == "data rows 1, 2, 3"
     assert describe_rows(list(range(1, 9))) == "data rows 1, 2, 3, 4, 5 and 3 more (8 rows in all)"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "latin-1", "utf-8-sig"])
+def test_decode_text_reads_what_the_importer_reads(encoding):
+    assert decode_text("age,note\n63,café\n".encode(encoding)) == "age,note\n63,café\n"
+
+
+def test_decode_text_refuses_binary_data_with_the_importers_message():
+    with pytest.raises(ValueError, match="binary data"):
+        decode_text(b"PK\x03\x04\x00\x00binary")

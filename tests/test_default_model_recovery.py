@@ -111,6 +111,31 @@ def test_unwritable_cache_setting_falls_back_to_a_writable_folder(damaged_defaul
     assert pipeline.predict_proba(load_dataset("cleveland")[list(FEATURE_NAMES)].head(3)).shape == (3, 2)
 
 
+def test_a_copy_saved_outside_a_blocked_cache_is_found_again_without_retraining(damaged_default, tmp_path,
+                                                                                monkeypatch):
+    """A non-bundle folder where the copy belongs: it is saved elsewhere once, and found there next time."""
+    import tempfile
+
+    monkeypatch.setattr(default_model, "_SAVED_ELSEWHERE", {})
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "private"))
+    (tmp_path / "private").mkdir()
+    in_the_way = tmp_path / "cache" / default_model.RECOVERED_FOLDER
+    in_the_way.mkdir(parents=True)
+    (in_the_way / "notes.txt").write_text("the user's own file")
+    first, notice = default_model.load_default_model_or_recover()
+    assert "retrained just now" in notice and str(tmp_path / "private") in notice
+    assert (in_the_way / "notes.txt").read_text() == "the user's own file"  # nothing of theirs overwritten
+
+    def no_retraining(*args, **kwargs):
+        raise AssertionError("retrained although a recovered copy was saved in this process")
+
+    monkeypatch.setattr(default_model, "retrain_default_model", no_retraining)
+    second, notice = default_model.load_default_model_or_recover()
+    assert "just now" not in notice and str(tmp_path / "private") in notice
+    frame = load_dataset("cleveland")[list(FEATURE_NAMES)].head(20)
+    np.testing.assert_allclose(first.predict_proba(frame), second.predict_proba(frame), atol=1e-6)
+
+
 def test_the_app_starts_says_so_and_predicts_with_a_damaged_default(damaged_default):
     from dashboard import state
 

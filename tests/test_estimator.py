@@ -145,3 +145,20 @@ def test_same_seed_same_predictions(data):
     a = ANNClassifier(**FAST, dropout=0.2, seed=3).fit(X, y).predict_proba(X)
     b = ANNClassifier(**FAST, dropout=0.2, seed=3).fit(X, y).predict_proba(X)
     assert np.array_equal(a, b)
+
+
+def test_fit_refuses_a_training_too_large_in_total(data, monkeypatch):
+    import model.network
+
+    X, y = data
+    monkeypatch.setattr(model.network, "MAX_TRAINING_WORK", 1_000)
+    with pytest.raises(ValueError, match="rows × .* parameters × .* epochs"):
+        ANNClassifier(**FAST).fit(X, y)
+
+
+def test_a_monitor_set_is_reported_and_mismatched_validation_arguments_are_refused(data):
+    X, y = data
+    model = ANNClassifier(**FAST).fit(X[:120], y[:120], monitor=(X[120:], y[120:]))
+    assert model.history_.epochs[-1].val_auc is not None and model.history_.epochs[-1].stop_loss is None
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        ANNClassifier(**FAST).fit(X, y, X_val=X)

@@ -1,14 +1,18 @@
 """Cross-validation on identical splits, metrics, intervals, paired tests and the batched hook."""
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
+from model.batched_cv import FoldCache, SharedPreprocessingModel
 from model.classical import with_preprocessing
 from model.datasets import load_dataset
 from model.evaluation import (
+    METRIC_DIRECTIONS,
     METRICS,
+    best_first,
     FoldPredictions,
     ModelFitError,
     calibration_slope_intercept,
@@ -142,6 +146,65 @@ def test_a_batched_hook_reports_its_own_seconds_per_split(data):
 
     with pytest.raises(ModelFitError, match="must time each of the 3 splits"):
         cross_validate_models({"untimed": Untimed()}, X, y, n_splits=3, n_repeats=1)
+
+
+def test_a_failing_batched_hook_is_named_in_a_model_fit_error(data):
+    X, y = data
+    shared = SharedPreprocessingModel(with_preprocessing(Failing()), FoldCache())  # a classical model that breaks
+    with pytest.raises(ModelFitError, match="Broken forest failed while cross-validating on 3 splits: boom") as caught:
+        cross_validate_models({"Broken forest": shared}, X, y, n_splits=3, n_repeats=1)
+    assert isinstance(caught.value.__cause__, RuntimeError)  # the cause is kept
+
+
+class ScaledLogits(ClassifierMixin, BaseEstimator):
+    """Logistic regression on three complete columns whose log-odds are then scaled and shifted:
+    scale > 1 is too extreme (calibration slope < 1), shift > 0 overestimates risk (intercept < 0)."""
+
+    COLUMNS = ["age", "thalach", "oldpeak"]
+
+    def __init__(self, scale=1.0, shift=0.0):
+        self.scale = scale
+        self.shift = shift
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression().fit(X[self.COLUMNS], y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        logits = self.scale * self.model_.decision_function(X[self.COLUMNS]) + self.shift
+        p = 1 / (1 + np.exp(-logits))
+        return np.column_stack([1 - p, p])
+
+
+def test_calibration_slope_and_intercept_rank_by_distance_from_the_ideal_value(data):
+    X, y = data
+    by_slope = {"too extreme": ScaledLogits(scale=3.0), "calibrated": ScaledLogits(),
+                "too timid": ScaledLogits(scale=0.3)}
+    result = cross_validate_models(by_slope, X, y, n_splits=3, n_repeats=1, compare_metric="calibration_slope")
+    slopes = result.wide("mean")["calibration_slope"]
+    assert slopes["too extreme"] < 0.5 < slopes["calibrated"] < 1.5 < slopes["too timid"]
+    assert result.best == "calibrated"  # slope nearest 1, not the smallest slope
+    assert result._ranked_models() == ["calibrated", "too extreme", "too timid"]
+    assert result.paired_tests.set_index("model").loc["calibrated", "verdict"] == "best by Calibration slope"
+
+    by_intercept = {"overestimates": ScaledLogits(shift=1.5), "calibrated": ScaledLogits(),
+                    "underestimates": ScaledLogits(shift=-1.0)}
+    result = cross_validate_models(by_intercept, X, y, n_splits=3, n_repeats=1,
+                                   compare_metric="calibration_intercept")
+    intercepts = result.wide("mean")["calibration_intercept"]
+    assert intercepts["overestimates"] < -1 < intercepts["calibrated"] < 0.5 < intercepts["underestimates"]
+    assert result.best == "calibrated"  # intercept nearest 0, not the most negative one
+    assert result._ranked_models()[0] == "calibrated"
+
+
+def test_every_metric_has_a_direction_and_best_first_follows_it():
+    assert set(METRIC_DIRECTIONS) == set(METRICS)
+    means = pd.Series({"a": 0.4, "b": 1.3, "c": 0.9, "d": float("nan")})
+    assert best_first("roc_auc", means) == ["b", "c", "a", "d"]  # highest first, undefined last
+    assert best_first("brier", means) == ["a", "c", "b", "d"]  # lowest first
+    assert best_first("calibration_slope", means) == ["c", "b", "a", "d"]  # |0.1| < |0.3| < |0.6|
+    assert best_first("calibration_intercept", means) == ["a", "c", "b", "d"]  # nearest 0
 
 
 def test_folds_are_fitted_with_one_blas_thread_and_the_limit_is_lifted_afterwards(data):

@@ -154,3 +154,27 @@ def test_activation_curve_matches_known_derivatives(name):
 def test_activation_curve_rejects_unknown_names():
     with pytest.raises(ValueError, match="activation must be one of"):
         activation_curve("swish", [0.0])
+
+
+def test_dropout_masks_come_from_the_given_generator_only():
+    network = make_network(("relu", "tanh"), dropout=0.5).train()
+    x, y = torch.randn(32, 5), torch.randint(0, 2, (32,)).float()
+    for p in network.parameters():
+        p.grad = torch.zeros_like(p)
+
+    def backprop_logits(seed):
+        torch.manual_seed(seed)  # the global generator moves on: it must not matter
+        return network.backprop(x, y, generator=torch.Generator().manual_seed(3))
+
+    assert torch.equal(backprop_logits(0), backprop_logits(1))
+    first = network.stochastic_logits(x, torch.Generator().manual_seed(3))
+    torch.manual_seed(1)
+    assert torch.equal(first, network.stochastic_logits(x, torch.Generator().manual_seed(3)))
+    assert not torch.equal(first, network.stochastic_logits(x, torch.Generator().manual_seed(4)))
+    assert not torch.equal(first, network.evaluate(x))  # dropout really acts
+
+
+def test_stochastic_logits_leave_the_module_in_evaluation_mode():
+    network = make_network(dropout=0.5).eval()
+    network.stochastic_logits(torch.randn(4, 5), torch.Generator().manual_seed(0))
+    assert not network.training

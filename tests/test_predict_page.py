@@ -3,6 +3,7 @@ import pytest
 from _predict_models import ann_with_dropout, cleveland
 from streamlit.testing.v1 import AppTest
 
+from dashboard import predict_form
 from dashboard.state import KEY_ACTIVE_MODEL, KEY_DATASET, SOURCE_UPLOAD, ActiveModel, DatasetChoice
 from model.bundle import DEFAULT_BUNDLE
 from model.risk import check_patient, mmol_to_mgdl, predict_risk, typical_patient, what_if
@@ -97,6 +98,46 @@ def test_cholesterol_unit_toggle_converts_exactly(at):
     assert "mmol/L" in texts(at.error) and shown_risk(at) is None
     at.radio(key="predict.chol_unit").set_value("mg/dL").run()
     assert at.number_input(key="predict.field.chol.mg/dL").value == round(25.0 * 38.67)
+
+
+def test_an_absurd_mmol_value_gets_a_message_not_an_overflow(at):
+    at.radio(key="predict.chol_unit").set_value("mmol/L").run()
+    box = at.number_input(key="predict.field.chol.mmol/L")
+    low, high = predict_form.mmol_box_range()
+    assert (box.min, box.max) == (low, high) and high == pytest.approx(10 * 700 / 38.67, abs=1)
+    box.set_value(1e307).run()  # beyond the box: refused like the browser refuses it, no traceback
+    assert not at.exception and shown_risk(at) is None and "cholesterol" in texts(at.error)
+    at.number_input(key="predict.field.chol.mmol/L").set_value(150.0).run()  # inside the box, impossible
+    assert not at.exception and "mmol/L" in texts(at.error) and shown_risk(at) is None
+    at.radio(key="predict.chol_unit").set_value("mg/dL").run()
+    assert at.number_input(key="predict.field.chol.mg/dL").value == round(150.0 * 38.67)
+
+
+def test_a_mgdl_value_the_mmol_box_cannot_hold_keeps_its_unit_and_says_why(at):
+    at.number_input(key="predict.field.chol.mg/dL").set_value(123456).run()
+    at.radio(key="predict.chol_unit").set_value("mmol/L").run()
+    assert not at.exception
+    assert at.radio(key="predict.chol_unit").value == "mg/dL"
+    assert at.number_input(key="predict.field.chol.mg/dL").value == 123456  # the entered value is kept
+    assert "cannot be shown in mmol/L" in texts(at.warning) and "above the possible maximum" in texts(at.error)
+
+
+def test_non_finite_cholesterol_is_left_for_the_schema_check():
+    assert predict_form.whole_mgdl(5.2) == round(5.2 * 38.67)
+    assert predict_form.whole_mgdl(float("inf")) == float("inf")  # no OverflowError from int(round(inf))
+    assert "not a finite number" in check_patient(dict(typical_patient(cleveland()), chol=float("inf"))).errors["chol"]
+
+
+def test_an_unreadable_upload_gets_a_message_not_a_traceback(monkeypatch):
+    from dashboard import predict_views
+
+    def undecodable(data):
+        raise UnicodeDecodeError("utf-8", data, 0, 1, "invalid start byte")
+
+    monkeypatch.setattr(predict_views, "read_batch_csv", undecodable)
+    message, report = predict_views._score_upload(ann_with_dropout(), b"\xff\xfe\x00garbage")
+    assert "could not be read as a CSV of patients" in message and "invalid start byte" in message
+    assert report == ""
 
 
 def test_unknown_vessels_are_imputed_and_the_result_says_so(at):

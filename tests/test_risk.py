@@ -1,12 +1,19 @@
 """model/risk.py: limits, units, unknowns, bands, uncertainty, what-if, population, batch scoring."""
 import math
+import threading
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from _predict_models import ann_with_dropout, ann_without_dropout, cleveland, logistic
 
+from sklearn.datasets import make_classification
+
 from model import risk
+from model.config import ANNConfig, LayerConfig
+from model.network import MLP
 from model.risk import (
     CHOLESTEROL_MGDL_PER_MMOL,
     RISK_BANDS,
@@ -15,6 +22,7 @@ from model.risk import (
     band_for,
     band_names,
     check_patient,
+    mc_dropout_interval,
     mgdl_to_mmol,
     mmol_to_mgdl,
     natural_frequency,
@@ -27,6 +35,7 @@ from model.risk import (
     what_if,
 )
 from model.schema import FEATURE_NAMES, FEATURES, feature
+from model.training import train
 
 
 @pytest.fixture(scope="module")
@@ -261,3 +270,58 @@ def test_read_batch_csv_refuses_a_file_that_is_not_patients():
     frame, report = read_batch_csv(b"name,score\nann,3\nbob,4\n")
     assert frame is None and not report.ok
     assert "missing column" in report.as_text()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_read_batch_csv_sets_bad_rows_aside_in_a_non_utf8_file(encoding):
+    data = cleveland().head(6).copy()
+    data["chol"] = data["chol"].astype(object)
+    data.loc[2, "chol"] = 5000
+    data.insert(len(data.columns), "note", ["café"] * len(data))  # a character UTF-8 and latin-1 spell apart
+    frame, report = read_batch_csv(data.to_csv(index=False).encode(encoding))
+    assert not report.ok and frame is not None
+    result = score_batch(logistic(), frame)
+    assert list(result.invalid["row"]) == [3] and len(result.scored) == 5
+
+
+@pytest.mark.parametrize("failure", [UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+                                     pd.errors.ParserError("Expected 14 fields in line 4, saw 15")])
+def test_read_batch_csv_that_cannot_be_read_again_gets_a_message_not_a_traceback(monkeypatch, failure):
+    import model.csv_import
+
+    data = cleveland().head(6).copy()
+    data["chol"] = data["chol"].astype(object)
+    data.loc[2, "chol"] = 5000
+
+    def fails_the_second_time(raw):
+        raise failure
+
+    monkeypatch.setattr(model.csv_import, "decode_text", fails_the_second_time)  # the importer's own read works
+    frame, report = read_batch_csv(_csv(data))
+    assert frame is None and "could not be read again to set its bad rows aside" in report.as_text()
+
+
+def test_mc_dropout_interval_ignores_trainings_running_in_other_threads(patient):
+    pipeline = ann_with_dropout()
+    frame = check_patient(patient).frame()
+    expected = mc_dropout_interval(pipeline, frame)
+    X, y = make_classification(300, 10, random_state=0)
+    config = ANNConfig(hidden_layers=[LayerConfig(32, "relu", 0.5)], epochs=5_000, batch_size=8, device="cpu")
+    stop = threading.Event()
+    training = threading.Thread(target=train, args=(MLP(config, 10), X, y, config), kwargs=dict(stop_event=stop))
+
+    def other_user():  # code elsewhere in the process that reseeds and draws from torch's global generator
+        while not stop.is_set():
+            torch.manual_seed(int(time.perf_counter_ns() % 1000))
+            torch.rand(64)
+
+    reseeding = threading.Thread(target=other_user)
+    training.start()
+    reseeding.start()
+    try:
+        seen = {(i.lower, i.upper) for i in (mc_dropout_interval(pipeline, frame) for _ in range(20))}
+    finally:
+        stop.set()
+        training.join()
+        reseeding.join()
+    assert seen == {(expected.lower, expected.upper)}

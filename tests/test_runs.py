@@ -10,7 +10,9 @@ from model import compute_slots
 from model.bundle import load_bundle
 from model.config import ANNConfig, LayerConfig
 from model.datasets import load_dataset
-from model.limits import MAX_CONCURRENT_TRAININGS
+from model.estimator import ANNClassifier
+from model.limits import MAX_CONCURRENT_TRAININGS, MAX_TRAINING_WORK
+from model.network import TrainingTooLargeError, check_training_work
 from model.runs import RunStatus, TrainingCapacityError, TrainingDataError, TrainingRun, config_summary
 from model.schema import FEATURE_NAMES, NUMERIC
 
@@ -27,7 +29,7 @@ def cleveland():
 @pytest.fixture(scope="module")
 def finished_run(cleveland):
     run = TrainingRun(cleveland, FAST, name="Run 1", dataset_name="Cleveland", snapshot_every=5).start()
-    assert run.join(timeout=300)
+    run.join()
     return run
 
 
@@ -76,7 +78,7 @@ def test_stop_ends_the_loop_and_keeps_the_partial_curves_and_model(cleveland):
     while run.epochs_done < 3 and run.is_active:
         threading.Event().wait(0.02)
     run.stop()
-    assert run.join(timeout=60)
+    run.join()
     assert run.status is RunStatus.STOPPED
     assert 3 <= run.epochs_done < LONG.epochs
     assert run.pipeline is not None and run.validation_proba is not None and run.metrics
@@ -85,7 +87,7 @@ def test_stop_ends_the_loop_and_keeps_the_partial_curves_and_model(cleveland):
 
 def test_watching_does_not_change_what_the_network_learns(cleveland, finished_run):
     headless = TrainingRun(cleveland, FAST, live=False).start()
-    assert headless.join(timeout=300)
+    headless.join()
     assert headless.latest_snapshot is None and headless.events() == []
     np.testing.assert_allclose(headless.validation_proba, finished_run.validation_proba, atol=1e-6)
 
@@ -115,13 +117,14 @@ def test_the_server_trains_at_most_the_limit_at_once(cleveland):
         for _ in range(acquired):
             compute_slots._SLOTS.release()
     run = TrainingRun(cleveland, FAST.replace(epochs=2)).start()  # a slot is free again
-    assert run.join(timeout=120) and run.status is RunStatus.FINISHED
+    run.join()
+    assert run.status is RunStatus.FINISHED
 
 
 def test_a_finished_or_failed_run_gives_its_slot_back(cleveland):
     before = compute_slots._SLOTS._value
     run = TrainingRun(cleveland, FAST.replace(epochs=2)).start()
-    run.join(timeout=120)
+    run.join()
     assert compute_slots._SLOTS._value == before
 
 
@@ -156,3 +159,40 @@ def test_config_summary_names_the_architecture_and_the_optimizer():
     assert config_summary(FAST) == "8 relu (drop 0.5), adam lr 0.02, full batch, 12 epochs"
     assert config_summary(ANNConfig(hidden_layers=[], optimizer="gd", batch_size=32)).startswith(
         "perceptron, gd lr 0.01, full batch")
+
+
+def test_with_early_stopping_the_validation_part_is_only_watched(cleveland):
+    config = FAST.replace(epochs=400, early_stopping=True, patience=5)
+    run = TrainingRun(cleveland, config, live=False).start()
+    run.join()
+    assert run.status is RunStatus.FINISHED, run.error
+    history = run.history
+    # Early stopping decided on rows held out from the training part, not on the validation part...
+    assert history.inner_holdout == int(np.ceil(0.2 * len(run.training_index)))
+    assert history.stopped_early and history.best_epoch < len(history)
+    # ...whose curve (val_loss) is only reported: it differs from the loss that chose the epoch.
+    assert history.column("stop_loss") != history.column("val_loss")
+    # The validation part changed nothing: a network fitted on the training part alone, which never
+    # saw it, is the same network.
+    preprocess = run.pipeline.named_steps["preprocess"]
+    alone = ANNClassifier.from_config(config).fit(
+        preprocess.transform(cleveland.loc[run.training_index, list(FEATURE_NAMES)]),
+        cleveland.loc[run.training_index, "target"].to_numpy())
+    validation_rows = preprocess.transform(cleveland.loc[run.validation_index, list(FEATURE_NAMES)])
+    np.testing.assert_array_equal(alone.predict_proba(validation_rows)[:, 1], run.validation_proba)
+    assert alone.history_.best_epoch == history.best_epoch
+
+
+def test_a_training_too_large_in_total_is_refused_naming_the_three_factors(cleveland):
+    huge = FAST.replace(hidden_layers=[LayerConfig(512, "relu")] * 8, epochs=5_000)  # every single cap is met
+    before = compute_slots._SLOTS._value
+    with pytest.raises(TrainingTooLargeError, match=r"training rows × .* network parameters × 5,000 epochs") as error:
+        TrainingRun(cleveland, huge).start()
+    assert "fewer epochs" in str(error.value) and "fewer or narrower hidden layers" in str(error.value)
+    assert compute_slots._SLOTS._value == before  # refused before taking a compute slot
+    # The review's example passes every individual cap but not the total; a classroom demo passes.
+    with pytest.raises(TrainingTooLargeError):
+        check_training_work(huge, 200_000, 22)
+    check_training_work(FAST.replace(epochs=5_000), 242, 22)
+    check_training_work(FAST.replace(hidden_layers=[LayerConfig(64, "relu")] * 2, epochs=200), 200_000, 22)
+    assert 10**11 < MAX_TRAINING_WORK < 10**14

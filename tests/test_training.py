@@ -270,3 +270,67 @@ def test_mismatched_validation_arguments_are_refused(data):
     X, y = data
     with pytest.raises(ValueError, match="both X_val and y_val"):
         fit(X, y, config(), X_val=X)
+
+
+class _LockStep(Callback):
+    """Makes two trainings in two threads take turns batch by batch, so that any random
+    stream they shared would interleave."""
+
+    def __init__(self, barrier: threading.Barrier):
+        self.barrier = barrier
+
+    def on_batch_end(self, event):
+        self.barrier.wait()
+
+
+def test_same_seed_gives_the_same_network_while_another_training_runs_in_a_thread(data):
+    X, y = data
+    cfg = config(hidden_layers=[LayerConfig(16, "relu", 0.5), LayerConfig(8, "tanh", 0.3)], epochs=8, seed=21)
+    inputs = torch.as_tensor(X)
+    alone = fit(X, y, cfg)[0].evaluate(inputs)
+    barrier = threading.Barrier(2)
+    results = [None, None]
+
+    def work(slot):
+        network, _ = fit(X, y, cfg, callbacks=[_LockStep(barrier)])
+        results[slot] = network.evaluate(inputs)
+
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert torch.equal(results[0], alone) and torch.equal(results[1], alone)
+
+
+def test_training_draws_nothing_from_the_global_generator(data):
+    X, y = data
+    state = torch.get_rng_state()
+    torch.manual_seed(99)  # another user's seed, set while this training runs: no effect
+    a = fit(X, y, config(hidden_layers=[LayerConfig(8, "relu", 0.5)]))[0]
+    assert torch.equal(torch.get_rng_state(), torch.Generator().manual_seed(99).get_state())
+    torch.manual_seed(7)
+    b = fit(X, y, config(hidden_layers=[LayerConfig(8, "relu", 0.5)]))[0]
+    torch.set_rng_state(state)
+    assert all(torch.equal(pa, pb) for pa, pb in zip(a.parameters(), b.parameters()))
+
+
+def test_early_stopping_holds_out_part_of_the_training_rows_and_a_monitor_set_never_decides(data):
+    X, y = data
+    cfg = config(hidden_layers=[LayerConfig(16, "relu", 0.3)], epochs=300, early_stopping=True, patience=3,
+                 validation_fraction=0.2)
+    X_fit, y_fit, X_watch, y_watch = X[:150], y[:150], X[150:], y[150:]
+    recorder = Recorder()
+    honest, history = fit(X_fit, y_fit, cfg, callbacks=[recorder], monitor=(X_watch, y_watch))
+    flipped, flipped_history = fit(X_fit, y_fit, cfg, monitor=(X_watch, 1 - y_watch))  # a monitor saying the opposite
+    assert history.stopped_early and history.inner_holdout == 30
+    assert recorder.info.n_train == 120 and recorder.info.n_val == 50  # the shown val_* are the monitor's
+    # The monitor changed nothing: same weights, same stopping epoch, same stopping losses...
+    assert all(torch.equal(a, b) for a, b in zip(honest.parameters(), flipped.parameters()))
+    assert (history.best_epoch, len(history)) == (flipped_history.best_epoch, len(flipped_history))
+    assert history.column("stop_loss") == flipped_history.column("stop_loss")
+    # ...while what it reported is its own: the monitor's metrics of the final network.
+    assert history.column("val_loss") != flipped_history.column("val_loss")
+    final_scores = honest.evaluate(torch.as_tensor(X_watch)).numpy()
+    assert history.epochs[history.best_epoch - 1].val_auc == pytest.approx(roc_auc_score(y_watch, final_scores),
+                                                                          abs=1e-6)

@@ -113,7 +113,7 @@ def test_a_short_run_leaves_its_history_results_and_can_become_the_active_model(
     assert not at.exception
     runs = at.session_state[KEY_TRAINING_RUNS]
     assert len(runs) == 1 and runs[0].name == "Run 1"
-    assert runs[0].join(timeout=300)
+    runs[0].join()
     at.run()
     assert not at.exception
     run = runs[0]
@@ -139,8 +139,30 @@ def test_one_training_at_a_time_and_stop_keeps_the_partial_run(app):
     while run.epochs_done < 2 and run.is_active:
         threading.Event().wait(0.05)
     at.button(key="train.stop").click().run()
-    assert run.join(timeout=60)
+    run.join()
     at.run()
     assert run.status is RunStatus.STOPPED and run.pipeline is not None
     assert any("was stopped after epoch" in info.value for info in at.info)
     assert not at.button(key="train.start").disabled
+
+
+def test_with_early_stopping_the_results_say_what_decided_the_stop(app):
+    at = _open(app, "pages/configure.py")
+    at.button(key="configure.preset.perceptron").click().run()
+    at.number_input(key="configure.epochs").set_value(300).run()
+    at.checkbox(key="configure.early_stopping").check().run()
+    at.number_input(key="configure.patience").set_value(3).run()
+    assert not at.exception
+    _open(at, "pages/train.py")
+    at.button(key="train.start").click().run()
+    run = at.session_state[KEY_TRAINING_RUNS][0]
+    run.join()
+    at.run()
+    assert not at.exception and run.status is RunStatus.FINISHED, run.error
+    holdout = run.history.inner_holdout
+    assert holdout > 0
+    captions = " ".join(caption.value for caption in at.caption)
+    assert (f"nor to decide when to stop: early stopping watched {holdout} of the training patients"
+            in captions)
+    assert run.history.stopped_early  # seeded: patience 3 ends it well before 300 epochs
+    assert any(f"({holdout} training patients set aside for it)" in info.value for info in at.info)
