@@ -56,10 +56,6 @@ def apply_theme(fig: go.Figure, *, height: int | None = None, title: str | None 
     return fig
 
 
-def outcome_label(code) -> str:
-    return TARGET.category_label(code)
-
-
 def show(fig: go.Figure, *, key: str | None = None, height: int | None = None) -> None:
     """Theme and draw a figure at full width. theme=None keeps our template instead of Streamlit's."""
     import streamlit as st

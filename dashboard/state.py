@@ -57,10 +57,6 @@ class ActiveModel:
     notice: str | None = None  # the default model is a recovered copy: why (shown to the user)
 
     @property
-    def is_default(self) -> bool:
-        return self.name == DEFAULT_MODEL_NAME
-
-    @property
     def display_name(self) -> str:
         """The name to show: a recovered default is not the shipped model and must not be called that."""
         return RECOVERED_DEFAULT_NAME if self.notice else self.name
@@ -202,11 +198,6 @@ def set_active_model(name: str, pipeline: Any, metadata: dict | None = None) -> 
     model = ActiveModel(name, pipeline, dict(metadata or {}))
     st.session_state[KEY_ACTIVE_MODEL] = model
     return model
-
-
-def reset_active_model() -> ActiveModel:
-    st.session_state.pop(KEY_ACTIVE_MODEL, None)
-    return active_model()
 
 
 def ann_config():

@@ -25,7 +25,8 @@ from dashboard.training_views import (
     weight_histograms_figure,
 )
 from model import thresholds
-from model.runs import RunStatus, TrainingCapacityError, TrainingRun, config_summary
+from model.compute_slots import ServerBusyError
+from model.runs import RunStatus, TrainingRun, config_summary
 
 REFRESH_SECONDS = 1.0     # live redraw interval: smooth enough to watch, light on a small server
 MAX_SESSION_RUNS = 10     # older finished runs are dropped (memory is bounded per session)
@@ -51,7 +52,7 @@ def start_run() -> None:
     try:
         run = TrainingRun(dataset.frame, copy.deepcopy(state.ann_config()), name=f"Run {number}",
                           dataset_name=dataset.name).start()
-    except (TrainingCapacityError, ValueError) as error:  # busy server, bad data, config or device
+    except (ServerBusyError, ValueError) as error:  # busy server, bad data, config or device
         st.session_state[KEY_MESSAGE] = f"Training could not start: {error}"
         return
     st.session_state[KEY_RUN_COUNTER] = number

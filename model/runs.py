@@ -17,7 +17,7 @@ to stop; the validation part is only monitored, so its metrics are never optimis
 `start()` refuses (TrainingTooLargeError, a ValueError) a training whose rows × parameters
 × epochs exceed limits.MAX_TRAINING_WORK. Each run holds one of the server's compute slots
 (model.compute_slots, shared with the comparison page; limits.MAX_CONCURRENT_TRAININGS in
-all) while it trains; `start()` raises TrainingCapacityError with a plain message when none
+all) while it trains; `start()` raises ServerBusyError with a plain message when none
 is free.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from model.compute_slots import ServerBusyError, release_slot, take_slot
+from model.compute_slots import release_slot, take_slot
 from model.config import ANNConfig
 from model.device import describe_device, resolve_device
 from model.estimator import ANNClassifier
@@ -49,7 +49,7 @@ from model.pipelines import ANN_STEP, PREPROCESS_STEP, pipeline_from_config
 from model.preprocessing import output_feature_names
 from model.projection import DEFAULT_RESOLUTION, BoundaryGrid, PatientProjection, boundary_grid, project_patients
 from model.schema import FEATURE_NAMES, TARGET
-from model.training import Callback, EpochEvent, History, TrainInfo
+from model.training import Callback, EpochEvent, History
 
 SNAPSHOT_EVERY = 5           # epochs between decision-boundary / weight snapshots
 MAX_WEIGHTS_PER_LAYER = 4_000  # weight sample kept per layer for the histograms
@@ -57,7 +57,6 @@ MAX_PROJECTED_PATIENTS = 2_000  # points drawn on the boundary plot (a sample of
 MIN_PER_CLASS = 4            # patients of each outcome needed to split and still learn something
 
 
-TrainingCapacityError = ServerBusyError  # former name: every compute slot of this server is busy
 
 
 class TrainingDataError(ValueError):
@@ -130,9 +129,6 @@ class _Recorder(Callback):
     def __init__(self, run: "TrainingRun"):
         self.run = run
 
-    def on_train_begin(self, info: TrainInfo) -> None:
-        self.run._info = info
-
     def on_epoch_end(self, event: EpochEvent) -> None:
         run = self.run
         with run._lock:
@@ -166,7 +162,6 @@ class TrainingRun:
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
         self._events: list[EpochEvent] = []
-        self._info: TrainInfo | None = None
         self._thread: threading.Thread | None = None
         self.latest_snapshot: Snapshot | None = None
         self.projection: PatientProjection | None = None

@@ -44,10 +44,6 @@ class OperatingPoint:
         return _ratio(self.tp, self.tp + self.fp)
 
     @property
-    def negative_predictive_value(self) -> float:
-        return _ratio(self.tn, self.tn + self.fn)
-
-    @property
     def accuracy(self) -> float:
         return _ratio(self.tp + self.tn, self.tp + self.tn + self.fp + self.fn)
 

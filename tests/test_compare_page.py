@@ -1,7 +1,6 @@
 """The comparison page under Streamlit's AppTest: form, messages, a small run, caching, external validation."""
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_panels as panels

@@ -27,7 +27,7 @@ from model.config import ANNConfig, ConfigError
 from model.csv_import import read_user_csv, validate_frame
 from model.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
 from model.risk import PatientError, check_patient, predict_risk
-from model.schema import COLUMNS, FEATURE_NAMES, FEATURES, feature
+from model.schema import COLUMNS, FEATURE_NAMES, FEATURES
 
 # ============================================================================= upload (read_user_csv)
 

@@ -8,12 +8,13 @@ import pytest
 
 from model import compute_slots
 from model.bundle import load_bundle
+from model.compute_slots import ServerBusyError
 from model.config import ANNConfig, LayerConfig
 from model.datasets import load_dataset
 from model.estimator import ANNClassifier
 from model.limits import MAX_CONCURRENT_TRAININGS, MAX_TRAINING_WORK
 from model.network import TrainingTooLargeError, check_training_work
-from model.runs import RunStatus, TrainingCapacityError, TrainingDataError, TrainingRun, config_summary
+from model.runs import RunStatus, TrainingDataError, TrainingRun, config_summary
 from model.schema import FEATURE_NAMES, NUMERIC
 
 FAST = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.5)], optimizer="adam", learning_rate=0.02,
@@ -111,7 +112,7 @@ def test_the_server_trains_at_most_the_limit_at_once(cleveland):
     try:
         while compute_slots._SLOTS.acquire(blocking=False):  # occupy every free slot, as other sessions would
             acquired += 1
-        with pytest.raises(TrainingCapacityError, match=f"already training {MAX_CONCURRENT_TRAININGS} networks"):
+        with pytest.raises(ServerBusyError, match=f"already training {MAX_CONCURRENT_TRAININGS} networks"):
             TrainingRun(cleveland, FAST).start()
     finally:
         for _ in range(acquired):
