@@ -12,6 +12,10 @@ is wrong with a message naming the column, the data rows and the problem. Nothin
 raises on bad input: the answer is always an ``ImportResult`` whose report says what
 happened. Data row 1 is the first line after the header (the first line of a file
 without one).
+
+``bad_rows="set_aside"`` (for scoring, not training) keeps a file whose only problems are
+in some rows: those rows leave the frame, ``ImportResult.set_aside`` gives each one's
+reasons, and the frame's index holds the data row numbers of the rows kept.
 """
 from __future__ import annotations
 
@@ -57,6 +61,8 @@ SHOWN_NAME_LENGTH = 40
 # UTF-32 first: its little-endian mark begins with UTF-16's.
 BOM_ENCODINGS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
                  (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+BAD_ROWS = ("refuse", "set_aside")
+ROW = "row"  # name of the index of a set-aside mode frame: the 1-based data row numbers
 LEAK_WARNING = (
     "duplicate rows leak across a train/test split: the same patient can land in both "
     "the training and the test part, which makes the measured accuracy too optimistic"
@@ -99,20 +105,42 @@ class ValidationReport:
     duplicate_rows: list[int] = field(default_factory=list)
     n_rows: int = 0
     has_target: bool = False
+    bad_rows: str = "refuse"
+    set_aside: dict[int, list[str]] = field(default_factory=dict)  # data row -> reasons ("set_aside" mode)
+    row_errors: int = 0  # how many of `errors` concern rows only
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def refuses(self) -> bool:
+        """True when the file cannot be used: any error, or in "set_aside" mode a file-level one."""
+        return bool(self.errors) and (self.bad_rows == "refuse" or len(self.errors) > self.row_errors)
+
     def error(self, column, rows, message) -> None:
         self.errors.append(Issue(column, _as_rows(rows), message))
+
+    def row_error(self, column, mask: pd.Series, message: str, reason_of_row) -> None:
+        """An error in the rows where mask is true; in "set_aside" mode each such row is set
+        aside with reason_of_row(position) (0-based position in the frame checked)."""
+        rows = _positions(mask)
+        self.error(column, rows, message)
+        self.row_errors += 1
+        if self.bad_rows == "set_aside":
+            for row in rows:
+                self.set_aside.setdefault(row, []).append(reason_of_row(row - 1))
 
     def warn(self, column, rows, message) -> None:
         self.warnings.append(Issue(column, _as_rows(rows), message))
 
     def summary(self) -> str:
-        if not self.ok:
+        if self.refuses:
             return f"The file was refused: {len(self.errors)} problem(s) to fix."
+        if self.set_aside:
+            return (f"Read {self.n_rows - len(self.set_aside)} of {self.n_rows} rows in the "
+                    f"{CODINGS.get(self.coding, self.coding)}; {len(self.set_aside)} row(s) set aside for the "
+                    f"problems below (as training data the file would be refused).")
         target = "with a target column" if self.has_target else "without a target column (usable for predictions only)"
         return f"Read {self.n_rows} rows in the {CODINGS.get(self.coding, self.coding)}, {target}."
 
@@ -144,6 +172,11 @@ class ImportResult:
     @property
     def has_target(self) -> bool:
         return self.frame is not None and TARGET.name in self.frame
+
+    @property
+    def set_aside(self) -> dict[int, list[str]]:
+        """Data row -> reasons, for each row left out of `frame` (read with bad_rows="set_aside")."""
+        return self.report.set_aside
 
 
 def describe_names(names) -> str:
@@ -221,17 +254,6 @@ def _decode(data: bytes, report: ValidationReport) -> str | None:
     if control > 0.01 * min(len(text), 65536):
         report.error(None, [], "this is not a CSV file: it contains binary data (is it a spreadsheet or an archive?)")
         return None
-    return text
-
-
-def decode_text(data: bytes) -> str:
-    """A CSV file's bytes as text, decoded as the importer decodes them (a byte-order mark's
-    UTF-16/32, else UTF-8, else latin-1). Raises ValueError with the importer's plain message
-    when they are not text (binary data, an empty file, a broken UTF-16 file)."""
-    report = ValidationReport()
-    text = _decode(bytes(data), report)
-    if text is None:
-        raise ValueError(report.errors[0].message)
     return text
 
 
@@ -403,16 +425,20 @@ def _convert_kaggle(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFra
     for name in KAGGLE_TO_UCI.keys() | KAGGLE_MISSING_CODE.keys():
         numbers[name] = _numbers(frame[name])
     for name in KAGGLE_TO_UCI:
-        bad = numbers[name].notna() & ~numbers[name].isin(allowed_kaggle_codes(name))
+        codes = numbers[name]
+        bad = codes.notna() & ~codes.isin(allowed_kaggle_codes(name))
         if bad.any():
             allowed = ", ".join(f"{int(c):d}" for c in sorted(allowed_kaggle_codes(name)))
-            report.error(name, _positions(bad), f"not a code of the Kaggle coding (which uses {allowed})")
+            message = f"not a code of the Kaggle coding (which uses {allowed})"
+            report.row_error(name, bad, message,
+                             lambda i, name=name, codes=codes, message=message: f"{name}: {codes[i]:g} is {message}")
     if TARGET.name in numbers:
-        numbers[TARGET.name] = _numbers(frame[TARGET.name])
-        bad = numbers[TARGET.name].notna() & ~numbers[TARGET.name].isin([0, 1])
+        target = numbers[TARGET.name] = _numbers(frame[TARGET.name])
+        bad = target.notna() & ~target.isin([0, 1])
         if bad.any():
-            report.error(TARGET.name, _positions(bad), "the Kaggle target must be 0 (disease) or 1 (no disease)")
-    if not report.ok:
+            message = "the Kaggle target must be 0 (disease) or 1 (no disease)"
+            report.row_error(TARGET.name, bad, message, lambda i: f"{message}, not {target[i]:g}")
+    if report.refuses:
         return None
     for name, code in KAGGLE_MISSING_CODE.items():
         hidden = numbers[name] == code
@@ -470,7 +496,8 @@ def _convert_target(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFra
         num = _numbers(frame["num"])
         bad = num.notna() & ~num.isin([0, 1, 2, 3, 4])
         if bad.any():
-            report.error("num", _positions(bad), "UCI 'num' must be one of 0, 1, 2, 3, 4")
+            report.row_error("num", bad, "UCI 'num' must be one of 0, 1, 2, 3, 4",
+                             lambda i: f"UCI 'num' must be one of 0, 1, 2, 3, 4, not {num[i]:g}")
         frame = frame.drop(columns=[c for c in ("num", TARGET.name) if c in frame])
         frame[TARGET.name] = (num > 0).astype(float).mask(num.isna())
         report.conversions.append("target = 1 where UCI num > 0 (disease present), 0 where num = 0")
@@ -494,8 +521,8 @@ def _count(mask: pd.Series, noun: str) -> str:
 
 
 def _positions(mask: pd.Series) -> list[int]:
-    """1-based data row numbers where mask is true."""
-    return (np.flatnonzero(mask.to_numpy(dtype=bool)) + 1).tolist()
+    """1-based data row numbers where mask is true (its index: 0-based positions in the file)."""
+    return (mask.index[mask.to_numpy(dtype=bool)] + 1).tolist()
 
 
 def _check_column(column: pd.Series, name: str, report: ValidationReport) -> pd.Series:
@@ -505,7 +532,8 @@ def _check_column(column: pd.Series, name: str, report: ValidationReport) -> pd.
     numbers, not_number = _parse_numbers(column)
     if not_number.any():
         shown = ", ".join(list(dict.fromkeys(map(short_repr, column[not_number].tolist())))[:SHOWN_VALUES])
-        report.error(name, _positions(not_number), f"{f.label}: not a number (for example {shown})")
+        report.row_error(name, not_number, f"{f.label}: not a number (for example {shown})",
+                         lambda i: f"{f.label}: {short_repr(column[i])} is not a number")
     if name in ZERO_MEANS_MISSING:
         zero = numbers == 0
         if zero.any():
@@ -522,8 +550,13 @@ def _check_column(column: pd.Series, name: str, report: ValidationReport) -> pd.
         bad = numbers.isin(list(problems))
         messages = list(problems.values())[:SHOWN_VALUES]
         more = f" (and {len(problems) - SHOWN_VALUES} other values)" if len(problems) > SHOWN_VALUES else ""
-        report.error(name, _positions(bad), "; ".join(messages) + more)
+        report.row_error(name, bad, "; ".join(messages) + more, lambda i: _plain_check(f, numbers[i]))
     return numbers
+
+
+def _plain_check(f, value: float) -> str:
+    """Feature.check's message for one value, a whole number written without '.0'."""
+    return f.check(int(value) if float(value).is_integer() else float(value)) or ""
 
 
 def _validate(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | None:
@@ -547,12 +580,15 @@ def _validate(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | N
         target = _check_column(frame[TARGET.name], TARGET.name, report)
         empty = target.isna() & ~_parse_numbers(frame[TARGET.name])[1]
         if empty.any():
-            report.error(TARGET.name, _positions(empty),
-                         "the target is empty; fill it in, or remove the column to use the file for predictions only")
+            message = "the target is empty; fill it in, or remove the column to use the file for predictions only"
+            report.row_error(TARGET.name, empty, message, lambda i: message)
         out[TARGET.name] = target
-    if not report.ok:
+    if report.refuses:
         return None
-    _warn_empty_features(out, report)
+    if report.set_aside:
+        out = out.drop(index=[row - 1 for row in report.set_aside])
+    if len(out):
+        _warn_empty_features(out, report)
     missing = out[list(FEATURE_NAMES)].isna()
     if missing.any(axis=None):
         counts = ", ".join(f"{name} {int(n)}" for name, n in missing.sum().items() if n)
@@ -570,6 +606,10 @@ def _validate(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | N
                     f"{describe_rows(_positions(first_copy))}); {LEAK_WARNING}")
     if not report.has_target:
         report.warn(None, [], "no target column: the file can be used for predictions, not for training or testing")
+    if report.bad_rows == "set_aside":
+        out.index = pd.Index(out.index + 1, name=ROW)
+        report.set_aside = dict(sorted(report.set_aside.items()))
+        out.attrs["set_aside"] = report.set_aside
     return out
 
 
@@ -581,6 +621,13 @@ def _warn_empty_features(out: pd.DataFrame, report: ValidationReport) -> None:
                         f"{feature(name).label}: EVERY VALUE IS EMPTY. A model trained on this file cannot "
                         "learn from this feature: it fills in one constant for every patient, whatever their "
                         "value. Predictions for this file fill it in from the model's training data")
+
+
+def set_aside_bad_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame | None, ValidationReport]:
+    """A frame built in a notebook (UCI coding), checked as ``read_user_csv(..., bad_rows="set_aside")``
+    checks a file: (the good rows indexed by 1-based row number, or None when refused; the report)."""
+    report = ValidationReport(coding="uci", bad_rows="set_aside")
+    return validated_frame(frame.reset_index(drop=True), report), report
 
 
 def validate_frame(frame: pd.DataFrame) -> ValidationReport:
@@ -598,13 +645,19 @@ def validated_frame(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFra
     return _validate(_convert_target(frame, report), report)
 
 
-def read_user_csv(file_or_bytes, max_rows: int = MAX_ROWS, max_bytes: int = MAX_UPLOAD_BYTES) -> ImportResult:
+def read_user_csv(file_or_bytes, max_rows: int = MAX_ROWS, max_bytes: int = MAX_UPLOAD_BYTES,
+                  bad_rows: str = "refuse") -> ImportResult:
     """Read a CSV (bytes, a path or a file object such as Streamlit's UploadedFile).
 
     Never raises on bad content: the report lists the problems, and ``frame`` is None
-    when the file is refused.
+    when the file is refused. ``bad_rows="refuse"`` refuses the file for any bad cell
+    (right for training data); ``"set_aside"`` refuses it only for file-level problems
+    and leaves rows with impossible or non-numeric cells out of the frame (index: data
+    row numbers), listing each with its reasons in ``ImportResult.set_aside``.
     """
-    report = ValidationReport()
+    if bad_rows not in BAD_ROWS:
+        raise ValueError(f"bad_rows must be one of {BAD_ROWS}, not {bad_rows!r}")
+    report = ValidationReport(bad_rows=bad_rows)
     data = _read_bytes(file_or_bytes, max_bytes, report)
     text = None if data is None else _decode(data, report)
     raw = None if text is None else _parse(text, max_rows, report)

@@ -19,8 +19,6 @@ Cholesterol: 1 mmol/L of total cholesterol = 38.67 mg/dL (molar mass of choleste
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from typing import Mapping
@@ -435,106 +433,74 @@ class BatchResult:
         return text + "."
 
 
-def _column_problems(feat: Feature, raw: pd.Series) -> tuple[pd.Series, dict[str, np.ndarray], np.ndarray]:
-    """(numeric column, {message: row mask}, missing mask). Each distinct value is checked once."""
-    numeric = pd.to_numeric(raw, errors="coerce").astype("float64")
-    blank = raw.isna() | raw.astype("string").str.strip().isin(["", "?"]).fillna(True).to_numpy(dtype=bool)
-    problems: dict[str, np.ndarray] = {}
-    not_a_number = numeric.isna().to_numpy() & ~np.asarray(blank, dtype=bool)
-    if not_a_number.any():
-        for value in pd.unique(raw[not_a_number]):
-            problems[feat.check(value) or f"{feat.label}: {value!r} is not a number"] = (
-                not_a_number & (raw == value).fillna(False).to_numpy(dtype=bool))
-    values = numeric.to_numpy()
-    for value in pd.unique(numeric.dropna()):
-        message = feat.check(int(value) if float(value).is_integer() else float(value))  # plain repr in messages
-        if message:
-            problems[message] = values == value
-    missing = numeric.isna().to_numpy() & ~not_a_number
-    return numeric, problems, missing
-
-
 MIN_KNOWN_FEATURES = 7  # a row with fewer known features than this is mostly imputation: not scored
 
 
 def score_batch(pipeline, frame: pd.DataFrame, *, max_rows: int = MAX_ROWS) -> BatchResult:
     """Score every valid row; list every other row with its reasons.
 
+    `frame` is what ``read_batch_csv`` returns (the importer's good rows, indexed by data
+    row number, the set-aside ones in ``frame.attrs["set_aside"]``) or a frame built in a
+    notebook, which is checked here the same way (``csv_import.set_aside_bad_rows``).
     Rows are numbered from 1 (the first patient below the header), as in the import
     report. A missing value (empty or "?") is imputed by the pipeline and named in the
     `imputed` column; a row with fewer than MIN_KNOWN_FEATURES known features, a value
     that is not a number or an impossible value (``Feature.check``) makes the row invalid.
     """
-    if frame is None or len(frame) == 0:
+    from .csv_import import ROW, set_aside_bad_rows
+
+    set_aside = {} if frame is None else frame.attrs.get("set_aside", {}) if frame.index.name == ROW else None
+    n = 0 if frame is None else len(frame) + len(set_aside or {})
+    if n == 0:
         raise BatchError("The file holds no patients.")
-    if len(frame) > max_rows:
-        raise BatchError(f"The file has {len(frame):,} rows; at most {max_rows:,} can be scored at once.")
+    if n > max_rows:
+        raise BatchError(f"The file has {n:,} rows; at most {max_rows:,} can be scored at once.")
     absent = [feat for feat in FEATURES if feat.name not in frame.columns]
     if absent:
         raise BatchError("Missing column(s): " + ", ".join(f"{f.name} ({f.label})" for f in absent)
                          + ". Columns must be named as in the UCI data: " + ", ".join(FEATURE_NAMES) + ".")
-    n = len(frame)
-    rows = np.arange(1, n + 1)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    imputed: list[list[str]] = [[] for _ in range(n)]
-    inputs = pd.DataFrame(index=pd.RangeIndex(n))
-    for feat in FEATURES:
-        column, problems, missing = _column_problems(feat, frame[feat.name].reset_index(drop=True))
-        inputs[feat.name] = column.to_numpy()
-        for message, mask in problems.items():
-            for i in np.flatnonzero(mask):
-                reasons[i].append(message)
-        for i in np.flatnonzero(missing):
-            imputed[i].append(feat.label)
-    for i in np.flatnonzero(inputs.notna().sum(axis=1).to_numpy() < MIN_KNOWN_FEATURES):
-        reasons[i].append(f"only {len(FEATURES) - len(imputed[i])} of {len(FEATURES)} features given; at least "
-                          f"{MIN_KNOWN_FEATURES} are needed")
-    valid = np.array([not r for r in reasons], dtype=bool)
-    scored = pd.DataFrame({"row": rows[valid]})
+    if set_aside is None:  # not from the importer: check it as the importer checks a file
+        frame, report = set_aside_bad_rows(frame)
+        if frame is None:
+            raise BatchError(" ".join(str(issue) for issue in report.errors))
+        set_aside = report.set_aside
+    reasons = {row: list(problems) for row, problems in set_aside.items()}
+    inputs = frame[list(FEATURE_NAMES)]
+    missing = inputs.isna()
+    too_few = missing.columns.size - missing.sum(axis=1) < MIN_KNOWN_FEATURES
+    for row, n_missing in missing.sum(axis=1)[too_few].items():
+        reasons[row] = [f"only {len(FEATURES) - n_missing} of {len(FEATURES)} features given; at least "
+                        f"{MIN_KNOWN_FEATURES} are needed"]
+    valid = ~too_few.to_numpy()
+    kept = frame[valid]
+    scored = pd.DataFrame({"row": kept.index.to_numpy(dtype="int64")})
     for name in FEATURE_NAMES:
-        scored[name] = inputs.loc[valid, name].to_numpy()
-    if TARGET.name in frame.columns:
-        scored[TARGET.name] = pd.to_numeric(frame[TARGET.name], errors="coerce").to_numpy()[valid]
-    probability = positive_probability(pipeline, inputs.loc[valid]) if valid.any() else np.empty(0)
+        scored[name] = kept[name].to_numpy()
+    if TARGET.name in kept.columns:
+        scored[TARGET.name] = kept[TARGET.name].to_numpy()
+    probability = positive_probability(pipeline, inputs[valid]) if valid.any() else np.empty(0)
     scored["risk_percent"] = np.round(100.0 * probability, 1)
     scored["risk_band"] = band_names(probability)
-    scored["imputed"] = [", ".join(imputed[i]) for i in np.flatnonzero(valid)]
-    invalid = pd.DataFrame({"row": rows[~valid], "reasons": ["; ".join(reasons[i]) for i in np.flatnonzero(~valid)]})
+    labels = [feature(name).label for name in FEATURE_NAMES]
+    scored["imputed"] = [", ".join(label for label, gap in zip(labels, gaps) if gap)
+                         for gaps in missing[valid].to_numpy()]
+    invalid = pd.DataFrame({"row": pd.Series(sorted(reasons), dtype="int64"),
+                            "reasons": ["; ".join(reasons[row]) for row in sorted(reasons)]})
     return BatchResult(scored, invalid)
 
 
 def read_batch_csv(source, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_UPLOAD_BYTES):
     """(frame or None, import report) for a CSV of patients to score.
 
-    The importer (model/csv_import.py) reads, recognises the coding and converts. It
-    refuses a whole file for one impossible value, which is right for training data;
-    for scoring, a UCI-coded file refused only for such row problems is read again as
-    plain text cells so that ``score_batch`` can list the bad rows and score the rest.
-    That second reading starts from the text the importer decoded (UTF-16, latin-1 ...);
-    should it fail all the same, the file is refused with the reason in the report.
+    The importer (model/csv_import.py) reads, recognises the coding (UCI, Kaggle,
+    TensorFlow tutorial) and converts; in its "set_aside" mode a row with an impossible
+    or non-numeric cell leaves the frame and is listed with its reasons, and only a
+    file-level problem (missing columns, not a CSV, too large) refuses the file. The
+    frame is what ``score_batch`` takes.
     """
-    from .csv_import import decode_text, read_user_csv
+    from .csv_import import read_user_csv
 
     data = source if isinstance(source, (bytes, bytearray)) else source.getvalue() if hasattr(
         source, "getvalue") else source.read()
-    imported = read_user_csv(bytes(data), max_rows=max_rows, max_bytes=max_bytes)
-    report = imported.report
-    if imported.frame is not None:
-        return imported.frame, report
-    row_problems_only = report.coding in ("uci", "uci-processed") and all(
-        issue.column is not None and issue.rows for issue in report.errors)
-    if not row_problems_only:
-        return None, report
-    headerless = report.coding == "uci-processed"
-    try:
-        frame = pd.read_csv(io.StringIO(decode_text(data)), dtype=str, keep_default_na=False, sep=None,
-                            engine="python", header=None if headerless else 0, nrows=max_rows,
-                            skipinitialspace=True)
-    except (ValueError, UnicodeError, csv.Error) as error:  # pandas' ParserError is a ValueError
-        report.error(None, [], f"the file could not be read again to set its bad rows aside for scoring "
-                               f"({str(error).strip()}); fix the rows named above and upload it again")
-        return None, report
-    if headerless:
-        frame.columns = list(FEATURE_NAMES) + ["num"][: frame.shape[1] - len(FEATURE_NAMES)]
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    return frame[[c for c in FEATURE_NAMES if c in frame.columns]], report
+    imported = read_user_csv(bytes(data), max_rows=max_rows, max_bytes=max_bytes, bad_rows="set_aside")
+    return imported.frame, imported.report

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from model.codings import KAGGLE_TO_UCI, uci_to_kaggle
-from model.csv_import import ImportResult, decode_text, describe_rows, read_user_csv, validate_frame
+from model.csv_import import ImportResult, describe_rows, read_user_csv, validate_frame
 from model.datasets import load_dataset, read_uci_processed
 from model.schema import COLUMNS, FEATURE_NAMES
 
@@ -225,6 +225,25 @@ def test_kaggle_target_must_be_binary(cleveland):
         csv_bytes(frame))
 
 
+def test_set_aside_mode_keeps_the_good_rows_and_lists_the_bad_ones(cleveland):
+    frame = uci_to_kaggle(cleveland.head(10)).astype(object)
+    frame.loc[3, "restecg"] = 5
+    frame.loc[6, "age"] = "old"
+    frame.loc[6, "chol"] = 5000
+    result = read_user_csv(csv_bytes(frame), bad_rows="set_aside")
+    assert result.report.coding == "kaggle" and not result.report.refuses
+    assert list(result.frame.index) == [1, 2, 3, 5, 6, 8, 9, 10] and result.frame.index.name == "row"
+    assert list(result.set_aside) == [4, 7]
+    assert result.set_aside[4] == ["restecg: 5 is not a code of the Kaggle coding (which uses 0, 1, 2)"]
+    assert result.set_aside[7] == ["Age: 'old' is not a number", "Serum cholesterol: 5000 is above the possible "
+                                   "maximum 700 mg/dL"]
+    assert "2 row(s) set aside" in result.report.summary()
+    # the default still refuses the whole file; file-level problems refuse it in both modes
+    assert read_user_csv(csv_bytes(frame)).frame is None
+    missing = read_user_csv(csv_bytes(frame.drop(columns="age")), bad_rows="set_aside")
+    assert missing.frame is None and "missing column" in messages(missing.report)
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "the file is empty"),
     (b"  \n\n", "the file is empty"),
@@ -298,13 +317,3 @@ def test_describe_rows():
     assert describe_rows([4]) == "data row 4"
     assert describe_rows([1, 2, 3]) == "data rows 1, 2, 3"
     assert describe_rows(list(range(1, 9))) == "data rows 1, 2, 3, 4, 5 and 3 more (8 rows in all)"
-
-
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "latin-1", "utf-8-sig"])
-def test_decode_text_reads_what_the_importer_reads(encoding):
-    assert decode_text("age,note\n63,café\n".encode(encoding)) == "age,note\n63,café\n"
-
-
-def test_decode_text_refuses_binary_data_with_the_importers_message():
-    with pytest.raises(ValueError, match="binary data"):
-        decode_text(b"PK\x03\x04\x00\x00binary")

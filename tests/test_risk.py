@@ -284,21 +284,20 @@ def test_read_batch_csv_sets_bad_rows_aside_in_a_non_utf8_file(encoding):
     assert list(result.invalid["row"]) == [3] and len(result.scored) == 5
 
 
-@pytest.mark.parametrize("failure", [UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
-                                     pd.errors.ParserError("Expected 14 fields in line 4, saw 15")])
-def test_read_batch_csv_that_cannot_be_read_again_gets_a_message_not_a_traceback(monkeypatch, failure):
-    import model.csv_import
+def test_read_batch_csv_scores_a_kaggle_coded_file_around_its_bad_row():
+    from model.codings import uci_to_kaggle
 
-    data = cleveland().head(6).copy()
-    data["chol"] = data["chol"].astype(object)
-    data.loc[2, "chol"] = 5000
-
-    def fails_the_second_time(raw):
-        raise failure
-
-    monkeypatch.setattr(model.csv_import, "decode_text", fails_the_second_time)  # the importer's own read works
+    data = uci_to_kaggle(cleveland().head(6).dropna().reset_index(drop=True))
+    data["cp"] = data["cp"].astype(object)
+    data.loc[2, "cp"] = 9                       # no Kaggle code
+    data.loc[4, "chol"] = 5000                  # impossible
     frame, report = read_batch_csv(_csv(data))
-    assert frame is None and "could not be read again to set its bad rows aside" in report.as_text()
+    assert report.coding == "kaggle" and frame is not None
+    result = score_batch(logistic(), frame)
+    reasons = dict(zip(result.invalid["row"], result.invalid["reasons"]))
+    assert sorted(reasons) == [3, 5] and "not a code of the Kaggle coding" in reasons[3]
+    assert reasons[5] == feature("chol").check(5000)
+    assert list(result.scored["row"]) == [r for r in range(1, len(data) + 1) if r not in (3, 5)]
 
 
 def test_mc_dropout_interval_ignores_trainings_running_in_other_threads(patient):
