@@ -71,6 +71,13 @@ def open_page(page, title: str) -> None:
     wait_for_app(page)
 
 
+def set_number(page, label: str, value: int) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    wait_for_app(page)
+
+
 def visit_everything(page, server: Server, epochs: int, record) -> None:
     """The tour: every page, one training to the end, one small comparison."""
     from model.limits import MAX_EPOCHS
@@ -89,10 +96,7 @@ def visit_everything(page, server: Server, epochs: int, record) -> None:
     open_page(page, "Configure a network")
     page.get_by_role("button", name="One hidden layer").click()
     wait_for_app(page)
-    field = page.get_by_label(f"Epochs (1–{MAX_EPOCHS:,})", exact=True)
-    field.fill(str(epochs))
-    field.press("Enter")
-    wait_for_app(page)
+    set_number(page, f"Epochs (1–{MAX_EPOCHS:,})", epochs)
     record("configure")
 
     open_page(page, "Train and watch")

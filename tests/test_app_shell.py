@@ -41,6 +41,13 @@ def test_config_bounds_uploads_like_the_model_package():
     assert config["theme"]["primaryColor"]
 
 
+def test_config_turns_off_the_full_gc_after_every_rerun():
+    # With it on, each live panel's one-second redraw runs a ~0.2 s gc.collect() holding the GIL:
+    # four sessions watching made their trainings 4x slower (benchmarks/bench_concurrent_training.py).
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
+
+
 def test_landing_page_tells_a_first_time_user_where_to_start(app):
     app.run()
     assert not app.exception
