@@ -125,6 +125,12 @@ def render_progress(run: TrainingRun) -> None:
                                          f"{_format_seconds(remaining)} left · {run.device_label}")
 
 
+def metric_delta(value: float | None, before: float | None) -> str | None:
+    """The change since the previous epoch, or None (no coloured arrow) when it rounds to 0."""
+    change = None if value is None or before is None else round(value - before, 4)
+    return f"{change:+.4f}" if change else None
+
+
 def render_metrics(run: TrainingRun, events: list) -> None:
     if not events:
         st.caption("Preparing the data and the network…")
@@ -138,8 +144,8 @@ def render_metrics(run: TrainingRun, events: list) -> None:
               ("Validation accuracy", last.val_acc, previous and previous.val_acc, "normal"),
               ("Validation ROC AUC", last.val_auc, previous and previous.val_auc, "normal"))
     for column, (label, value, before, colour) in zip(columns, values):
-        delta = None if value is None or before is None else f"{value - before:+.4f}"
-        column.metric(label, "–" if value is None else f"{value:.3f}", delta, delta_color=colour)
+        column.metric(label, "–" if value is None else f"{value:.3f}", metric_delta(value, before),
+                      delta_color=colour)
 
 
 def render_charts(run: TrainingRun, key: str) -> None:

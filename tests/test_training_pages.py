@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.state import KEY_ACTIVE_MODEL, KEY_ANN_CONFIG, KEY_TRAINING_RUNS
+from dashboard.train_panels import metric_delta
 from model.presets import PRESETS
 from model.runs import RunStatus
 
@@ -24,6 +25,13 @@ def _open(at, page):
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+def test_an_epoch_to_epoch_change_that_rounds_to_zero_gets_no_arrow():
+    assert metric_delta(0.5, 0.4) == "+0.1000"
+    assert metric_delta(0.4, 0.5) == "-0.1000"
+    assert metric_delta(0.02400, 0.02401) is None  # not "+0.0000" with a red arrow
+    assert metric_delta(None, 0.5) is None and metric_delta(0.5, None) is None
 
 
 def _errors(at):
