@@ -25,17 +25,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_server_memory import (  # noqa: E402
-    CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, open_page, set_number, wait_for_app)
 
 from model.datasets import load_dataset  # noqa: E402
 from model.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS  # noqa: E402
 from model.presets import PRESETS  # noqa: E402
 from model.runs import TrainingRun  # noqa: E402
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, open_page, set_number, wait_for_app  # noqa: E402
 from tests.e2e.server import start_server, stop_server  # noqa: E402
 
+TIMEOUT_MS = 300_000  # a run of several minutes on a slow machine
 POST_SCRIPT_GC = "STREAMLIT_RUNNER_POST_SCRIPT_GC"  # Streamlit reads config options from the environment
 
 

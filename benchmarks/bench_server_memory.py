@@ -24,12 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, open_page, set_number, wait_for_app  # noqa: E402
 from tests.e2e.server import start_server, stop_server  # noqa: E402  (no pytest: a plain module)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-APP_READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
-NAV = "[data-testid='stSidebarNav'] a"
 TIMEOUT_MS = 300_000
 SERVER_START_TIMEOUT_S = 180
 PEER_APP = 'import streamlit as st\n\nst.title("Hello")\nst.write("A bare Streamlit app: the peer of the memory benchmark.")\n'
@@ -57,25 +54,6 @@ class Server:
 
     def stop(self) -> None:
         stop_server(self._server)
-
-
-def wait_for_app(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_selector(APP_READY, timeout=TIMEOUT_MS)
-    if page.locator("[data-testid='stException']").count():
-        raise RuntimeError(page.locator("[data-testid='stException']").first.inner_text()[:1000])
-
-
-def open_page(page, title: str) -> None:
-    page.locator(NAV, has_text=title).first.click()
-    wait_for_app(page)
-
-
-def set_number(page, label: str, value: int) -> None:
-    field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    wait_for_app(page)
 
 
 def visit_everything(page, server: Server, epochs: int, record) -> None:

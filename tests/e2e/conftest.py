@@ -1,8 +1,9 @@
 """Browser tests: a real `streamlit run app.py` driven by Debian's Chromium through Playwright.
 
 Fixtures: `app_server` (URL of a server started for the test session), `browser`, `page`.
-Helpers: `wait_for_app(page)`, `open_page(page, title)` (sidebar navigation, same session),
-`set_number(page, label, value)`, `screenshot(page, name)` (PNG under tests/e2e/artifacts/, git-ignored).
+Helpers: `wait_for_app(page)`, `open_page(page, title)` (sidebar navigation, same session) and
+`set_number(page, label, value)` from browser.py (shared with the benchmarks), and
+`screenshot(page, name)` (PNG under tests/e2e/artifacts/, git-ignored).
 Starting and stopping a server: tests/e2e/server.py (shared with benchmarks/bench_server_memory.py).
 """
 from __future__ import annotations
@@ -13,15 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from .browser import (  # noqa: F401  (re-exported for the test modules)
+    APP_IDLE_TIMEOUT_MS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NAV,
+    open_page,
+    set_number,
+    wait_for_app,
+)
 from .server import REPO, ServerStartError, start_server, stop_server
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-APP_IDLE_TIMEOUT_MS = 120_000  # a page may train or cross-validate before it settles
-APP_READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
-EXCEPTION = "[data-testid='stException']"
-NAV = "[data-testid='stSidebarNav'] a"
 SCREENSHOT_MAX_HEIGHT = 6000
 
 
@@ -69,30 +73,6 @@ def page(browser, app_server):
 def browser_page(page):
     """The contract's name for `page`."""
     return page
-
-
-def wait_for_app(page) -> None:
-    """Wait until the script has finished running, then check no exception block is shown."""
-    # After an interaction the state goes running -> notRunning; give the rerun a moment to start.
-    page.wait_for_timeout(300)
-    page.wait_for_selector(APP_READY, timeout=APP_IDLE_TIMEOUT_MS)
-    exceptions = page.locator(EXCEPTION)
-    if exceptions.count():
-        raise AssertionError(f"the page shows an exception: {exceptions.first.inner_text()[:2000]}")
-
-
-def open_page(page, title: str) -> None:
-    """Navigate inside the same Streamlit session (a page.goto would start a new session)."""
-    page.locator(NAV, has_text=title).first.click()
-    wait_for_app(page)
-
-
-def set_number(page, label: str, value) -> None:
-    """Type a value into the number input labelled `label` and confirm it with Enter."""
-    field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    wait_for_app(page)
 
 
 def screenshot(page, name: str) -> Path:

@@ -8,7 +8,7 @@ import pytest
 from model.datasets import load_dataset
 from model.schema import feature
 
-from .conftest import screenshot, wait_for_app
+from .conftest import screenshot, set_number, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +27,6 @@ def shown_risk(page) -> int:
     match = re.fullmatch(r"(\d+) %", text.strip())
     assert match, f"risk shown as {text!r}"
     return int(match.group(1))
-
-
-def set_number(page, label: str, value) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
-    wait_for_app(page)
 
 
 def choose(page, label: str, option: str) -> None:
