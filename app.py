@@ -6,8 +6,10 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.sidebar import render_sidebar
+from model.threads import configure_threads
 
 st.set_page_config(page_title="Heart-ANN", page_icon="❤️", layout="wide")
+configure_threads()  # each run's new thread: torch's thread policy, even if born beside a one-thread job
 
 # ---- PAGE LIST -------------------------------------------------------------------------
 # Register a page here only once it is really built: one line per page, in reading order.
@@ -18,6 +20,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train and watch", icon=":material/model_training:"),
     st.Page("pages/compare.py", title="Classical ML vs deep learning", icon=":material/leaderboard:"),
     st.Page("pages/predict.py", title="Patient risk", icon=":material/monitor_heart:"),
+    st.Page("pages/transport.py", title="Other hospitals", icon=":material/local_hospital:"),
 ]
 # ---- END OF PAGE LIST ------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ Second part: 50 fits of the default ANN (5×10 repeated stratified CV) — goal 
 
 Where the time went (a plain loop is the last row): torch.optim's per-step bookkeeping
 (→ update rules on one flat parameter vector, model/optimizers.py), the autograd engine
-(→ hand-written backprop, MLP.backprop, tested equal to autograd), multi-threaded kernels on
+(→ one hand-written backprop, model.engine.StackedMLP, tested equal to autograd), multi-threaded kernels on
 tiny matrices (→ one thread for small problems), DataLoader (→ permute on the device, slice
 views), sklearn AUC + .item() per metric (→ AUC in torch, one host transfer per epoch),
 train()/eval() toggling each epoch (→ MLP.evaluate).

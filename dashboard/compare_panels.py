@@ -1,12 +1,23 @@
-"""Widgets of the comparison page: the settings form, cached runs, and the result tabs.
+"""Widgets of the comparison page: the settings form, the comparison job, and the result tabs.
 
-Computation is model.comparison; figures are dashboard.compare_views. Runs are cached with
-st.cache_data on (data fingerprint, ANN config JSON, protocol, models), so a second visit,
-or a second user with the same data and settings, gets the result at once; the session also
-keeps its last result so leaving the page and returning shows it without any work.
+Computation is model.comparison; figures are dashboard.compare_views. A comparison runs as a
+background job (model.jobs.Job) kept in the session (dashboard.state.compare_job()): the user
+may leave the page and come back to its progress, then its result; Stop cancels it. While it
+runs, a fragment in the sidebar of every page (dashboard.sidebar) sends the job a heartbeat;
+when the browser session is gone the heartbeats stop and the job's watchdog cancels it, freeing
+its compute slot. Before a run starts the page shows an estimate of its time
+(model.estimates) and asks for confirmation when it is long.
+
+Finished results are kept server-wide for a few identical requests (data fingerprint, ANN config
+JSON, protocol, models, extras), so a second visit, or a second user with the same data and
+settings, gets the result at once; the session also keeps its last result.
 """
 from __future__ import annotations
 
+import copy
+import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,6 +27,7 @@ from dashboard import compare_views as views
 from dashboard import state
 from dashboard.charts import show
 from model.comparison import (
+    BUSY_MESSAGE,
     CLASSICAL_NAMES,
     DEFAULT_MODELS,
     MODEL_NAMES,
@@ -30,13 +42,20 @@ from model.comparison import (
     selection_problems,
     workload_problems,
 )
-from model.compute_slots import ServerBusyError
+from model.compute_slots import ServerBusyError, slots_in_use
 from model.config import ANNConfig
+from model.estimates import ComparisonEstimate, describe_seconds, estimate_comparison
+from model.evaluation import ModelFitError
 from model.exploration import frame_fingerprint
-from model.limits import MAX_CV_FOLDS, MAX_CV_REPEATS
+from model.jobs import Job, JobStatus
+from model.limits import MAX_CONCURRENT_TRAININGS, MAX_CV_FOLDS, MAX_CV_REPEATS
 from model.runs import config_summary
 
+logger = logging.getLogger(__name__)
+
 KEY_LAST = "compare.last_run"          # LastRun of this session
+KEY_PENDING = "compare.pending"        # PendingRun waiting for the user's confirmation (a long estimate)
+KEY_NOTICE = "compare.notice"          # (kind, text) to show once, from a button callback
 KEY_FORM_MODELS = "compare.form.models"
 KEY_FORM_FOLDS = "compare.form.folds"
 KEY_FORM_REPEATS = "compare.form.repeats"
@@ -46,6 +65,14 @@ KEY_FORM_IMPORTANCE = "compare.form.importance"
 KEY_FORM_EXTERNAL = "compare.form.external"
 KEY_IMPORTANCE_MODEL = "compare.importance_model"
 KEY_RUN = "compare.run"
+KEY_CONFIRM = "compare.confirm"
+KEY_DISCARD = "compare.discard"
+KEY_STOP = "compare.stop"
+
+CONFIRM_ABOVE_SECONDS = 60.0  # a longer estimate asks "start it?" first
+REFRESH_SECONDS = 1.0         # the page's progress redraw (each redraw is also a heartbeat)
+STOP_WAIT_SECONDS = 2.0       # Stop waits this long for the job to reach its next check
+MAX_KEPT_RESULTS = 8          # finished results kept server-wide for identical requests
 
 
 @dataclass(frozen=True)
@@ -68,63 +95,119 @@ class LastRun:
     external_error: str | None = None
 
 
-class _Bar:
-    """st.progress updated only when the shown percentage changes (each update is a message)."""
+@dataclass(frozen=True)
+class PendingRun:
+    """A run waiting for confirmation: what it would compare, on which data and network."""
 
-    def __init__(self, text: str):
-        self.bar, self.percent = st.progress(0, text=text), -1
-
-    def __call__(self, fraction: float, message: str) -> None:
-        percent = int(fraction * 100)
-        if percent != self.percent:
-            self.percent = percent
-            self.bar.progress(percent, text=f"{message} ({percent}%)")
-
-    def done(self) -> None:
-        self.bar.empty()
+    settings: Settings
+    data_key: str
+    config_json: str
+    estimate: ComparisonEstimate | None
+    estimate_error: str | None = None  # why there is no estimate
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def cached_comparison(data_key: str, config_json: str, protocol: tuple, names: tuple, extras: tuple,
-                      _frame: pd.DataFrame) -> ComparisonReport:
-    """Keyed on the data fingerprint, config, protocol and models; `_frame` is not hashed."""
-    bar = _Bar("Starting the comparison…")
-    report = run_comparison(_frame, list(names), ANNConfig.from_json(config_json), Protocol(*protocol), bar,
-                            with_learning_curve=extras[0], with_importance=extras[1])
-    bar.done()
-    return report
+class ComparisonJob(Job):
+    """A comparison (then, when asked, the external validation) in the background, and what it was for."""
+
+    def __init__(self, settings: Settings, dataset: state.DatasetChoice, config: ANNConfig,
+                 sites: pd.DataFrame | None, estimate: ComparisonEstimate | None):
+        self.settings, self.dataset_name = settings, dataset.name
+        self.data_key, self.config_json = frame_fingerprint(dataset.frame), config.to_json(indent=None)
+        self.collected = False  # the page has turned the result into the session's LastRun
+        frame, config = dataset.frame, copy.deepcopy(config)
+        external_sites = sites if settings.external else None
+
+        def work(progress, stop_event: threading.Event):
+            share = 0.9 if external_sites is not None else 1.0
+            report = run_comparison(frame, list(settings.names), config, settings.protocol,
+                                    lambda f, message: progress(share * f, message),
+                                    with_learning_curve=settings.learning_curve, with_importance=settings.importance,
+                                    stop_event=stop_event, hold_slot=False)
+            external, error = None, None
+            if external_sites is not None:
+                try:
+                    external = external_validation(external_sites, list(settings.names), config,
+                                                   progress=lambda f, message: progress(share + (1 - share) * f,
+                                                                                        message),
+                                                   stop_event=stop_event, hold_slot=False)
+                except ValueError as problem:  # the comparison itself is kept and shown
+                    logger.warning("external validation could not run: %s", problem)
+                    error = str(problem)
+            return report, external, error
+
+        super().__init__(work, "The comparison", BUSY_MESSAGE,
+                         estimate_seconds=None if estimate is None else estimate.seconds)
+        self.result_key = _result_key(self.data_key, self.config_json, settings,
+                                      None if external_sites is None else frame_fingerprint(external_sites))
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def cached_external(sites_key: str, config_json: str, names: tuple, _sites: pd.DataFrame) -> ExternalValidation:
-    bar = _Bar("External validation…")
-    validation = external_validation(_sites, list(names), ANNConfig.from_json(config_json), progress=bar)
-    bar.done()
-    return validation
+# ------------------------------------------------------------------ results kept for identical requests
+_results: OrderedDict[tuple, tuple] = OrderedDict()
+_results_lock = threading.Lock()
+
+
+def _result_key(data_key: str, config_json: str, settings: Settings, sites_key: str | None) -> tuple:
+    return (data_key, config_json, settings, sites_key)
+
+
+def _kept_result(key: tuple) -> tuple | None:
+    with _results_lock:
+        if key not in _results:
+            return None
+        _results.move_to_end(key)
+        return copy.deepcopy(_results[key])  # each session gets its own copy, as st.cache_data gives
+
+
+def _keep_result(key: tuple, result: tuple) -> None:
+    with _results_lock:
+        _results[key] = result
+        while len(_results) > MAX_KEPT_RESULTS:
+            _results.popitem(last=False)
+
+
+def forget_results() -> None:
+    """Drop every kept result (the next identical request computes again)."""
+    with _results_lock:
+        _results.clear()
 
 
 # ------------------------------------------------------------------ the form
-def render_form(config: ANNConfig, sites_loaded: bool) -> Settings | None:
-    """The settings form; returns Settings when submitted."""
+def _seed_form(previous: Settings | None, sites_loaded: bool) -> None:
+    """Give each form field its value: the user's edit while on the page, else the settings of the session's
+    latest comparison (Streamlit drops widget values when the page is left), else the defaults."""
+    protocol = previous.protocol if previous else Protocol()
+    values = {KEY_FORM_MODELS: list(previous.names) if previous else list(DEFAULT_MODELS),
+              KEY_FORM_FOLDS: protocol.n_splits, KEY_FORM_REPEATS: protocol.n_repeats, KEY_FORM_SEED: protocol.seed,
+              KEY_FORM_CURVES: previous.learning_curve if previous else True,
+              KEY_FORM_IMPORTANCE: previous.importance if previous else True,
+              KEY_FORM_EXTERNAL: (previous.external if previous else True) and sites_loaded}
+    for key, value in values.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def render_form(config: ANNConfig, sites_loaded: bool, previous: Settings | None = None) -> Settings | None:
+    """The settings form (seeded from `previous`, the session's latest settings); returns Settings when submitted."""
+    _seed_form(previous, sites_loaded)
     with st.form("compare.form", border=True):
         names = st.multiselect(
-            "Models", MODEL_NAMES, default=list(DEFAULT_MODELS), key=KEY_FORM_MODELS,
+            "Models", MODEL_NAMES, key=KEY_FORM_MODELS,
             help=f"Seven classical models, the ANN as configured ({config_summary(config)}), and the "
                  f"single perceptron (no hidden layer).")
         cols = st.columns(3)
-        folds = cols[0].number_input("Folds", 2, MAX_CV_FOLDS, 5, key=KEY_FORM_FOLDS,
+        folds = cols[0].number_input("Folds", 2, MAX_CV_FOLDS, key=KEY_FORM_FOLDS,
                                      help=f"k of stratified k-fold cross-validation (2 to {MAX_CV_FOLDS}).")
-        repeats = cols[1].number_input("Repeats", 1, MAX_CV_REPEATS, 10, key=KEY_FORM_REPEATS,
+        repeats = cols[1].number_input("Repeats", 1, MAX_CV_REPEATS, key=KEY_FORM_REPEATS,
                                        help=f"How many times the k folds are reshuffled (1 to {MAX_CV_REPEATS}). "
                                             "More repeats: narrower intervals, longer run.")
-        seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key=KEY_FORM_SEED,
+        seed = cols[2].number_input("Seed", 0, 2**31 - 1, key=KEY_FORM_SEED,
                                     help="Fixes the folds: every model sees exactly the same ones.")
         cols = st.columns(3)
-        curves = cols[0].checkbox("Learning curves", True, key=KEY_FORM_CURVES,
+        curves = cols[0].checkbox("Learning curves", key=KEY_FORM_CURVES,
                                   help="ANN and best classical model trained on 10% … 100% of each fold.")
-        importance = cols[1].checkbox("Permutation importance", True, key=KEY_FORM_IMPORTANCE,
+        importance = cols[1].checkbox("Permutation importance", key=KEY_FORM_IMPORTANCE,
                                       help="Per model, on the held-out rows of the first repeat's folds.")
-        external = cols[2].checkbox("External validation", sites_loaded, key=KEY_FORM_EXTERNAL,
+        external = cols[2].checkbox("External validation", key=KEY_FORM_EXTERNAL,
                                     disabled=not sites_loaded,
                                     help="Train on Cleveland, test on Hungary, Switzerland and VA "
                                          + ("." if sites_loaded else "(load the four UCI sites first)."))
@@ -139,38 +222,214 @@ def settings_problems(settings: Settings, frame: pd.DataFrame, config: ANNConfig
     """Everything that stops a run, in plain words."""
     problems = selection_problems(settings.names)
     try:
-        _, y = checked_features_and_target(frame)
+        X, y = checked_features_and_target(frame)
     except ValueError as error:
         return problems + [f"This dataset cannot be compared: {error}."]
-    problems += protocol_problems(y, settings.protocol)
+    problems += protocol_problems(y, settings.protocol, X)
     problems += workload_problems(len(frame), settings.protocol)
     if any(n not in CLASSICAL_NAMES and n != PERCEPTRON_NAME for n in settings.names):
         problems += [f"The ANN configuration is not valid: {e}. Fix it on the configuration page."
                      for e in config.errors()]
     return problems
 
+# ------------------------------------------------------------------ estimate, start, confirm, stop
+def notice(kind: str, text: str) -> None:
+    """A message for the next run of the page (button callbacks cannot draw where the page wants it)."""
+    st.session_state[KEY_NOTICE] = (kind, text)
 
-def run(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) -> LastRun:
-    """The comparison (cached), then the external validation when asked; saved in the session."""
-    data_key = frame_fingerprint(dataset.frame)
-    config_json = config.to_json(indent=None)
-    protocol = (settings.protocol.n_splits, settings.protocol.n_repeats, settings.protocol.seed)
-    report = cached_comparison(data_key, config_json, protocol, settings.names,
-                               (settings.learning_curve, settings.importance), dataset.frame)
-    external, error = None, None
-    sites = state.uci_sites()
-    if settings.external and sites is not None:
-        try:
-            external = cached_external(frame_fingerprint(sites), config_json, settings.names, sites)
-        except (ValueError, ServerBusyError) as problem:  # the comparison itself is kept and shown
-            error = str(problem)
-    last = LastRun(settings, data_key, dataset.name, config_json, report, external, error)
-    st.session_state[KEY_LAST] = last
-    return last
 
+def render_server_load() -> None:
+    """How busy the server is (all users): a run needs one free slot."""
+    busy = slots_in_use()
+    st.caption(f"This server is running {busy} of its {MAX_CONCURRENT_TRAININGS} trainings and comparisons "
+               f"(all users) now.")
+
+
+def render_notice() -> None:
+    kind, text = st.session_state.pop(KEY_NOTICE, (None, None))
+    if kind == "warning":
+        st.warning(text, icon=":material/hourglass_top:")
+    elif kind == "error":
+        st.error(text, icon=":material/error:")
+
+
+def estimate(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) -> ComparisonEstimate:
+    """How long these settings will take on this server (model.estimates)."""
+    sites = state.uci_sites() if settings.external else None
+    external_rows = 0 if sites is None or "site" not in sites.columns else int((sites["site"] == "cleveland").sum())
+    return estimate_comparison(dataset.n_rows, settings.names, config, settings.protocol.n_splits,
+                               settings.protocol.n_repeats, settings.learning_curve, settings.importance,
+                               external_rows=external_rows)
+
+
+def submit(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) -> None:
+    """Valid settings were submitted: a kept identical result at once, else start the job now when it is
+    short, or ask for confirmation (PendingRun) when its estimate is long."""
+    st.session_state.pop(KEY_PENDING, None)
+    running = state.compare_job()
+    if running is not None and running.is_active:
+        notice("warning", "A comparison is already running in this session: stop it, or wait for it to end.")
+        return
+    data_key, config_json = frame_fingerprint(dataset.frame), config.to_json(indent=None)
+    sites = state.uci_sites() if settings.external else None
+    kept = _kept_result(_result_key(data_key, config_json, settings,
+                                    None if sites is None else frame_fingerprint(sites)))
+    if kept is not None:
+        report, external, error = kept
+        st.session_state[KEY_LAST] = LastRun(settings, data_key, dataset.name, config_json, report, external, error)
+        return
+    try:
+        with st.spinner("Estimating how long it will take on this server…"):
+            guess = estimate(settings, dataset, config)
+    except Exception as error:  # noqa: BLE001 - no estimate is no reason not to run; the user decides
+        logger.exception("the comparison's time could not be estimated")
+        st.session_state[KEY_PENDING] = PendingRun(settings, data_key, config_json, None, str(error))
+        return
+    if guess.seconds > CONFIRM_ABOVE_SECONDS:
+        st.session_state[KEY_PENDING] = PendingRun(settings, data_key, config_json, guess)
+        return
+    start(settings, dataset, config, guess)
+
+
+def start(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig,
+          guess: ComparisonEstimate | None) -> ComparisonJob | None:
+    """Start the comparison in the background (None, with a notice, when the server is busy)."""
+    job = ComparisonJob(settings, dataset, config, state.uci_sites(), guess)
+    try:
+        job.start()
+    except ServerBusyError as busy:  # every compute slot taken by other users: try again later
+        notice("warning", str(busy))
+        return None
+    state.set_compare_job(job)
+    return job
+
+
+def confirm_pending() -> None:
+    """The user accepted the estimate: start, unless the data or network changed since it was made."""
+    pending = st.session_state.pop(KEY_PENDING, None)
+    if pending is None:
+        return
+    dataset, config = state.current_dataset(), state.ann_config()
+    if frame_fingerprint(dataset.frame) != pending.data_key or config.to_json(indent=None) != pending.config_json:
+        notice("warning", "The data or the network changed since the estimate was made: press **Run comparison** "
+                          "again to see a new estimate.")
+        return
+    start(pending.settings, dataset, config, pending.estimate)
+
+
+def discard_pending() -> None:
+    st.session_state.pop(KEY_PENDING, None)
+
+
+def stop_job(job: Job) -> None:
+    job.cancel("stopped by you")
+    job.join(STOP_WAIT_SECONDS)
+
+
+def _largest_parts(guess: ComparisonEstimate, count: int = 3) -> str:
+    parts = sorted(guess.parts.items(), key=lambda item: -item[1])[:count]
+    return ", ".join(f"{name} {describe_seconds(seconds).removeprefix('about ')}" for name, seconds in parts)
+
+
+def render_pending() -> None:
+    """A long (or unknown) estimate: say how long, and start only on a second button."""
+    pending: PendingRun | None = st.session_state.get(KEY_PENDING)
+    if pending is None:
+        return
+    protocol = pending.settings.protocol
+    if pending.estimate is None:
+        text = (f"How long this comparison will take could not be estimated ({pending.estimate_error}). "
+                "Start it anyway?")
+    else:
+        text = (f"This comparison will take **{pending.estimate.describe()}** on this server: "
+                f"{len(pending.settings.names)} models on {protocol.n_fits} folds"
+                f"{', with learning curves' if pending.settings.learning_curve else ''}"
+                f"{', permutation importance' if pending.settings.importance else ''}. Start it?")
+    with st.container(border=True):
+        st.warning(text, icon=":material/schedule:")
+        if pending.estimate is not None:
+            st.caption(f"Estimated from the work it implies (folds × epochs × patients × network parameters, and "
+                       f"each classical model's time on this machine). Largest parts: "
+                       f"{_largest_parts(pending.estimate)}. It keeps running while you visit other pages; "
+                       f"Stop ends it at any time.")
+        start_column, discard_column, _ = st.columns([2, 1, 3])
+        start_column.button("Start the comparison", key=KEY_CONFIRM, on_click=confirm_pending, type="primary",
+                            icon=":material/play_arrow:", width="stretch")
+        discard_column.button("Don't start", key=KEY_DISCARD, on_click=discard_pending, width="stretch")
+
+
+def _format_seconds(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def progress_text(job: Job) -> str:
+    """'Running · Random forest: fold 3 of 50 · 12 s elapsed · about 30 s left (estimate)'."""
+    parts = [job.status.words.capitalize(), job.message, f"{_format_seconds(job.elapsed)} elapsed"]
+    remaining = job.remaining_seconds()
+    if remaining is not None and remaining > 0:
+        parts.append(f"{describe_seconds(remaining)} left (estimate)")
+    elif remaining is not None:
+        parts.append(f"longer than the estimate of {describe_seconds(job.estimate_seconds).removeprefix('about ')}")
+    return " · ".join(parts)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_job(job: Job) -> None:
+    """The running comparison's progress and its Stop button, redrawn every second (also a heartbeat)."""
+    job.heartbeat()
+    if not job.is_active:
+        st.rerun(scope="app")  # it ended: redraw the page with its result or its fate
+    with st.container(border=True):
+        st.progress(min(job.fraction, 1.0), text=progress_text(job))
+        stop_column, caption_column = st.columns([1, 5])
+        stop_column.button("Stop", key=KEY_STOP, on_click=stop_job, args=(job,), icon=":material/stop:",
+                           width="stretch")
+        caption_column.caption("The comparison runs on the server: you may visit other pages and come back. "
+                               "Closing the browser tab stops it.")
+
+
+def collect(job: ComparisonJob) -> None:
+    """Once: a finished job's result becomes the session's last run (and is kept for identical requests)."""
+    if job.collected or job.is_active:
+        return
+    job.collected = True
+    if job.status is JobStatus.DONE:
+        report, external, error = job.result
+        _keep_result(job.result_key, copy.deepcopy(job.result))
+        st.session_state[KEY_LAST] = LastRun(job.settings, job.data_key, job.dataset_name, job.config_json,
+                                             report, external, error)
+
+
+def render_outcome(job: ComparisonJob) -> None:
+    """How the session's latest comparison ended, in plain words (until the next one starts)."""
+    if job.status is JobStatus.CANCELLED:
+        st.info(f"The comparison was cancelled ({job.cancel_reason or 'stopped'}) after "
+                f"{_format_seconds(job.elapsed)}, at {job.fraction:.0%} ({job.message}). Nothing of it was kept; "
+                "your settings are. Press **Run comparison** to start again.", icon=":material/cancel:")
+    elif job.status is JobStatus.FAILED and isinstance(job.exception, ModelFitError):
+        st.error(f"The comparison stopped because a model failed: {job.error}. Your settings are kept; leave "
+                 "that model out or check the data, then press **Run comparison** again.", icon=":material/error:")
+    elif job.status is JobStatus.FAILED and isinstance(job.exception, ValueError):  # bad data found while running
+        st.error(f"The comparison could not run: {job.error}", icon=":material/error:")
+    elif job.status is JobStatus.FAILED:
+        st.error(f"The comparison failed unexpectedly: {job.error}. Your settings are kept; the server log has "
+                 "the details.", icon=":material/error:")
+    elif job.status is JobStatus.DONE:
+        st.caption(f"Comparison {job.status.words} in {_format_seconds(job.elapsed)}"
+                   + (f" (estimated {describe_seconds(job.estimate_seconds)})." if job.estimate_seconds else "."))
 
 def last_run() -> LastRun | None:
     return st.session_state.get(KEY_LAST)
+
+
+def latest_settings() -> Settings | None:
+    """The settings of the session's latest comparison (running or ended), else of its last result."""
+    job = state.compare_job()
+    if job is not None:
+        return job.settings
+    last = last_run()
+    return None if last is None else last.settings
 
 
 def stale_note(last: LastRun, dataset: state.DatasetChoice, config: ANNConfig) -> str | None:
@@ -279,6 +538,7 @@ def _external(last: LastRun) -> None:
         else:
             st.info("Tick **External validation** and run again.")
         return
+    st.page_link("pages/transport.py", label="Missing features are imputed here with the training site's typical values; for models trained without them, and recalibration to a site, open Other hospitals", icon=":material/local_hospital:")  # noqa: E501
     for warning in validation.warnings:
         st.warning(warning, icon=":material/warning:")
     show(views.external_metrics_figure(validation), key="compare.external")

@@ -89,12 +89,19 @@ def leaderboard_styler(report: ComparisonReport):
     return shown.style.apply(highlight, axis=0)
 
 
+def repeats_sentence(report: ComparisonReport) -> str | None:
+    """How many rows repeat an earlier patient and how the folds handled them (None when none do)."""
+    return report.result.repeats_note()
+
+
 def significance_sentences(report: ComparisonReport) -> list[str]:
-    """The paired tests in plain words, one sentence per model."""
+    """The paired tests in plain words, one sentence per model; first, how repeated patients were handled."""
     tests = report.result.paired_tests.set_index("model")
     best = report.best
     means = report.result.wide("mean")["roc_auc"]
-    out = [f"**{best}** has the highest mean ROC AUC ({means[best]:.3f})."]
+    repeats = repeats_sentence(report)
+    out = [f"**Repeated patients.** {repeats}"] if repeats else []
+    out.append(f"**{best}** has the highest mean ROC AUC ({means[best]:.3f}).")
     for model in report.result._ranked_models():
         if model == best:
             continue

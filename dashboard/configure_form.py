@@ -1,13 +1,25 @@
-"""The network-configuration form: widgets bound to session-state keys, checked by ANNConfig.
+"""The network-configuration form: widgets drawn from the session's ANNConfig, checked by ANNConfig.
 
-The session's ANNConfig (dashboard.state) is the source of truth. Each widget is seeded from
-it when its key is missing (first visit, after a page switch, after a widget was hidden),
-the draft built from the widget values is validated with ANNConfig.errors() on every rerun,
-each message is shown under its field, and a valid draft replaces the session's config.
-An invalid draft never replaces it, so training always uses a configuration that passed.
+The session's ANNConfig (dashboard.state, KEY_ANN_CONFIG) is the source of truth and it is the
+configuration the form shows, errors included: the Train and Compare pages show and run exactly
+it, and refuse it while it has errors. Widget keys only carry the user's edits from one run to the
+next. Streamlit drops the state of a widget that a run does not draw (a field hidden by the
+optimizer, a removed layer, another page), and a key written in a run that does not draw its
+widget reaches the browser without its value when the widget is drawn later (the browser then
+shows, and sends back, the widget's built-in default: 0). So, each run of the page (`sync_form`):
+
+1. takes the values of the widgets drawn by the previous run into the configuration;
+2. writes the value of every widget it is about to draw that was not drawn by the previous run
+   (shown again, first visit, back from another page, or after a callback replaced the
+   configuration) — in the same run that draws it, so the browser shows it;
+3. remembers which widgets it actually drew (a run cut short by a newer edit draws fewer).
+
+Callbacks (presets, layers, a loaded file) change the configuration, never widget keys.
 """
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass
 
 import streamlit as st
@@ -29,8 +41,12 @@ from model.config import _RANGES as config_ranges
 from model.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_TRAINING_WORK, MAX_UNITS_PER_LAYER
 
 PREFIX = "configure."
-KEY_LAYER_COUNT = PREFIX + "layer_count"
 KEY_FULL_BATCH = PREFIX + "full_batch"
+KEY_DRAWN = PREFIX + "drawn"                # widget keys drawn so far by the latest run of the page (not a widget)
+KEY_RELOAD = PREFIX + "reload"              # set by a callback that replaced the configuration
+KEY_LAST_BATCH = PREFIX + "last_batch"      # the batch size last typed, kept while "Full batch" is ticked
+DEFAULT_BATCH_SIZE = 64                     # shown the first time "Full batch" is unticked
+LAYER_PARTS = ("units", "activation", "dropout")
 KEY_UPLOAD = PREFIX + "upload"
 KEY_PRESET_MESSAGE = PREFIX + "preset_message"  # (kind, text) shown under the preset buttons
 KEY_FILE_MESSAGE = PREFIX + "file_message"      # (kind, text) shown under the file uploader
@@ -74,6 +90,9 @@ class NumberField:
         return PREFIX + self.name
 
     def seed_value(self, value):
+        """`value` as the widget holds it: an int widget must not get a float (nor the reverse)."""
+        if value is None:  # batch_size of a full-batch configuration: widget_values supplies the number
+            return None
         return int(value) if self.integer else float(value)
 
 
@@ -115,75 +134,118 @@ def _layer_key(index: int, part: str) -> str:
     return f"{PREFIX}layer{index}.{part}"
 
 
-def _seed(key: str, value) -> None:
-    if key not in st.session_state:
-        st.session_state[key] = value
-
-
 # ---- config <-> widgets ---------------------------------------------------------------
-def _widget_values(config: ANNConfig) -> dict:
-    """Every widget key and the value `config` gives it (types as the widgets return them)."""
-    values = {KEY_LAYER_COUNT: len(config.hidden_layers), KEY_FULL_BATCH: config.batch_size is None}
+def drawn_keys(config: ANNConfig) -> list[str]:
+    """The keys of the widgets the form draws for `config`, in drawing order (the renderers below follow it)."""
+    keys = [_layer_key(index, part) for index in range(len(config.hidden_layers)) for part in LAYER_PARTS]
+    keys += [PREFIX + "optimizer", FIELDS["learning_rate"].key]
+    needs = OPTIMIZER_PARAMS.get(config.optimizer, ())
+    if "momentum" in needs:
+        keys.append(FIELDS["momentum"].key)
+    if "betas" in needs:
+        keys += [field.key for field in BETA_FIELDS]
+    for name in ("alpha", "eps"):
+        if name in needs:
+            keys.append(FIELDS[name].key)
+    if "batch_size" in needs:
+        keys += [KEY_FULL_BATCH, FIELDS["batch_size"].key]
+    keys += [FIELDS["epochs"].key, FIELDS["weight_decay"].key, PREFIX + "early_stopping"]
+    if config.early_stopping is True:
+        keys.append(FIELDS["patience"].key)
+    keys.append(PREFIX + "init")
+    if config.init == "normal":
+        keys.append(FIELDS["init_sigma"].key)
+    keys += [FIELDS["seed"].key, FIELDS["validation_fraction"].key, PREFIX + "class_weight", PREFIX + "device"]
+    return keys
+
+
+def widget_values(config: ANNConfig) -> dict:
+    """Every widget key the form may draw for `config` and the value `config` gives it (as the widget returns it)."""
+    values = {}
     for index, layer in enumerate(config.hidden_layers):
         values[_layer_key(index, "units")] = int(layer.units)
         values[_layer_key(index, "activation")] = layer.activation
         values[_layer_key(index, "dropout")] = float(layer.dropout)
     for field in FIELDS.values():
-        value = getattr(config, field.name)
-        if value is not None:  # batch_size None (full batch) keeps the number last typed
-            values[field.key] = field.seed_value(value)
+        values[field.key] = field.seed_value(getattr(config, field.name))
     for index, field in enumerate(BETA_FIELDS):
-        values[field.key] = float(config.betas[index])
+        values[field.key] = field.seed_value(config.betas[index])
     for name in CHOICES:
         values[PREFIX + name] = getattr(config, name)
     if config.class_weight is None:
         values[PREFIX + "class_weight"] = NO_CLASS_WEIGHT
+    values[KEY_FULL_BATCH] = config.batch_size is None
+    if config.batch_size is None:  # full batch: the disabled number field keeps the size last typed
+        values[FIELDS["batch_size"].key] = st.session_state.get(KEY_LAST_BATCH, DEFAULT_BATCH_SIZE)
     return values
 
 
-def load_into_widgets(config: ANNConfig) -> None:
-    """Overwrite every widget value with `config` (preset chosen, file loaded)."""
-    ss = st.session_state
-    for key in [k for k in ss if isinstance(k, str) and k.startswith(PREFIX + "layer")]:
-        del ss[key]
-    ss[FIELDS["batch_size"].key] = ss.get(FIELDS["batch_size"].key, 64)
-    ss.update(_widget_values(config))
+def _live_keys() -> set[str]:
+    """Widget keys whose values are the user's latest: drawn by the previous run and still held by Streamlit.
 
-
-def seed_widgets(config: ANNConfig) -> None:
-    """Give every missing widget key its value from `config`; widgets keep what the user typed.
-
-    The optimizer selectbox is always drawn, so its key missing means a first visit or a
-    return from another page (Streamlit drops widget keys on page switch): start from the
-    saved config. Otherwise only widgets that were hidden and are shown again get seeded.
+    None after a callback replaced the configuration, or when the optimizer (always drawn) is
+    missing: a first visit or a return from another page, where the browser starts afresh too.
     """
-    if PREFIX + "optimizer" not in st.session_state:
-        load_into_widgets(config)
-        return
-    values = _widget_values(config)
-    values[FIELDS["batch_size"].key] = values.get(FIELDS["batch_size"].key, 64)
-    for key, value in values.items():
-        if not key.startswith(PREFIX + "layer"):
-            _seed(key, value)
-
-
-def draft_config(saved: ANNConfig) -> ANNConfig:
-    """The configuration the widgets describe (not validated); hidden widgets keep the saved values."""
     ss = st.session_state
-    layers = []
-    for index in range(ss.get(KEY_LAYER_COUNT, len(saved.hidden_layers))):
-        default = saved.hidden_layers[index] if index < len(saved.hidden_layers) else LayerConfig()
-        layers.append(LayerConfig(ss.get(_layer_key(index, "units"), default.units),
-                                  ss.get(_layer_key(index, "activation"), default.activation),
-                                  ss.get(_layer_key(index, "dropout"), default.dropout)))
-    values = {name: ss.get(field.key, getattr(saved, name)) for name, field in FIELDS.items()}
-    if ss.get(KEY_FULL_BATCH, saved.batch_size is None):
-        values["batch_size"] = None
-    betas = tuple(ss.get(field.key, saved.betas[i]) for i, field in enumerate(BETA_FIELDS))
-    choices = {name: ss.get(PREFIX + name, getattr(saved, name)) for name in CHOICES}
-    if choices["class_weight"] == NO_CLASS_WEIGHT:
-        choices["class_weight"] = None
-    return ANNConfig(hidden_layers=layers, betas=betas, **values, **choices)
+    if ss.get(KEY_RELOAD) or PREFIX + "optimizer" not in ss:
+        return set()
+    return {key for key in ss.get(KEY_DRAWN, ()) if key in ss}
+
+
+def _with_widget_values(config: ANNConfig, live: set[str]) -> ANNConfig:
+    """`config` with the value of every live widget applied (not validated)."""
+    ss = st.session_state
+
+    def value(key: str, default):
+        return ss[key] if key in live else default
+
+    layers = [LayerConfig(*(value(_layer_key(index, part), getattr(layer, part)) for part in LAYER_PARTS))
+              for index, layer in enumerate(config.hidden_layers)]
+    changes = {name: value(field.key, getattr(config, name)) for name, field in FIELDS.items()}
+    changes["betas"] = tuple(value(field.key, config.betas[i]) for i, field in enumerate(BETA_FIELDS))
+    changes.update({name: value(PREFIX + name, getattr(config, name)) for name in CHOICES})
+    if changes["class_weight"] == NO_CLASS_WEIGHT:
+        changes["class_weight"] = None
+    batch_key = FIELDS["batch_size"].key
+    if KEY_FULL_BATCH in live:
+        if batch_key in live:
+            ss[KEY_LAST_BATCH] = ss[batch_key]
+        changes["batch_size"] = None if ss[KEY_FULL_BATCH] else ss.get(KEY_LAST_BATCH, DEFAULT_BATCH_SIZE)
+    else:  # batch fields hidden (full-batch GD): the configuration keeps its batch size
+        changes["batch_size"] = config.batch_size
+    return config.replace(hidden_layers=layers, **changes)
+
+
+def current_config() -> ANNConfig:
+    """The configuration the form shows right now: the session's, with the user's latest edits."""
+    return _with_widget_values(state.ann_config(), _live_keys())
+
+
+def sync_form() -> ANNConfig:
+    """Bring the session's configuration and the widgets into step; call once per run, before drawing.
+
+    Returns the configuration the form shows (saved in the session, errors included).
+    """
+    ss = st.session_state
+    config = current_config()
+    live = _live_keys()
+    ss.pop(KEY_RELOAD, None)
+    if config != state.ann_config():
+        state.set_ann_config(config)
+    if config.batch_size is not None:
+        ss[KEY_LAST_BATCH] = config.batch_size
+    values = widget_values(config)
+    for key in drawn_keys(config):
+        if key not in live:  # written in the run that draws it, so the browser shows this value
+            ss[key] = values[key]
+    # Filled by the renderers as each widget is drawn: a run interrupted by a newer edit leaves out
+    # the widgets it never drew, whose keys were written above but never reached the browser.
+    ss[KEY_DRAWN] = []
+    return config
+
+
+def _mark_drawn(key: str) -> None:
+    st.session_state[KEY_DRAWN].append(key)
 
 
 def field_errors(config: ANNConfig) -> dict[str, str]:
@@ -199,37 +261,43 @@ def field_errors(config: ANNConfig) -> dict[str, str]:
     return errors
 
 
-# ---- callbacks (run before the script, so they may set widget values) ----------------
+def problem_line(field: str, message: str) -> str:
+    """One error in words a user finds on the form, e.g. "Layer 2 units: …" or "β₁ (0 ≤ β₁ < 1): …"."""
+    labels = {**{f.name: f.label for f in FIELDS.values()}, **{f.name: f.label for f in BETA_FIELDS}}
+    layer = re.fullmatch(r"hidden_layers\[(\d+)\](?:\.(\w+))?", field)
+    if layer:
+        name = f"Layer {int(layer.group(1)) + 1}" + (f" {layer.group(2)}" if layer.group(2) else "")
+    else:
+        name = labels.get(field, field.replace("_", " ").capitalize())
+    return f"{name}: {message}"
+
+
+# ---- callbacks: they change the session's configuration, and the next run redraws every widget from it ----
+def _replace_config(config: ANNConfig) -> None:
+    state.set_ann_config(config)
+    st.session_state[KEY_RELOAD] = True
+
+
 def apply_preset(name: str) -> None:
     from model.presets import PRESETS
 
-    config = PRESETS[name]
-    state.set_ann_config(config)
-    load_into_widgets(config)
+    _replace_config(copy.deepcopy(PRESETS[name]))
     st.session_state[KEY_PRESET_MESSAGE] = ("success", f"Preset loaded: {PRESET_LABELS.get(name, name)}.")
 
 
 def add_layer() -> None:
-    ss = st.session_state
-    count = ss.get(KEY_LAYER_COUNT, 0)
-    if count >= MAX_HIDDEN_LAYERS:
+    config = current_config()
+    layers = list(config.hidden_layers)
+    if len(layers) >= MAX_HIDDEN_LAYERS:
         return
-    template = (ss.get(_layer_key(count - 1, "units"), 16), ss.get(_layer_key(count - 1, "activation"), "relu"),
-                ss.get(_layer_key(count - 1, "dropout"), 0.0)) if count else (16, "relu", 0.0)
-    for part, value in zip(("units", "activation", "dropout"), template):
-        ss[_layer_key(count, part)] = value
-    ss[KEY_LAYER_COUNT] = count + 1
+    layers.append(copy.copy(layers[-1]) if layers else LayerConfig(16, "relu", 0.0))
+    _replace_config(config.replace(hidden_layers=layers))
 
 
 def remove_layer(index: int) -> None:
-    ss = st.session_state
-    count = ss.get(KEY_LAYER_COUNT, 0)
-    for later in range(index, count - 1):  # shift the layers after `index` up by one
-        for part in ("units", "activation", "dropout"):
-            ss[_layer_key(later, part)] = ss.get(_layer_key(later + 1, part))
-    for part in ("units", "activation", "dropout"):
-        ss.pop(_layer_key(count - 1, part), None)
-    ss[KEY_LAYER_COUNT] = max(0, count - 1)
+    config = current_config()
+    layers = [layer for position, layer in enumerate(config.hidden_layers) if position != index]
+    _replace_config(config.replace(hidden_layers=layers))
 
 
 def load_uploaded_file() -> None:
@@ -251,8 +319,7 @@ def load_uploaded_file() -> None:
         st.session_state[KEY_FILE_MESSAGE] = (
             "error", f"**{upload.name}** was not loaded — {error}. Your current configuration is unchanged.")
         return
-    state.set_ann_config(config)
-    load_into_widgets(config)
+    _replace_config(config)
     st.session_state[KEY_FILE_MESSAGE] = ("success", f"Configuration loaded from **{upload.name}**.")
 
 
@@ -273,25 +340,30 @@ def show_error(errors: dict[str, str], *fields: str) -> None:
 def number_input(field: NumberField, errors: dict[str, str], disabled: bool = False) -> None:
     st.number_input(field.label, key=field.key, step=field.step, format=field.format, help=field.help,
                     disabled=disabled)
+    _mark_drawn(field.key)
     show_error(errors, field.name)
 
 
-def render_presets() -> None:
-    from model.presets import PRESET_DESCRIPTIONS, PRESETS
+def render_presets(config: ANNConfig) -> None:
+    """One button per preset; the one the form still equals (if any) is highlighted and named."""
+    from model.presets import PRESET_DESCRIPTIONS, PRESETS, matching_preset
 
+    match = matching_preset(config)
     columns = st.columns(len(PRESETS))
-    current = state.ann_config()
     for column, name in zip(columns, PRESETS):
         with column:
-            active = PRESETS[name] == current
+            active = name == match
             st.button(PRESET_LABELS.get(name, name), key=f"{PREFIX}preset.{name}", on_click=apply_preset,
                       args=(name,), type="primary" if active else "secondary", width="stretch")
             st.caption(PRESET_DESCRIPTIONS.get(name, ""))
+    if match is not None:
+        st.markdown(f":material/check_circle: The form equals the **{PRESET_LABELS.get(match, match)}** preset.")
+    else:
+        st.markdown(":material/edit: Your own configuration: the form equals none of the presets.")
 
 
-def render_layers(errors: dict[str, str]) -> None:
-    ss = st.session_state
-    count = ss.get(KEY_LAYER_COUNT, 0)
+def render_layers(config: ANNConfig, errors: dict[str, str]) -> None:
+    count = len(config.hidden_layers)
     st.caption(f"Up to {MAX_HIDDEN_LAYERS} hidden layers of 1–{MAX_UNITS_PER_LAYER} units; dropout 0 ≤ p < 1. "
                "The output layer is always one neuron with a sigmoid: P(disease).")
     if count == 0:
@@ -307,13 +379,16 @@ def render_layers(errors: dict[str, str]) -> None:
         with units:
             st.number_input("Units", key=_layer_key(index, "units"), step=1, label_visibility=label,
                             help=f"Neurons in this layer (1–{MAX_UNITS_PER_LAYER}).")
+            _mark_drawn(_layer_key(index, "units"))
         with activation:
             st.selectbox("Activation", ACTIVATIONS, key=_layer_key(index, "activation"), label_visibility=label)
+            _mark_drawn(_layer_key(index, "activation"))
         with dropout:
             st.number_input("Dropout", key=_layer_key(index, "dropout"), step=0.1, format="%g",
                             label_visibility=label,
                             help="Share of this layer's outputs zeroed at random during training "
                                  "(0 ≤ p < 1; 0.5 is typical).")
+            _mark_drawn(_layer_key(index, "dropout"))
         with remove:
             st.button(":material/delete:", key=f"{PREFIX}remove{index}", on_click=remove_layer, args=(index,),
                       help=f"Remove hidden layer {index + 1}")
@@ -326,12 +401,11 @@ def render_layers(errors: dict[str, str]) -> None:
               help=f"At most {MAX_HIDDEN_LAYERS} hidden layers." if count >= MAX_HIDDEN_LAYERS else None)
 
 
-def render_optimizer(errors: dict[str, str]) -> None:
-    ss = st.session_state
+def render_optimizer(config: ANNConfig, errors: dict[str, str]) -> None:
     st.selectbox("Optimizer", OPTIMIZERS, key=PREFIX + "optimizer", format_func=OPTIMIZER_LABELS.get)
+    _mark_drawn(PREFIX + "optimizer")
     show_error(errors, "optimizer")
-    optimizer = ss.get(PREFIX + "optimizer")
-    needs = OPTIMIZER_PARAMS.get(optimizer, ())
+    needs = OPTIMIZER_PARAMS.get(config.optimizer, ())
     number_input(FIELDS["learning_rate"], errors)
     if "momentum" in needs:
         number_input(FIELDS["momentum"], errors)
@@ -347,25 +421,27 @@ def render_optimizer(errors: dict[str, str]) -> None:
         number_input(FIELDS["eps"], errors)
     if "batch_size" in needs:
         full = st.checkbox("Full batch (the whole training part per step)", key=KEY_FULL_BATCH)
+        _mark_drawn(KEY_FULL_BATCH)
         number_input(FIELDS["batch_size"], errors, disabled=full)
     else:
         st.caption("Full-batch gradient descent: every step uses the whole training part.")
 
 
-def render_training(errors: dict[str, str]) -> None:
-    ss = st.session_state
+def render_training(config: ANNConfig, errors: dict[str, str]) -> None:
     number_input(FIELDS["epochs"], errors)
     number_input(FIELDS["weight_decay"], errors)
     st.checkbox("Early stopping", key=PREFIX + "early_stopping",
                 help="Stop when the loss on a hold-out set aside from the training part (the validation "
                      "fraction of it) stops falling, and keep the best weights. The page's validation part is "
                      "never used for this, so its metrics stay honest.")
+    _mark_drawn(PREFIX + "early_stopping")
     show_error(errors, "early_stopping")
-    if ss.get(PREFIX + "early_stopping"):
+    if config.early_stopping is True:
         number_input(FIELDS["patience"], errors)
     st.selectbox("Weight initialisation", INITS, key=PREFIX + "init", format_func=INIT_LABELS.get)
+    _mark_drawn(PREFIX + "init")
     show_error(errors, "init")
-    if ss.get(PREFIX + "init") == "normal":
+    if config.init == "normal":
         number_input(FIELDS["init_sigma"], errors)
     else:
         st.caption("Xavier and Kaiming choose σ from each layer's width (σ² = 2/(fan_in+fan_out) or 2/fan_in).")
@@ -373,6 +449,8 @@ def render_training(errors: dict[str, str]) -> None:
     number_input(FIELDS["validation_fraction"], errors)
     st.selectbox("Class weights", [NO_CLASS_WEIGHT if c is None else c for c in CLASS_WEIGHTS],
                  key=PREFIX + "class_weight", format_func=lambda c: CLASS_WEIGHT_LABELS.get(c, c))
+    _mark_drawn(PREFIX + "class_weight")
     show_error(errors, "class_weight")
     st.selectbox("Device", DEVICES, key=PREFIX + "device", format_func=DEVICE_LABELS.get)
+    _mark_drawn(PREFIX + "device")
     show_error(errors, "device")

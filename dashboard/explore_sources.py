@@ -7,6 +7,7 @@ keys) so the message survives the rerun that follows an upload.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -18,15 +19,18 @@ from model.schema import COLUMNS
 
 KEY_UPLOAD_OUTCOME = "explore.upload_outcome"   # UploadOutcome of the last CSV upload
 KEY_UPLOAD_SEEN = "explore.upload_seen"         # file_id of the upload already processed
+KEY_CODING_CHOICE = "explore.coding_choice"     # PendingCodingChoice: a file that waits for the user's coding
 KEY_SITES_OUTCOME = "explore.sites_outcome"     # message after a UCI download / upload
 KEY_SITES_SEEN = "explore.sites_seen"
 WIDGET_CSV = "explore.csv_file"
+WIDGET_CODING = "explore.coding."               # + coding: the button that reads the file in that coding
 WIDGET_SITE_FILES = "explore.site_files"
 WIDGET_DOWNLOAD_SITES = "explore.download_sites"
 WIDGET_USE_SITES = "explore.use_sites"
 WIDGET_USE_BUILTIN = "explore.use_builtin"
 
 UCI_SITES_NAME = "UCI Heart Disease: four sites"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,21 +42,45 @@ class UploadOutcome:
     conversions: list[str] = field(default_factory=list)
     kept_dataset: str = ""         # the dataset still in use when the file was not used
     cleaned_csv: bytes | None = None
+    needs_coding: bool = False     # the user must choose the coding (KEY_CODING_CHOICE holds the readings)
 
 
-def apply_csv_upload(file_name: str, data: bytes) -> UploadOutcome:
-    """Validate an uploaded CSV; use it as the session's dataset only if it is accepted and has a target."""
+@dataclass(frozen=True)
+class PendingCodingChoice:
+    """A file whose values fit several codings, kept (bounded by the upload cap) until the user chooses."""
+
+    file_name: str
+    data: bytes
+    readings: tuple  # model.coding_choice.CodingReading, one per candidate coding
+
+
+def apply_csv_upload(file_name: str, data: bytes, coding: str | None = None) -> UploadOutcome:
+    """Validate an uploaded CSV; use it as the session's dataset only if it is accepted and has a target.
+
+    `coding`: None detects it; a file that fits several codings is kept with its readings
+    (KEY_CODING_CHOICE) for ``render_coding_choice``, and nothing changes until the user chooses.
+    """
+    from model.coding_choice import read_candidates
     from model.csv_import import read_user_csv
 
     previous = state.current_dataset().name
+    st.session_state.pop(KEY_CODING_CHOICE, None)
     try:
-        result = read_user_csv(data)
+        result = read_user_csv(data, coding=coding)
     except Exception as error:  # noqa: BLE001 - the loader should not raise; never show a traceback
+        logger.exception("reading the upload %s failed", file_name)
         outcome = UploadOutcome(file_name, False, f"{file_name} could not be read: {error}", "", [], previous)
     else:
         report = result.report
         markdown = report.as_markdown()
-        if result.frame is None or not report.ok:
+        if report.needs_coding:
+            readings = tuple(read_candidates(data, report.candidate_codings))
+            st.session_state[KEY_CODING_CHOICE] = PendingCodingChoice(file_name, data, readings)
+            names = " or the ".join(r.name for r in readings)
+            outcome = UploadOutcome(
+                file_name, False, f"{file_name} can be read in the {names} coding: choose one below.",
+                markdown, [], previous, needs_coding=True)
+        elif result.frame is None or not report.ok:
             outcome = UploadOutcome(file_name, False, f"{file_name} was not used: it has problems to fix.",
                                     markdown, list(report.conversions), previous)
         elif not result.has_target:
@@ -64,16 +92,59 @@ def apply_csv_upload(file_name: str, data: bytes) -> UploadOutcome:
         else:
             frame = result.frame
             state.set_dataset(f"Uploaded: {file_name}", frame, state.SOURCE_UPLOAD)
+            chosen = report.coding_given
+            read_as = f", read in the {_coding_name(chosen)} coding as you chose" if chosen else ""
             outcome = UploadOutcome(
-                file_name, True, f"{file_name} is now the dataset for every page ({len(frame):,} patients).",
+                file_name, True, f"{file_name} is now the dataset for every page ({len(frame):,} patients{read_as}).",
                 markdown, list(report.conversions), "", frame.to_csv(index=False).encode())
     st.session_state[KEY_UPLOAD_OUTCOME] = outcome
     return outcome
 
 
+def _coding_name(coding: str) -> str:
+    from model.import_report import CODING_NAMES
+
+    return CODING_NAMES.get(coding, coding)
+
+
+def choose_coding(coding: str) -> None:
+    """Read the pending file in `coding` (button callback: runs before the page, so the sidebar sees the result)."""
+    pending: PendingCodingChoice | None = st.session_state.get(KEY_CODING_CHOICE)
+    if pending is None:  # a second click after the choice was made: nothing is pending any more
+        return
+    apply_csv_upload(pending.file_name, pending.data, coding=coding)
+
+
+def render_coding_choice(pending: PendingCodingChoice) -> None:
+    """The readings side by side: a few decoded rows and the prevalence of each, and a button to choose it."""
+    st.warning(
+        f"**{pending.file_name} fits two codings, and the file itself does not say which.** Every code in it is "
+        "valid in both the UCI coding and the Kaggle coding of `heart.csv`, which number chest pain, resting ECG, "
+        "ST slope and thallium differently and invert the target (in the Kaggle copies 1 = no disease). "
+        "Compare the two readings and choose the one that matches where the file comes from: files named "
+        "`heart.csv` from Kaggle use the Kaggle coding.", icon=":material/help:")
+    columns = st.columns(len(pending.readings))
+    for column, reading in zip(columns, pending.readings):
+        with column, st.container(border=True):
+            st.markdown(f"#### Read as {reading.name} coding")
+            st.markdown(f"Prevalence: **{reading.prevalence_text()}**")
+            if reading.usable:
+                st.dataframe(reading.preview(), width="stretch")
+            else:
+                st.error(reading.result.report.as_markdown())
+            st.button(f"Use the {reading.name} reading", key=WIDGET_CODING + reading.coding, type="primary",
+                      on_click=choose_coding, args=(reading.coding,), disabled=not reading.usable,
+                      icon=":material/check:")
+
+
 def show_upload_outcome() -> None:
     outcome: UploadOutcome | None = st.session_state.get(KEY_UPLOAD_OUTCOME)
     if outcome is None:
+        return
+    pending: PendingCodingChoice | None = st.session_state.get(KEY_CODING_CHOICE)
+    if outcome.needs_coding and pending is not None:
+        render_coding_choice(pending)
+        st.info(f"Nothing changed until you choose: still using **{outcome.kept_dataset}**.")
         return
     if outcome.accepted:
         st.success(outcome.headline, icon=":material/check_circle:")
@@ -91,18 +162,25 @@ def show_upload_outcome() -> None:
         st.info(f"Nothing changed: still using **{outcome.kept_dataset}**.")
 
 
+def process_upload(file_name: str, data: bytes, file_id: str) -> None:
+    """Handle each upload once: the widget keeps returning the file on every rerun."""
+    if st.session_state.get(KEY_UPLOAD_SEEN) == file_id:
+        return
+    st.session_state[KEY_UPLOAD_SEEN] = file_id
+    if apply_csv_upload(file_name, data).accepted:
+        st.rerun()  # the sidebar, drawn before this page, must show the new dataset
+
+
 def render_csv_upload() -> None:
     st.markdown(
         "Your CSV needs the 13 columns of the codebook plus `target` (0/1) or UCI `num` (0–4). "
-        "UCI, Kaggle `heart.csv` and TensorFlow-tutorial codings are recognised and converted. "
+        "UCI, Kaggle `heart.csv` and TensorFlow-tutorial codings are recognised and converted; when the values "
+        "fit two codings you choose. "
         f"Up to {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows."
     )
     uploaded = st.file_uploader("Upload a CSV", type=["csv", "txt", "data"], key=WIDGET_CSV)
-    # Process each upload once: the widget keeps returning the file on every rerun.
-    if uploaded is not None and st.session_state.get(KEY_UPLOAD_SEEN) != uploaded.file_id:
-        st.session_state[KEY_UPLOAD_SEEN] = uploaded.file_id
-        if apply_csv_upload(uploaded.name, uploaded.getvalue()).accepted:
-            st.rerun()  # the sidebar, drawn before this page, must show the new dataset
+    if uploaded is not None:
+        process_upload(uploaded.name, uploaded.getvalue(), uploaded.file_id)
     show_upload_outcome()
 
 

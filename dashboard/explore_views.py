@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard.charts import (
     DIVERGING_SCALE, OUTCOME_COLOR_MAP, OUTCOME_COLORS, OUTCOME_ORDER, PRIMARY, show,
 )
+from dashboard import state
 from dashboard.explore_sources import site_label
 from model import exploration as ex
 from model.schema import FEATURE_NAMES, TARGET, feature
@@ -25,6 +26,11 @@ WIDGET_SITES = "explore.sites"
 WIDGET_FEATURE = "explore.feature"
 WIDGET_NUMERIC_PLOT = "explore.numeric_plot"
 WIDGET_CORR_METHOD = "explore.corr_method"
+WIDGET_CONFLICT_POLICY = "explore.dedup.conflicts"
+BUTTON_DEDUPLICATE = "explore.dedup.remove"
+BUTTON_RESTORE = "explore.dedup.restore"
+CONFLICT_CHOICES = {ex.KEEP_FIRST: "Keep the first copy and its outcome",
+                    ex.DROP_ALL: "Drop every copy of these patients"}
 
 OUTCOME_LABEL = "Outcome"
 NUMERIC_PLOTS = ("Histogram", "Box", "Violin")
@@ -282,12 +288,58 @@ def render_quality(frame: pd.DataFrame) -> None:
         missing = report.missing[report.missing["missing"] > 0]
         st.dataframe(missing, hide_index=True,
                      column_config={"share": st.column_config.NumberColumn(format="percent")})
-    if report.n_duplicate_rows:
-        rows = "duplicate row" if report.n_duplicate_rows == 1 else "duplicate rows"
-        st.warning(f"**{report.n_duplicate_rows:,} {rows}.** {ex.LEAKAGE_WARNING}",
+    if report.n_duplicate_rows or report.n_repeated_patient_rows:
+        n = report.n_repeated_patient_rows
+        rows = "row repeats" if n == 1 else "rows repeat"
+        exact = (f" ({report.n_duplicate_rows:,} of them exact copies, outcome included)"
+                 if report.n_duplicate_rows != n else "")
+        st.warning(f"**{n:,} {rows} an earlier patient**{exact}. {ex.LEAKAGE_WARNING}",
                    icon=":material/content_copy:")
         with st.expander("Rows involved in duplication"):
             st.dataframe(report.duplicate_examples)
+    render_deduplication()
+
+
+def _remove_repeats() -> None:
+    """Button callback: the session's whole dataset without its repeated patients (kept for undo)."""
+    dataset = state.current_dataset()
+    policy = st.session_state.get(WIDGET_CONFLICT_POLICY) or ex.KEEP_FIRST
+    result = ex.deduplicate(dataset.frame, policy)
+    state.set_deduplicated(result.kept, result.n_removed, result.summary())
+
+
+def render_deduplication() -> None:
+    """Remove the repeated patients of the session's dataset (every page uses it), or undo that."""
+    record = state.deduplication()
+    if record is not None:
+        st.success(f"{record.summary} Every page now uses this data; the original "
+                   f"{record.original.n_rows:,} rows are kept for this session.", icon=":material/check_circle:")
+        st.button(f"Restore the {record.n_removed:,} removed rows", key=BUTTON_RESTORE,
+                  on_click=state.restore_duplicates, icon=":material/undo:")
+        return
+    dataset = state.current_dataset()
+    whole = cached_quality(dataset.frame)
+    n = whole.n_repeated_patient_rows
+    if not n:
+        return
+    st.markdown(f"**Remove the repeats.** Keeps the first row of each patient (identical 13 values) in the whole "
+                f"dataset of your session — all {dataset.n_rows:,} rows, whatever the filters above select — "
+                "and can be undone.")
+    conflicts = whole.outcome_conflicts
+    n_conflicts = int(conflicts["patient"].nunique()) if conflicts is not None and len(conflicts) else 0
+    if n_conflicts:
+        st.markdown(f"{n_conflicts:,} patient{'s are' if n_conflicts != 1 else ' is'} recorded with **both "
+                    "outcomes**: the copies below disagree, so there is no single right answer to keep. Choose:")
+        st.dataframe(conflicts.head(ex.MAX_QUALITY_EXAMPLES), hide_index=True)
+        st.radio("Patients recorded with both outcomes", list(CONFLICT_CHOICES), index=None,
+                 format_func=CONFLICT_CHOICES.get, key=WIDGET_CONFLICT_POLICY)
+    policy = st.session_state.get(WIDGET_CONFLICT_POLICY)
+    chosen = not n_conflicts or policy is not None
+    removing = n + n_conflicts if policy == ex.DROP_ALL else n  # DROP_ALL also takes each one's first copy
+    st.button(f"Remove {removing:,} repeated row{'s' if removing != 1 else ''}", key=BUTTON_DEDUPLICATE,
+              type="primary",
+              on_click=_remove_repeats, disabled=not chosen, icon=":material/content_copy:",
+              help=None if chosen else "Choose what to do with the patients recorded with both outcomes first.")
 
 
 def render_sites(frame: pd.DataFrame) -> None:

@@ -4,7 +4,9 @@ Each field's widget is chosen from the schema entry: named categories (never raw
 in a select box, small whole-number ranges (vessels 0–3) in a select box, everything
 else in a number box without a widget clamp, so an impossible value reaches
 ``model.risk.check_patient`` and its message is shown right under the field. "Unknown"
-is offered where the schema allows it. Cholesterol can be entered in mg/dL or mmol/L.
+is offered where the schema allows it (``unknown_allowed``): a select box has an Unknown
+option, and a number box can be cleared — an empty box is Unknown (or, for a value that
+is required, "… is required"), never 0. Cholesterol can be entered in mg/dL or mmol/L.
 Every key is an explicit constant; values persist for the browser session.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ KEY_CHOL_UNIT = "predict.chol_unit"
 KEY_CHOL_UNIT_NOTE = "predict.chol_unit_note"  # why the last unit switch was refused
 CHOLESTEROL = "chol"
 UNKNOWN = "Unknown"
+UNKNOWN_OPTION = f"{UNKNOWN} (averaged over plausible values)"
 SELECT_MAX_VALUES = 10                 # a whole-number range this short is a select box
 N_FORM_COLUMNS = 3
 PERSIST = "session"                    # keep the patient when the user visits another page
@@ -60,7 +63,7 @@ def choices(feat: Feature) -> list | None:
 def _option_label(feat: Feature):
     def label(option) -> str:
         if option is None:
-            return f"{UNKNOWN} (will be imputed)"
+            return UNKNOWN_OPTION
         return feat.category_label(option) if feat.categories else f"{option:g}"  # the unit is in the label
     return label
 
@@ -130,7 +133,8 @@ def value_widget(feat: Feature, default, prefix: str = FIELD_PREFIX, label: str 
         seeded = default if unit == "mg/dL" or default is None else round(mgdl_to_mmol(default), 2)
         _seed(key, _number_value(feat, seeded) if unit == "mg/dL" else seeded)
         bounds = dict(zip(("min_value", "max_value"), mmol_box_range())) if unit == "mmol/L" else {}
-        entered = st.number_input(f"{feat.label} ({unit})", key=key, step=1 if unit == "mg/dL" else 0.1,
+        entered = st.number_input(f"{feat.label} ({unit})", value=None, key=key,
+                                  step=1 if unit == "mg/dL" else 0.1, placeholder=_placeholder(feat),
                                   format="%d" if unit == "mg/dL" else "%.2f", persist_state=PERSIST,
                                   help=f"{feat.description}. 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL.",
                                   **bounds)
@@ -139,8 +143,15 @@ def value_widget(feat: Feature, default, prefix: str = FIELD_PREFIX, label: str 
         return whole_mgdl(entered)  # exact conversion, then whole mg/dL
     key = field_key(feat.name, prefix)
     _seed(key, _number_value(feat, default))
-    return st.number_input(label, key=key, step=1 if feat.integer else feat.step,
-                           format="%d" if feat.integer else "%.1f", persist_state=PERSIST, help=feat.description)
+    # value=None makes the box clearable: an emptied box returns None (Unknown), never a stale number or 0.
+    return st.number_input(label, value=None, key=key, step=1 if feat.integer else feat.step,
+                           placeholder=_placeholder(feat), format="%d" if feat.integer else "%.1f",
+                           persist_state=PERSIST, help=feat.description)
+
+
+def _placeholder(feat: Feature) -> str:
+    """What an empty number box means."""
+    return f"{UNKNOWN} (averaged over plausible values)" if feat.unknown_allowed else "Required"
 
 
 def cholesterol_message(message: str, entered_mgdl) -> str:

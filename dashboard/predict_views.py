@@ -7,6 +7,7 @@ results (testable without Streamlit); ``render_*`` functions draw into the page.
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import numpy as np
 import plotly.graph_objects as go
@@ -14,7 +15,9 @@ import streamlit as st
 
 from dashboard.charts import OUTCOME_COLORS, PRIMARY, apply_theme, show
 from dashboard.predict_form import value_widget
+from model.coding_choice import read_candidates
 from model.explain import Explainer, Explanation
+from model.import_report import CODING_NAMES
 from model.model_card import ModelCard
 from model.report import patient_report_html
 from model.risk import (
@@ -33,16 +36,22 @@ from model.risk import (
     score_batch,
     what_if,
 )
+from model.reference import TrainingReference, reference_for_model
 from model.schema import FEATURE_NAMES, FEATURES, feature
 
-KEY_CACHE = "predict.cache"                 # {(model id, dataset token): (Explainer, population risks)}
+logger = logging.getLogger(__name__)
+
+KEY_CACHE = "predict.cache"                 # {(model id, dataset token): (Explainer, population risks, reference)}
 KEY_WHATIF_FEATURE = "predict.whatif.feature"
 WHATIF_PREFIX = "predict.whatif."
 KEY_BATCH_FILE = "predict.batch.file"
-KEY_BATCH_RESULT = "predict.batch.result"   # (file digest, model id, BatchResult or error text, report md)
+KEY_BATCH_RESULT = "predict.batch.result"   # (file digest, model id, coding, BatchResult or error text, report md)
+KEY_BATCH_CODING = "predict.batch.coding"   # (file digest, coding the user chose) for a file that fits two codings
+KEY_BATCH_CANDIDATES = "predict.batch.candidates"  # (file digest, the file's readings in each coding it fits)
 MAX_CACHED_MODELS = 4
 BAND_COLORS = ("#e3f2ee", "#fbf3dc", "#fbe3d2", "#f6d3d7")  # light fills, low → high
 RAISES, LOWERS = OUTCOME_COLORS[1], OUTCOME_COLORS[0]
+NEUTRAL = "#9aa5b1"                         # the "not given" row: no direction, it credits no feature
 
 
 # ---- figures ---------------------------------------------------------------------------
@@ -71,20 +80,27 @@ def risk_figure(risk: RiskResult) -> go.Figure:
 
 
 def contributions_figure(explanation: Explanation) -> go.Figure:
-    """One bar per feature, largest on top: red raises the risk, green lowers it."""
+    """One bar per given feature, largest on top: red raises the risk, green lowers it. Features not given
+    share one grey row at the bottom (what averaging over their plausible values adds), credited to none."""
     table = explanation.table().iloc[::-1]
     points = 100 * table["contribution"]
+    neutral = table["neutral"].to_numpy(dtype=bool)
+    # The neutral row's label stays short (a phone has little room for labels); its hover and the caption name them.
+    names = [f"Not given ({len(explanation.unknown)}): {value}" if grey and len(explanation.unknown) > 1
+             else f"{label}: {value}" for label, value, grey in zip(table["label"], table["value"], neutral)]
     fig = go.Figure(go.Bar(
-        x=points, y=[f"{label}: {value}" for label, value in zip(table["label"], table["value"])], orientation="h",
-        marker_color=[RAISES if v >= 0 else LOWERS for v in points],
-        text=[f"{v:+.1f}" for v in points], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}<br>%{x:+.2f} percentage points<extra></extra>"))
+        x=points, y=names, orientation="h", customdata=list(table["label"]),
+        marker_color=[NEUTRAL if grey else RAISES if v >= 0 else LOWERS for v, grey in zip(points, neutral)],
+        text=[f"{v:+.1f} (not given)" if grey else f"{v:+.1f}" for v, grey in zip(points, neutral)],
+        textposition="outside", cliponaxis=False,
+        hovertemplate="%{customdata}<br>%{x:+.2f} percentage points<extra></extra>"))
     low, high = min(float(points.min()), 0.0), max(float(points.max()), 0.0)
-    pad = 0.15 * (high - low) + 0.5  # room for the value labels outside the bars
+    pad = (0.35 if neutral.any() else 0.15) * (high - low) + 0.5  # room for the value labels outside the bars
     fig.update_xaxes(title_text="Contribution to the risk (percentage points)", zeroline=True, zerolinewidth=2,
                      range=[low - pad, high + pad])
     return apply_theme(fig, height=90 + 26 * len(table),
-                       title="What pushed this patient's risk up (red) or down (green)")
+                       title="What pushed this patient's risk up (red) or down (green)"
+                             + ("; grey: values not given" if neutral.any() else ""))
 
 
 def population_figure(risks: np.ndarray, probability: float, percentile: float, population: str) -> go.Figure:
@@ -112,15 +128,25 @@ def what_if_figure(change: WhatIf) -> go.Figure:
 # ---- cached per (model, reference data) -----------------------------------------------
 
 
-def model_support(pipeline, frame, dataset_name: str):
-    """(Explainer, population risks) for this model and reference data, built once per session."""
+def model_support(model, frame, dataset_name: str):
+    """(Explainer, population risks, TrainingReference) for the active model and the dataset in use, built once
+    per session. The training reference is the model's own training data where known (model/reference.py)."""
+    pipeline = model.pipeline
     token = (id(pipeline), dataset_name, len(frame))
     cache = st.session_state.setdefault(KEY_CACHE, {})
     if token not in cache:
         if len(cache) >= MAX_CACHED_MODELS:
             cache.clear()
-        cache[token] = (Explainer(pipeline, frame, dataset_name), population_risks(pipeline, frame))
+        reference = reference_for_model(pipeline, model.metadata, model.training_data, model.display_name)
+        cache[token] = (Explainer(pipeline, frame, dataset_name, reference), population_risks(pipeline, frame),
+                        reference)
     return cache[token]
+
+
+def render_reference_note(reference: TrainingReference) -> None:
+    """Say plainly when the model's own training data are not available and what stands in for them."""
+    if reference.note:
+        st.warning(reference.note, icon=":material/dataset:")
 
 
 # ---- result sections ------------------------------------------------------------------
@@ -142,9 +168,10 @@ def render_risk_summary(risk: RiskResult, checked: PatientCheck) -> None:
         with st.expander("How the risk bands are defined"):
             st.markdown("\n".join(f"- **{b.name}** ({b.range_text}): {b.meaning}." for b in RISK_BANDS))
             st.caption(BAND_RATIONALE)
-    note = risk.imputation_note()
-    if note:
-        st.info(note, icon=":material/help:")
+    if risk.atypical:
+        st.error(risk.atypical_text(), icon=":material/person_alert:")
+    if risk.unknown_range is not None:
+        st.info(f"**{risk.unknown_range.text()}** {risk.imputation_note()}", icon=":material/help:")
     if checked.warnings:  # each is spelled out under its field; here only which ones
         unusual = ", ".join(f"{feature(n).label} ({format_value(feature(n), checked.values[n])})"
                             for n in checked.warnings)
@@ -154,8 +181,13 @@ def render_risk_summary(risk: RiskResult, checked: PatientCheck) -> None:
 
 def render_explanation(explanation: Explanation) -> None:
     show(contributions_figure(explanation), key="predict.contributions")
+    not_given = ""
+    if explanation.unknown:
+        labels = ", ".join(feature(name).label for name in explanation.unknown)
+        not_given = (f"The grey row is what the values not given ({labels}) add when averaged over their "
+                     "plausible values; it credits no feature. ")
     st.caption(f"Compared with {explanation.reference} (estimated risk {explanation.baseline_probability:.0%}); "
-               f"the contributions add up to {100 * explanation.total:+.1f} percentage points. "
+               f"the contributions add up to {100 * explanation.total:+.1f} percentage points. {not_given}"
                f"Method: {explanation.method}.")
 
 
@@ -165,7 +197,7 @@ def render_population(risks: np.ndarray, probability: float, percentile: float, 
     show(population_figure(risks, probability, percentile, population), key="predict.population")
 
 
-def render_what_if(pipeline, checked: PatientCheck) -> WhatIf | None:
+def render_what_if(pipeline, checked: PatientCheck, reference: TrainingReference | None = None) -> WhatIf | None:
     """The what-if controls and comparison; returns the change shown (None when nothing changed)."""
     names = list(FEATURE_NAMES)
     name = st.selectbox("Feature to change", names, key=KEY_WHATIF_FEATURE,
@@ -174,7 +206,7 @@ def render_what_if(pipeline, checked: PatientCheck) -> WhatIf | None:
     new_value = value_widget(feat, checked.values[name] if not np.isnan(checked.values[name]) else None,
                              prefix=WHATIF_PREFIX, label=f"New value: {feat.label_with_unit()}")
     try:
-        change = what_if(pipeline, checked.values, name, new_value)
+        change = what_if(pipeline, checked.values, name, new_value, reference)
     except PatientError as error:
         st.error(str(error), icon=":material/block:")
         return None
@@ -207,23 +239,54 @@ def render_model_card(card: ModelCard) -> None:
 # ---- batch ----------------------------------------------------------------------------
 
 
-def _score_upload(pipeline, data: bytes):
-    """(BatchResult or error text or None, the importer's report as markdown, "" when it has none)."""
+def _score_upload(pipeline, data: bytes, reference: TrainingReference | None = None, coding: str | None = None):
+    """(BatchResult, or error text, or the candidate codings when the file fits two, or None; the importer's
+    report as markdown, "" when it has none)."""
     text = ""
     try:
-        frame, report = read_batch_csv(data)
+        frame, report = read_batch_csv(data, coding=coding)
         text = report.as_markdown()
+        if report.needs_coding:
+            return list(report.candidate_codings), text
         if frame is None:
             return None, text
         if not report.ok:
             text = ("The importer refuses this file as training data because of the rows named below. For "
                     "scoring, those rows are set aside and listed; every other row is scored.\n\n" + text)
-        return score_batch(pipeline, frame), text
+        return score_batch(pipeline, frame, reference=reference), text
     except BatchError as error:
         return str(error), text
     except (ValueError, UnicodeError) as error:  # a safety net: the importer reports what it knows itself
         return (f"This file could not be read as a CSV of patients ({error}). Save it as a comma-separated "
                 "text file (UTF-8) with one patient per row and try again."), text
+
+
+def _choose_batch_coding(digest: str, coding: str) -> None:
+    st.session_state[KEY_BATCH_CODING] = (digest, coding)
+
+
+def _render_batch_coding_choice(data: bytes, digest: str, codings: list[str]) -> None:
+    """Both readings of an ambiguous file side by side (decoded rows), and a button to score with each."""
+    stored = st.session_state.get(KEY_BATCH_CANDIDATES)
+    if stored is None or stored[0] != digest:
+        stored = (digest, read_candidates(data, codings, bad_rows="set_aside"))
+        st.session_state[KEY_BATCH_CANDIDATES] = stored
+    readings = stored[1]
+    st.warning("**This file fits two codings, and its values do not say which.** Every code in it is valid in "
+               "both the UCI coding and the Kaggle coding of `heart.csv`, which number chest pain, resting ECG, "
+               "ST slope and thallium differently. Compare the two readings of the first patients and choose the "
+               "one that matches where the file comes from; nothing is scored until you do.",
+               icon=":material/help:")
+    for column, reading in zip(st.columns(len(readings)), readings):
+        with column, st.container(border=True):
+            st.markdown(f"#### Read as {reading.name} coding")
+            if reading.usable:
+                st.dataframe(reading.preview(), width="stretch")
+            else:
+                st.error(reading.result.report.as_markdown())
+            st.button(f"Score with the {reading.name} reading", key=f"predict.batch.use.{reading.coding}",
+                      type="primary", on_click=_choose_batch_coding, args=(digest, reading.coding),
+                      disabled=not reading.usable, icon=":material/check:")
 
 
 def labelled(table):
@@ -235,23 +298,31 @@ def labelled(table):
     return shown
 
 
-def render_batch(pipeline, model_name: str) -> None:
+def render_batch(pipeline, model_name: str, reference: TrainingReference | None = None) -> None:
     st.markdown("Upload a CSV with one patient per row and the 13 columns of the UCI data "
                 f"({', '.join(FEATURE_NAMES)}), in UCI coding (Kaggle and TensorFlow-tutorial codings are "
-                "recognised and converted). A target column is optional. Empty or `?` cells are imputed.")
+                "recognised and converted). A target column is optional. Empty or `?` cells are unknown: the "
+                "risk is averaged over their plausible values, as for one patient.")
     upload = st.file_uploader("CSV of patients", type=["csv", "txt"], key=KEY_BATCH_FILE)
     if upload is None:
         st.session_state.pop(KEY_BATCH_RESULT, None)
         return
     data = upload.getvalue()
     digest = hashlib.sha1(data).hexdigest()
+    chosen = st.session_state.get(KEY_BATCH_CODING)
+    coding = chosen[1] if chosen is not None and chosen[0] == digest else None
     stored = st.session_state.get(KEY_BATCH_RESULT)
-    if stored is None or stored[:2] != (digest, id(pipeline)):
+    if stored is None or stored[:3] != (digest, id(pipeline), coding):
         with st.spinner("Scoring the patients…"):
-            result, report = _score_upload(pipeline, data)
-        stored = (digest, id(pipeline), result, report)
+            result, report = _score_upload(pipeline, data, reference, coding)
+        stored = (digest, id(pipeline), coding, result, report)
         st.session_state[KEY_BATCH_RESULT] = stored
-    _, _, result, report = stored
+    _, _, _, result, report = stored
+    if isinstance(result, list):  # the file fits two codings: the user says which before anything is scored
+        _render_batch_coding_choice(data, digest, result)
+        return
+    if coding is not None:
+        st.info(f"Read in the **{CODING_NAMES.get(coding, coding)}** coding, as you chose.", icon=":material/swap_horiz:")
     if not isinstance(result, BatchResult):
         st.error(result or "The file could not be read.", icon=":material/block:")
         if report:
@@ -261,11 +332,26 @@ def render_batch(pipeline, model_name: str) -> None:
     (st.success if len(result.invalid) == 0 else st.warning)(result.summary())
     with st.expander("What the importer found"):
         st.markdown(report)
+    if result.reference_note:
+        st.warning(result.reference_note, icon=":material/dataset:")
     if len(result.scored):
         labels = {f.name: f.label for f in FEATURES}
-        shown = labelled(result.scored[["row", "risk_percent", "risk_band", "imputed", *FEATURE_NAMES]]).rename(
-            columns={"row": "Row", "risk_percent": "Risk (%)", "risk_band": "Risk band", "imputed": "Imputed",
-                     **labels})
+        n_atypical = int(result.scored["atypical"].sum())
+        if n_atypical:
+            st.warning(f"{n_atypical:,} patient(s) are unlike the patients the model learned from (column "
+                       "*Atypical*; *Why atypical* names the values): their estimates are extrapolations.",
+                       icon=":material/person_alert:")
+        scored = result.scored.copy()
+        scored["unknown_range"] = [
+            f"{low:.0f} – {high:.0f} %" if gaps else "" for low, high, gaps in
+            zip(scored["unknown_low_percent"], scored["unknown_high_percent"], scored["imputed"])]
+        scored["interval"] = [f"{low:.0f} – {high:.0f} %" if low == low else "" for low, high in
+                              zip(scored["interval_low_percent"], scored["interval_high_percent"])]
+        shown = labelled(scored[["row", "risk_percent", "risk_band", "interval", "atypical", "atypical_reasons",
+                                 "imputed", "unknown_range", *FEATURE_NAMES]]).rename(
+            columns={"row": "Row", "risk_percent": "Risk (%)", "risk_band": "Risk band", "interval": "95 % interval",
+                     "atypical": "Atypical", "atypical_reasons": "Why atypical", "imputed": "Not given",
+                     "unknown_range": "Risk over plausible values", **labels})
         st.dataframe(shown, hide_index=True, key="predict.batch.table",
                      column_config={"Risk (%)": st.column_config.ProgressColumn(
                          "Risk (%)", min_value=0, max_value=100, format="%.1f %%")})

@@ -1,4 +1,9 @@
-"""The sidebar every page shows: dataset, device and active model in use."""
+"""The sidebar every page shows: dataset, device and active model in use, and the comparison running.
+
+While this session's comparison job runs, a fragment here redraws its progress every few seconds on
+every page and sends the job a heartbeat with each redraw: the job's watchdog (model.jobs) cancels it
+once the heartbeats stop, i.e. once the browser session is gone.
+"""
 from __future__ import annotations
 
 import streamlit as st
@@ -26,6 +31,31 @@ def device_in_use() -> str:
             return f"{_device_description('auto')} (requested {requested}: {error})"
         except Exception as inner:  # noqa: BLE001
             return f"unknown ({inner})"
+
+
+HEARTBEAT_SECONDS = 2.0  # well inside model.jobs.HEARTBEAT_TIMEOUT_S
+
+
+@st.fragment(run_every=HEARTBEAT_SECONDS)
+def _job_heartbeat(job) -> None:
+    """The running job's state in a line; each run (every HEARTBEAT_SECONDS while the page is open) is a heartbeat."""
+    job.heartbeat()
+    if not job.is_active:
+        st.rerun(scope="app")  # it ended: a full run draws the final state and drops this timer
+    st.markdown(f"**Comparison:** {job.status.words}, {job.fraction:.0%}")
+    st.caption(job.message)
+
+
+def render_jobs() -> None:
+    """This session's comparison: live while it runs (with the heartbeat), its end state afterwards."""
+    job = state.compare_job()
+    if job is None:
+        return
+    if job.is_active:
+        _job_heartbeat(job)
+        st.page_link("pages/compare.py", label="See the comparison", icon=":material/leaderboard:")
+    else:
+        st.markdown(f"**Comparison:** {job.status.words}")
 
 
 SHOWN_METRICS = {"roc_auc": "AUC", "accuracy": "accuracy"}
@@ -75,6 +105,7 @@ def render_sidebar() -> None:
             if model.notice:
                 st.warning("The shipped model files are damaged: a retrained copy of the default network is in "
                            "use. Details on **Start here**.", icon=":material/build:")
+        render_jobs()
         st.caption("Research and education only — not a medical device.")
 
 

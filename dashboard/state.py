@@ -21,8 +21,10 @@ import streamlit as st
 KEY_DATASET = "heart.dataset"            # DatasetChoice in use on every page
 KEY_UCI_SITES = "heart.uci_sites"        # four-site frame with a "site" column, or absent
 KEY_ACTIVE_MODEL = "heart.active_model"  # ActiveModel promoted by the user, or absent (= shipped default)
-KEY_ANN_CONFIG = "heart.ann_config"      # ANNConfig being edited / used for training
+KEY_ANN_CONFIG = "heart.ann_config"      # ANNConfig the Configure form shows (errors included); Train/Compare use it
 KEY_TRAINING_RUNS = "heart.training_runs"  # list of this session's runs (training page defines a run)
+KEY_DEDUPLICATION = "heart.deduplication"  # DeduplicatedDataset: undo for the Explore page's "remove duplicates"
+KEY_COMPARE_JOB = "heart.compare_job"    # the comparison running (or last run) in the background, or absent
 
 SOURCE_BUILTIN = "builtin"
 SOURCE_UCI_SITES = "uci_sites"
@@ -55,6 +57,9 @@ class ActiveModel:
     metadata: dict = field(default_factory=dict)
     error: str | None = None
     notice: str | None = None  # the default model is a recovered copy: why (shown to the user)
+    # The rows it was trained on (a session-trained model), or None: model.reference then finds them from the
+    # metadata's data_fingerprint (the shipped model: the built-in data) or says plainly that they are not available.
+    training_data: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @property
     def display_name(self) -> str:
@@ -106,6 +111,44 @@ def set_dataset(name: str, frame: pd.DataFrame, source: str) -> DatasetChoice:
     choice = DatasetChoice(name, frame, source)
     st.session_state[KEY_DATASET] = choice
     return choice
+
+
+@dataclass(frozen=True)
+class DeduplicatedDataset:
+    """The dataset before its repeated patients were removed, kept so the removal can be undone."""
+
+    original: DatasetChoice
+    deduplicated: DatasetChoice
+    n_removed: int
+    summary: str  # what was removed, in plain words
+
+
+def set_deduplicated(frame: pd.DataFrame, n_removed: int, summary: str) -> DatasetChoice:
+    """Use `frame` (the current dataset without its repeats) and keep the current one for `restore_duplicates`."""
+    original = current_dataset()
+    choice = set_dataset(f"{original.name} (repeats removed)", frame, original.source)
+    st.session_state[KEY_DEDUPLICATION] = DeduplicatedDataset(original, choice, n_removed, summary)
+    return choice
+
+
+def deduplication() -> DeduplicatedDataset | None:
+    """The undo record while the deduplicated dataset is still the one in use (None once another is chosen)."""
+    require_router()
+    record = st.session_state.get(KEY_DEDUPLICATION)
+    if record is not None and st.session_state.get(KEY_DATASET) is not record.deduplicated:
+        st.session_state.pop(KEY_DEDUPLICATION, None)  # another dataset was chosen since: nothing to undo
+        return None
+    return record
+
+
+def restore_duplicates() -> DatasetChoice | None:
+    """Go back to the dataset as it was before its repeats were removed (None when there is nothing to undo)."""
+    record = deduplication()
+    if record is None:
+        return None
+    st.session_state.pop(KEY_DEDUPLICATION, None)
+    st.session_state[KEY_DATASET] = record.original
+    return record.original
 
 
 def reset_dataset() -> DatasetChoice:
@@ -194,14 +237,16 @@ def active_model() -> ActiveModel:
     return ActiveModel(DEFAULT_MODEL_NAME, pipeline, dict(getattr(pipeline, "metadata", {}) or {}), notice=notice)
 
 
-def set_active_model(name: str, pipeline: Any, metadata: dict | None = None) -> ActiveModel:
-    model = ActiveModel(name, pipeline, dict(metadata or {}))
+def set_active_model(name: str, pipeline: Any, metadata: dict | None = None,
+                     training_data: pd.DataFrame | None = None) -> ActiveModel:
+    model = ActiveModel(name, pipeline, dict(metadata or {}), training_data=training_data)
     st.session_state[KEY_ACTIVE_MODEL] = model
     return model
 
 
 def ann_config():
-    """The network configuration of this session (a private copy of the recommended preset at first)."""
+    """The network configuration of this session, exactly as the Configure form shows it (a private copy of
+    the recommended preset at first). It may have errors (ANNConfig.errors()): pages refuse to train it then."""
     require_router()
     config = st.session_state.get(KEY_ANN_CONFIG)
     if config is None:
@@ -220,3 +265,12 @@ def training_runs() -> list:
     """This session's training runs (the list itself: append to it)."""
     require_router()
     return st.session_state.setdefault(KEY_TRAINING_RUNS, [])
+
+
+def compare_job():
+    """This session's latest comparison job (a model.jobs.Job), running or ended; None before the first."""
+    return st.session_state.get(KEY_COMPARE_JOB)
+
+
+def set_compare_job(job) -> None:
+    st.session_state[KEY_COMPARE_JOB] = job

@@ -26,7 +26,7 @@ from dashboard.training_views import (
 )
 from model import thresholds
 from model.compute_slots import ServerBusyError
-from model.runs import RunStatus, TrainingRun, config_summary
+from model.runs import RunStatus, TrainingRun, config_summary, repeats_note
 
 REFRESH_SECONDS = 1.0     # live redraw interval: smooth enough to watch, light on a small server
 MAX_SESSION_RUNS = 10     # older finished runs are dropped (memory is bounded per session)
@@ -71,7 +71,8 @@ def stop_run() -> None:
 
 
 def use_model(run: TrainingRun) -> None:
-    state.set_active_model(f"{run.name} ({run.dataset_name})", run.pipeline, run.metadata())
+    trained_on = run.frame.loc[run.training_index] if run.training_index is not None else None
+    state.set_active_model(f"{run.name} ({run.dataset_name})", run.pipeline, run.metadata(), trained_on)
     st.session_state[KEY_MESSAGE] = None
     st.toast(f"{run.name} is now the active model: the prediction page uses it.", icon=":material/check:")
 
@@ -231,8 +232,10 @@ def validation_caption(run: TrainingRun) -> str:
                f"watched {holdout} of the training patients, held out from fitting for that purpose")
     else:
         use = "never used to fit the weights or the preprocessing"
+    repeats = repeats_note(run.patients) if getattr(run, "patients", None) is not None else None
     return (f"Measured on the validation part only ({use}). "
-            f"With {n} patients these numbers are noisy; the comparison page cross-validates.")
+            f"With {n} patients these numbers are noisy; the comparison page cross-validates."
+            + (f" {repeats}" if repeats else ""))
 
 
 def render_history(runs: list[TrainingRun]) -> None:

@@ -46,8 +46,10 @@ def read_config(path: str | None) -> ANNConfig:
         raise InputError(f"config file {file}: {exc}") from None
 
 
-def read_data(spec: str) -> tuple[pd.DataFrame, str]:
-    """(frame with the 13 features and the target, description) for a built-in name or a CSV path."""
+def read_data(spec: str, coding: str | None = None) -> tuple[pd.DataFrame, str]:
+    """(frame with the 13 features and the target, description) for a built-in name or a CSV path.
+
+    `coding` ("uci", "kaggle", "tensorflow") reads a CSV whose values fit more than one coding."""
     from .datasets import BUILT_IN, load_dataset
 
     if spec in BUILT_IN:
@@ -57,7 +59,11 @@ def read_data(spec: str) -> tuple[pd.DataFrame, str]:
         raise InputError(f"--data must be one of {', '.join(BUILT_IN)} or a CSV file; {spec!r} is neither")
     from .csv_import import read_user_csv
 
-    result = read_user_csv(path)
+    result = read_user_csv(path, coding=coding)
+    if result.report.needs_coding:
+        options = " or ".join(f"--coding {c}" for c in result.report.candidate_codings)
+        raise InputError(f"{path} fits more than one coding and its values do not say which: run again with "
+                         f"{options}.\n{result.report.as_text()}")
     if result.frame is None or not result.report.ok:
         raise InputError(f"{path} cannot be used:\n{result.report.as_text()}")
     if TARGET.name not in result.frame:
@@ -87,16 +93,32 @@ def epoch_progress_callback(epochs: int):
 
 
 def cross_validate_with_bar(models: dict, X, y, folds: int, repeats: int, seed: int):
+    """Cross-validation with a progress bar; rows of one patient (identical features) share a fold."""
     from .evaluation import cross_validate_models, make_splits
+    from .splits import patient_groups
 
-    splits = make_splits(y, folds, repeats, seed)  # ValueError with a plain message on bad counts
+    patients = patient_groups(X, y)
+    # ValueError with a plain message on bad counts
+    splits = make_splits(y, folds, repeats, seed, groups=patients.ids)
     with tqdm(total=len(models) * len(splits), desc="cross-validation", unit="fold") as bar:
         def progress(done: int, total: int, message: str) -> None:
             bar.update(done - bar.n)
             bar.set_postfix_str(message)
 
-        return cross_validate_models(models, X, y, n_splits=folds, n_repeats=repeats, seed=seed,
-                                     progress=progress, splits=splits)
+        result = cross_validate_models(models, X, y, n_splits=folds, n_repeats=repeats, seed=seed,
+                                       progress=progress, splits=splits)
+    note = result.repeats_note()
+    if note:
+        print(note)
+    return result
+
+
+def cv_method(result) -> str:
+    """How the folds were made, for the bundle's metadata."""
+    if result.n_repeated_rows:
+        return (f"repeated stratified group k-fold ({result.n_repeated_rows} repeated rows; "
+                "identical patients kept in one fold)")
+    return "repeated stratified k-fold"
 
 
 def describe(config: ANNConfig) -> str:
@@ -113,7 +135,7 @@ def read_inputs(args) -> tuple[ANNConfig, pd.DataFrame, str]:
     config = read_config(args.config)
     if args.device:
         config = config.replace(device=args.device).validate()
-    frame, source = read_data(args.data)
+    frame, source = read_data(args.data, args.coding)
     return config, frame, source
 
 
@@ -134,7 +156,7 @@ def train_command(args) -> int:
         result = cross_validate_with_bar({ANN_NAME: pipeline_from_config(config)}, X, y,
                                          args.folds, args.repeats, args.seed)
         metadata["metrics"] = result.metric_summary(ANN_NAME)
-        metadata["cv"] = {"method": "repeated stratified k-fold", "n_splits": args.folds,
+        metadata["cv"] = {"method": cv_method(result), "n_splits": args.folds,
                           "n_repeats": args.repeats, "seed": args.seed,
                           "interval": "95% Nadeau-Bengio corrected t interval"}
         print(result.table().to_string())
@@ -178,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", help="ANN configuration JSON (default: the recommended network)")
         sub.add_argument("--data", default="cleveland", help="built-in data set name or a CSV file "
                                                              "(default: cleveland)")
+        sub.add_argument("--coding", choices=["uci", "kaggle", "tensorflow"],
+                         help="coding of a --data CSV whose values fit more than one (default: detect)")
         sub.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="override the config's device")
         sub.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
         sub.add_argument("--repeats", type=int, default=10, help="cross-validation repeats (default 10)")

@@ -20,7 +20,9 @@ ANN's fold models train together (model.batched_cv.BatchedANN).
 """
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -46,11 +48,13 @@ from model.evaluation import (
     cross_validate_models,
     make_splits,
 )
+from model.jobs import raise_if_cancelled
 from model.limits import MAX_CONCURRENT_TRAININGS, MAX_STACKED_ROWS
 from model.pipelines import pipeline_from_config
 from model.preprocessing import feature_groups, features_and_target, make_preprocessor
 from model.presets import PRESETS
 from model.schema import FEATURE_NAMES, TARGET, feature
+from model.splits import patient_groups, seen_patients
 from model.threads import one_thread
 from model.training import predict_logits
 
@@ -102,10 +106,11 @@ def selection_problems(names: Sequence[str]) -> list[str]:
     return [f"Unknown model {n!r}; choose from: {', '.join(MODEL_NAMES)}." for n in unknown]
 
 
-def protocol_problems(y, protocol: Protocol) -> list[str]:
-    """Why these folds cannot be made on this target (empty when they can)."""
+def protocol_problems(y, protocol: Protocol, X=None) -> list[str]:
+    """Why these folds cannot be made on this target (empty when they can); with X, as run_comparison groups them."""
     try:
-        make_splits(y, protocol.n_splits, protocol.n_repeats, protocol.seed)
+        groups = patient_groups(X, y).ids if X is not None else None
+        make_splits(y, protocol.n_splits, protocol.n_repeats, protocol.seed, groups=groups)
     except ValueError as error:
         return [str(error)]
     return []
@@ -151,12 +156,13 @@ def build_models(names: Sequence[str], ann_config: ANNConfig, cache: FoldCache, 
     return models
 
 
-def _single_pipeline(name: str, ann_config: ANNConfig, seed: int = 0):
-    """An unfitted Pipeline (preprocess + model) for one name: for training on a whole data set."""
+def _single_pipeline(name: str, ann_config: ANNConfig, seed: int = 0, stop_event: threading.Event | None = None):
+    """An unfitted Pipeline (preprocess + model) for one name: for training on a whole data set.
+    A network's training loop stops early once `stop_event` is set (check it after fitting)."""
     if name == ANN_NAME:
-        return pipeline_from_config(ann_config)
+        return pipeline_from_config(ann_config, stop_event=stop_event)
     if name == PERCEPTRON_NAME:
-        return pipeline_from_config(PRESETS["perceptron"])
+        return pipeline_from_config(PRESETS["perceptron"], stop_event=stop_event)
     return classical_models(seed)[name]
 
 
@@ -187,14 +193,17 @@ def model_size(estimator) -> tuple[int, str]:
 
 # ------------------------------------------------------------------ progress over stages
 class _Progress:
-    """Maps the work of several stages onto one 0..1 bar."""
+    """Maps the work of several stages onto one 0..1 bar; every report is also a cancellation point
+    (model.jobs.Cancelled once `stop_event` is set)."""
 
-    def __init__(self, callback: FractionProgress | None, units: Mapping[str, float]):
-        self.callback, self.units = callback, dict(units)
+    def __init__(self, callback: FractionProgress | None, units: Mapping[str, float],
+                 stop_event: threading.Event | None = None):
+        self.callback, self.units, self.stop_event = callback, dict(units), stop_event
         self.total = max(sum(self.units.values()), 1e-9)
         self.done: dict[str, float] = {k: 0.0 for k in self.units}
 
     def report(self, stage: str, fraction: float, message: str) -> None:
+        raise_if_cancelled(self.stop_event)
         self.done[stage] = self.units.get(stage, 0.0) * min(max(fraction, 0.0), 1.0)
         if self.callback is not None:
             self.callback(min(sum(self.done.values()) / self.total, 1.0), message)
@@ -256,6 +265,9 @@ class ComparisonReport:
         header = (f"# {self.protocol.describe()}; {self.n_rows} patients; "
                   f"paired test: corrected resampled t-test on {METRICS[self.result.compare_metric]} "
                   f"vs {self.best}\n")
+        repeats = self.result.repeats_note()
+        if repeats:
+            header += f"# {repeats}\n"
         return header + table.to_csv(index=False, float_format="%.6g")
 
     def importance_summary(self) -> pd.DataFrame | None:
@@ -508,24 +520,29 @@ def learning_curve(models: Mapping[str, object], X: pd.DataFrame, y: np.ndarray,
 # ------------------------------------------------------------------ the whole comparison
 def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNConfig,
                    protocol: Protocol = Protocol(), progress: FractionProgress | None = None,
-                   with_learning_curve: bool = True, with_importance: bool = True) -> ComparisonReport:
+                   with_learning_curve: bool = True, with_importance: bool = True,
+                   stop_event: threading.Event | None = None, hold_slot: bool = True) -> ComparisonReport:
     """Cross-validate `names` on identical folds and gather the evidence for the comparison table.
 
     Raises ValueError with a plain message for a bad selection, protocol or data, and
-    model.compute_slots.ServerBusyError (BUSY_MESSAGE) when every compute slot of the server is taken.
+    model.compute_slots.ServerBusyError (BUSY_MESSAGE) when every compute slot of the server is taken
+    (hold_slot=False: the caller holds one already, e.g. a model.jobs.Job). Once `stop_event` is set
+    it raises model.jobs.Cancelled at the next fold, epoch or stage boundary.
     """
     problems = selection_problems(names)
     if problems:
         raise ValueError(" ".join(problems))
     ann_config.validate()
     X, y = checked_features_and_target(frame)
-    splits = make_splits(y, protocol.n_splits, protocol.n_repeats, protocol.seed)
+    # One patient's rows share a fold (they are often one record repeated); the learning curves and the
+    # permutation importance below reuse these splits, so they inherit it.
+    splits = make_splits(y, protocol.n_splits, protocol.n_repeats, protocol.seed, groups=patient_groups(X, y).ids)
     names = [n for n in MODEL_NAMES if n in names]  # a stable order
     n_classical = sum(n in CLASSICAL_NAMES for n in names)
     n_deep = len(names) - n_classical
     units = {"preprocess": 1.0, "cv": n_classical + 1.5 * n_deep,
              "learning": 2.0 if with_learning_curve else 0.0, "importance": 1.0 if with_importance else 0.0}
-    tracker = _Progress(progress, units)
+    tracker = _Progress(progress, units, stop_event)
     done_models: list[str] = []
 
     def on_fold(name, k):
@@ -543,7 +560,7 @@ def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNCon
     stage_seconds: dict[str, float] = {}
     cache = FoldCache()
     # Cross-validation limits BLAS threads itself; the other stages fit small models too.
-    with compute_slot(BUSY_MESSAGE), one_thread(torch_ops=False):
+    with compute_slot(BUSY_MESSAGE) if hold_slot else nullcontext(), one_thread(torch_ops=False):
         start = time.perf_counter()
         tracker.report("preprocess", 0.0, f"Fitting the preprocessing inside each of the {len(splits)} folds")
         folds = cache.get(X, splits)
@@ -558,14 +575,14 @@ def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNCon
         stage_seconds.update({f"cross-validation: {n}": s for n, s in model_seconds.items()})
 
         start = time.perf_counter()
-        facts = _model_facts(names, X, y, ann_config, protocol.seed)
+        facts = _model_facts(names, X, y, ann_config, protocol.seed, stop_event)
         stage_seconds["one fit of each model on all rows"] = time.perf_counter() - start
         first_repeat = splits[:protocol.n_splits]
         learning = importance = None
         notes = []
         if with_learning_curve:
             start = time.perf_counter()
-            curve_models = _learning_models(result, names, ann_config, protocol.seed)
+            curve_models = _learning_models(result, names, ann_config, protocol.seed, stop_event)
             if len(curve_models):
                 learning = learning_curve(curve_models, X, y, first_repeat, LEARNING_FRACTIONS, protocol.seed,
                                           lambda f, msg: tracker.report("learning", f, msg))
@@ -597,14 +614,16 @@ class _Timed:
 
 
 def _model_facts(names: Sequence[str], X: pd.DataFrame, y: np.ndarray, ann_config: ANNConfig,
-                 seed: int) -> pd.DataFrame:
+                 seed: int, stop_event: threading.Event | None = None) -> pd.DataFrame:
     """Each model fitted once on all rows: its fit time and its size (what a reader must inspect)."""
     rows = []
     for name in names:
-        pipeline = _single_pipeline(name, ann_config, seed)
+        raise_if_cancelled(stop_event)
+        pipeline = _single_pipeline(name, ann_config, seed, stop_event)
         start = time.perf_counter()
         pipeline.fit(X, y)
         fitted = time.perf_counter()
+        raise_if_cancelled(stop_event)  # a network's loop returns early when stopped
         pipeline.predict_proba(X)
         predicted = time.perf_counter()
         size, unit = model_size(pipeline.steps[-1][1])
@@ -615,15 +634,23 @@ def _model_facts(names: Sequence[str], X: pd.DataFrame, y: np.ndarray, ann_confi
     return pd.DataFrame(rows)
 
 
-def _learning_models(result: ComparisonResult, names, ann_config, seed) -> dict[str, object]:
-    """The deep-learning model and the best classical model, fresh (their own fold cache)."""
+def _learning_models(result: ComparisonResult, names, ann_config, seed,
+                     stop_event: threading.Event | None = None) -> dict[str, object]:
+    """The deep-learning model and the best classical model, fresh (their own fold cache); each fold
+    and epoch is a cancellation point."""
+    def check_fold(name, k):
+        raise_if_cancelled(stop_event)
+
+    def check_epoch(name, epoch, epochs):
+        raise_if_cancelled(stop_event)
+
     cache = FoldCache()
     chosen = {}
     best_classical = _best_of(result, [n for n in names if n in CLASSICAL_NAMES])
     deep = next((n for n in DEEP_LEARNING_NAMES if n in names), None)
     for name in (best_classical, deep):
         if name is not None:
-            chosen.update(build_models([name], ann_config, cache, seed))
+            chosen.update(build_models([name], ann_config, cache, seed, check_fold, check_epoch))
     return chosen
 
 
@@ -709,10 +736,25 @@ def missing_report(sites: pd.DataFrame, train_site: str, preprocessor) -> tuple[
     return pd.DataFrame(rows), warnings
 
 
+def _unseen_patients(part: pd.DataFrame, X_train: pd.DataFrame, site: str, train_site: str,
+                     warnings: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """A test site's features and target without the rows that repeat a training patient (said in `warnings`)."""
+    X_site, y_site = checked_features_and_target(part)
+    seen = seen_patients(X_site, X_train)
+    if seen.any():
+        warnings.append(f"{SITE_LABELS.get(site, site)}: {int(seen.sum())} row(s) repeat a "
+                        f"{SITE_LABELS.get(train_site, train_site)} training patient exactly; they are left out of "
+                        f"this site's scores, so no patient is scored by a model that saw them.")
+        X_site, y_site = X_site[~seen].reset_index(drop=True), y_site[~seen]
+    return X_site, y_site
+
+
 def external_validation(sites: pd.DataFrame, names: Sequence[str], ann_config: ANNConfig,
                         train_site: str = "cleveland", seed: int = 0,
-                        progress: FractionProgress | None = None) -> ExternalValidation:
-    """Train each model on `train_site`, evaluate on every other site of the four-site frame."""
+                        progress: FractionProgress | None = None, stop_event: threading.Event | None = None,
+                        hold_slot: bool = True) -> ExternalValidation:
+    """Train each model on `train_site`, evaluate on every other site of the four-site frame.
+    `stop_event` and `hold_slot` as in run_comparison (cancellation points: before and after each model)."""
     problems = selection_problems(names)
     if problems:
         raise ValueError(" ".join(problems))
@@ -728,16 +770,20 @@ def external_validation(sites: pd.DataFrame, names: Sequence[str], ann_config: A
     X_train, y_train = checked_features_and_target(train)
     preprocessor = make_preprocessor().fit(X_train)
     missing, warnings = missing_report(sites, train_site, preprocessor)
+    test_data = {site: _unseen_patients(sites[sites["site"] == site], X_train, site, train_site, warnings)
+                 for site in others}
 
     rows, curves = [], []
     names = [n for n in MODEL_NAMES if n in names]
-    with compute_slot(BUSY_MESSAGE), one_thread(torch_ops=False):
+    with compute_slot(BUSY_MESSAGE) if hold_slot else nullcontext(), one_thread(torch_ops=False):
         for i, name in enumerate(names):
+            raise_if_cancelled(stop_event)
             if progress:
                 progress(i / len(names), f"Training {name} on all {len(y_train)} {train_site} patients")
-            pipeline = _single_pipeline(name, ann_config, seed).fit(X_train, y_train)
+            pipeline = _single_pipeline(name, ann_config, seed, stop_event).fit(X_train, y_train)
+            raise_if_cancelled(stop_event)
             for site in others:
-                X_site, y_site = checked_features_and_target(sites[sites["site"] == site])
+                X_site, y_site = test_data[site]
                 proba = pipeline.predict_proba(X_site)[:, 1]
                 scores = classification_metrics(y_site, proba)
                 rows.append({"model": name, "site": site, "n": len(y_site), "prevalence": float(y_site.mean()),

@@ -5,8 +5,9 @@ Streamlit server together). A slot is taken without waiting: when none is free t
 ServerBusyError with a plain message to show ("try again when one ends"), never a queue that
 could grow without bound.
 
-    take_slot(message); ...; release_slot()      # a job that ends in another thread (model.runs)
+    take_slot(message); ...; release_slot()      # a job that ends in another thread (model.runs, model.jobs)
     with compute_slot(message): ...              # a job that ends where it started (model.comparison)
+    slots_in_use(), free_slots()                 # for status displays and tests
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from model.limits import MAX_CONCURRENT_TRAININGS
 
 _SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_TRAININGS)
+_count_lock = threading.Lock()
+_in_use = 0  # slots taken through take_slot and not yet released (kept beside the semaphore: it has no public count)
 
 
 class ServerBusyError(RuntimeError):
@@ -24,17 +27,32 @@ class ServerBusyError(RuntimeError):
 
 def take_slot(busy_message: str) -> None:
     """Take a slot now, or raise ServerBusyError(busy_message). Pair with release_slot()."""
+    global _in_use
     if not _SLOTS.acquire(blocking=False):
         raise ServerBusyError(busy_message)
+    with _count_lock:
+        _in_use += 1
 
 
 def release_slot() -> None:
-    _SLOTS.release()
+    """Give back a slot taken with take_slot (ValueError when none is taken: a pairing bug)."""
+    global _in_use
+    with _count_lock:
+        if _in_use <= 0:
+            raise ValueError("release_slot() called with no compute slot taken")
+        _SLOTS.release()
+        _in_use -= 1
+
+
+def slots_in_use() -> int:
+    """How many trainings and comparisons hold a slot now (all users of this server)."""
+    with _count_lock:
+        return _in_use
 
 
 def free_slots() -> int:
-    """How many jobs could start now (for tests and status displays)."""
-    return _SLOTS._value
+    """How many jobs could start now."""
+    return MAX_CONCURRENT_TRAININGS - slots_in_use()
 
 
 @contextmanager

@@ -7,6 +7,13 @@
 * the Kaggle coding (303-row and 1,025-row "heart.csv"), told apart by its values;
 * the TensorFlow-tutorial coding (``thal`` written as words).
 
+The coding is decided only on consistent evidence (model/coding_detection.py): rows that
+do not fit the file's coding are errors of those rows, a file that mixes codings is
+refused with the rows of each, and a file whose values fit both the UCI and the Kaggle
+coding is refused with ``ValidationReport.candidate_codings`` until the caller chooses
+(``coding="uci"`` or ``"kaggle"``). A file with both ``num`` and ``target`` must say the
+same in both.
+
 It converts what it can to UCI coding and lists every conversion; it refuses a file that
 is wrong with a message naming the column, the data rows and the problem. Nothing here
 raises on bad input: the answer is always an ``ImportResult`` whose report says what
@@ -15,23 +22,30 @@ without one).
 
 ``bad_rows="set_aside"`` (for scoring, not training) keeps a file whose only problems are
 in some rows: those rows leave the frame, ``ImportResult.set_aside`` gives each one's
-reasons, and the frame's index holds the data row numbers of the rows kept.
+reasons, and the frame's index holds the data row numbers of the rows kept. There a blood
+pressure or cholesterol of 0 is refused in the patient form's words (``Feature.check``);
+for training ("refuse") it keeps its documented UCI meaning, "not measured", and the
+conversion is listed with its rows.
 """
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-import math
+import logging
 import os
 import re
-from collections import Counter
-from collections.abc import Hashable
-from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
+from model.coding_detection import (
+    AMBIGUOUS,
+    CODING_CHOICES,
+    CodingDecision,
+    coding_name,
+    decide_coding,
+    pass_coding_hint,
+)
 from model.codings import (
     KAGGLE_MISSING_CODE,
     KAGGLE_TO_UCI,
@@ -40,166 +54,36 @@ from model.codings import (
     kaggle_to_uci,
     tf_thal_to_uci,
 )
+from model.csv_cells import MISSING_MARKERS, cell_number, numbers_of, parse_numbers
+from model.import_report import (  # noqa: F401  (part of this module's API since before the split)
+    BAD_ROWS,
+    CODINGS,
+    ImportResult,
+    Issue,
+    ValidationReport,
+    _positions,
+    describe_names,
+    describe_rows,
+    repeated_names,
+)
 from model.limits import MAX_COLUMNS, MAX_ROWS, MAX_UPLOAD_BYTES
-from model.schema import COLUMNS, FEATURE_NAMES, FEATURES, TARGET, feature, short_repr
+from model.schema import COLUMNS, FEATURE_NAMES, TARGET, feature, short_repr
 
-CODINGS = {
-    "uci": "UCI coding (with a header)",
-    "uci-processed": "UCI processed format (no header)",
-    "kaggle": "Kaggle coding",
-    "tensorflow": "TensorFlow-tutorial coding",
-    "unknown": "unknown coding",
-}
-MISSING_MARKERS = ("", "?", "na", "n/a", "nan", "null", "none")
-# Values of 0 that the UCI files use for "not measured" (every Swiss chol, 49 VA chol, 1 VA trestbps).
+logger = logging.getLogger(__name__)
+
 ZERO_MEANS_MISSING = ("trestbps", "chol")
-SHOWN_ROWS = 5
 SHOWN_VALUES = 3
-SHOWN_NAMES = 20
-SHOWN_NAME_LENGTH = 40
 # A byte-order mark says which Unicode encoding a file uses (Excel's "Unicode text" is UTF-16).
 # UTF-32 first: its little-endian mark begins with UTF-16's.
 BOM_ENCODINGS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
                  (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-BAD_ROWS = ("refuse", "set_aside")
 ROW = "row"  # name of the index of a set-aside mode frame: the 1-based data row numbers
 LEAK_WARNING = (
     "duplicate rows leak across a train/test split: the same patient can land in both "
     "the training and the test part, which makes the measured accuracy too optimistic"
 )
-
-
-def describe_rows(rows: list[int]) -> str:
-    """'data rows 3, 8, 12 and 4 more (7 rows in all)' -- first few row numbers plus the count."""
-    if not rows:
-        return ""
-    shown = ", ".join(str(r) for r in rows[:SHOWN_ROWS])
-    if len(rows) == 1:
-        return f"data row {shown}"
-    if len(rows) <= SHOWN_ROWS:
-        return f"data rows {shown}"
-    return f"data rows {shown} and {len(rows) - SHOWN_ROWS} more ({len(rows)} rows in all)"
-
-
-@dataclass
-class Issue:
-    """One problem or remark: the column it concerns (None: the whole file), the 1-based
-    data rows, and what is wrong in plain words."""
-
-    column: str | None
-    rows: list[int]
-    message: str
-
-    def __str__(self) -> str:
-        where = f"Column '{self.column}': " if self.column else ""
-        rows = describe_rows(self.rows)
-        return f"{where}{self.message}" + (f" — {rows}." if rows else "")
-
-
-@dataclass
-class ValidationReport:
-    coding: str = "unknown"
-    errors: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
-    conversions: list[str] = field(default_factory=list)
-    duplicate_rows: list[int] = field(default_factory=list)
-    n_rows: int = 0
-    has_target: bool = False
-    bad_rows: str = "refuse"
-    set_aside: dict[int, list[str]] = field(default_factory=dict)  # data row -> reasons ("set_aside" mode)
-    row_errors: int = 0  # how many of `errors` concern rows only
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def refuses(self) -> bool:
-        """True when the file cannot be used: any error, or in "set_aside" mode a file-level one."""
-        return bool(self.errors) and (self.bad_rows == "refuse" or len(self.errors) > self.row_errors)
-
-    def error(self, column, rows, message) -> None:
-        self.errors.append(Issue(column, _as_rows(rows), message))
-
-    def row_error(self, column, mask: pd.Series, message: str, reason_of_row) -> None:
-        """An error in the rows where mask is true; in "set_aside" mode each such row is set
-        aside with reason_of_row(position) (0-based position in the frame checked)."""
-        rows = _positions(mask)
-        self.error(column, rows, message)
-        self.row_errors += 1
-        if self.bad_rows == "set_aside":
-            for row in rows:
-                self.set_aside.setdefault(row, []).append(reason_of_row(row - 1))
-
-    def warn(self, column, rows, message) -> None:
-        self.warnings.append(Issue(column, _as_rows(rows), message))
-
-    def summary(self) -> str:
-        if self.refuses:
-            return f"The file was refused: {len(self.errors)} problem(s) to fix."
-        if self.set_aside:
-            return (f"Read {self.n_rows - len(self.set_aside)} of {self.n_rows} rows in the "
-                    f"{CODINGS.get(self.coding, self.coding)}; {len(self.set_aside)} row(s) set aside for the "
-                    f"problems below (as training data the file would be refused).")
-        target = "with a target column" if self.has_target else "without a target column (usable for predictions only)"
-        return f"Read {self.n_rows} rows in the {CODINGS.get(self.coding, self.coding)}, {target}."
-
-    def _sections(self):
-        yield "Problems (fix these and upload again)", [str(i) for i in self.errors]
-        yield "Warnings", [str(i) for i in self.warnings]
-        yield "Conversions made", list(self.conversions)
-
-    def as_text(self) -> str:
-        lines = [self.summary()]
-        for title, items in self._sections():
-            if items:
-                lines += ["", f"{title}:"] + [f"  - {item}" for item in items]
-        return "\n".join(lines)
-
-    def as_markdown(self) -> str:
-        lines = [f"**{self.summary()}**"]
-        for title, items in self._sections():
-            if items:
-                lines += ["", f"**{title}**", ""] + [f"- {_escape_markdown(item)}" for item in items]
-        return "\n".join(lines)
-
-
-@dataclass
-class ImportResult:
-    frame: pd.DataFrame | None
-    report: ValidationReport
-
-    @property
-    def has_target(self) -> bool:
-        return self.frame is not None and TARGET.name in self.frame
-
-    @property
-    def set_aside(self) -> dict[int, list[str]]:
-        """Data row -> reasons, for each row left out of `frame` (read with bad_rows="set_aside")."""
-        return self.report.set_aside
-
-
-def describe_names(names) -> str:
-    """The first few column names, each cut short, plus how many more: a header can be anything."""
-    names = [str(n) for n in names]
-    shown = [n if len(n) <= SHOWN_NAME_LENGTH else n[: SHOWN_NAME_LENGTH - 1] + "…" for n in names[:SHOWN_NAMES]]
-    more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
-    return ", ".join(shown) + more
-
-
-def repeated_names(names) -> list[str]:
-    """Non-empty names that occur more than once, sorted."""
-    return sorted(n for n, count in Counter(names).items() if count > 1 and n)
-
-
-def _escape_markdown(text: str) -> str:
-    for char in "\\`*_[]<>|#":
-        text = text.replace(char, "\\" + char)
-    return text
-
-
-def _as_rows(rows) -> list[int]:
-    return [int(r) for r in rows]
+# Aliases of the cell parser's functions under the names this module used before the split.
+_cell_number, _parse_numbers, _numbers = cell_number, parse_numbers, numbers_of
 
 
 # ----------------------------------------------------------------------------- reading
@@ -345,81 +229,6 @@ def _report_repeated_names(names, report: ValidationReport) -> bool:
 # ----------------------------------------------------------------------------- coding
 
 
-def _cell_number(value) -> float | None:
-    """A cell as a float: NaN when it marks a missing value, None when it is no number."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return math.nan
-    if isinstance(value, (complex, np.complexfloating)):  # float() would drop the imaginary part
-        return None
-    if isinstance(value, (int, float, np.number, np.bool_)):  # bool too: True/False is 1/0
-        try:
-            return float(value)
-        except OverflowError:  # an int beyond float range, e.g. 10**400
-            return math.inf if value > 0 else -math.inf
-    text = str(value).strip()
-    if text.lower() in MISSING_MARKERS:
-        return math.nan
-    if "_" in text:  # Python's float() accepts 1_000; a CSV reader must not
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(numbers as float64 with NaN for missing, mask of cells that are not numbers).
-
-    Each distinct cell is parsed once: real files repeat few distinct values, so this
-    stays fast at the row cap.
-    """
-    column = column.reset_index(drop=True)
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_complex_dtype(column):
-        return column.astype("float64"), pd.Series(False, index=column.index)
-    cells = column.to_numpy(dtype=object)
-    try:
-        codes, distinct = pd.factorize(cells)  # missing cells get code -1
-    except TypeError:  # unhashable cells (a list or dict, from a frame built in a notebook) are no numbers
-        codes, distinct = pd.factorize(np.array(
-            [v if isinstance(v, Hashable) else repr(v) for v in cells], dtype=object))
-    parsed = [_cell_number(value) for value in distinct]
-    # index -1 picks the appended entry: a missing cell is NaN and not a "non-number"
-    numbers = np.array([math.nan if v is None else v for v in parsed] + [math.nan], dtype="float64")
-    not_number = np.array([v is None for v in parsed] + [False], dtype=bool)
-    return pd.Series(numbers[codes], index=column.index), pd.Series(not_number[codes], index=column.index)
-
-
-def _numbers(column: pd.Series) -> pd.Series:
-    """Numeric view of a column; missing markers and non-numbers become NaN."""
-    return _parse_numbers(column)[0]
-
-
-def _present_values(frame: pd.DataFrame, name: str) -> set[float]:
-    return set(_numbers(frame[name]).dropna().unique()) if name in frame else set()
-
-
-def _thal_is_words(frame: pd.DataFrame) -> bool:
-    words = frame["thal"].astype("string").str.strip().str.lower()
-    return bool(words.isin(list(TF_THAL_TO_UCI)).any())
-
-
-def detect_coding(frame: pd.DataFrame) -> tuple[str, list[str], list[str]]:
-    """('kaggle'|'uci'|'tensorflow'|'unknown', signs of Kaggle, signs of UCI) from the values."""
-    if "thal" in frame and _thal_is_words(frame):
-        return "tensorflow", [], []
-    cp, slope, thal, ca = (_present_values(frame, n) for n in ("cp", "slope", "thal", "ca"))
-    kaggle = [sign for sign, seen in (
-        ("cp = 0", 0 in cp), ("slope = 0", 0 in slope), ("thal = 0, 1 or 2", bool(thal & {0, 1, 2})),
-        ("ca = 4", 4 in ca)) if seen]
-    uci = [sign for sign, seen in (
-        ("cp = 4", 4 in cp), ("slope = 3", 3 in slope), ("thal = 6 or 7", bool(thal & {6, 7}))) if seen]
-    if kaggle and not uci:
-        return "kaggle", kaggle, uci
-    if uci and not kaggle:
-        return "uci", kaggle, uci
-    return "unknown", kaggle, uci
-
-
 def _convert_kaggle(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | None:
     numbers = frame.copy()
     for name in KAGGLE_TO_UCI.keys() | KAGGLE_MISSING_CODE.keys():
@@ -456,29 +265,26 @@ def _convert_kaggle(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFra
 
 
 def _convert_tensorflow(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+    """thal words -> UCI codes; the target (num >= 2 in the tutorial) is dropped.
+
+    Rows with a number in thal or a code of another coding elsewhere do not fit this coding
+    (model/coding_detection.py) and are already reported; any other value in thal is an error
+    of its row, never a silent missing value.
+    """
     out = frame.copy()
     words = frame["thal"].astype("string").str.strip()
     thal = tf_thal_to_uci(words)
-    stray = thal.isna() & words.notna() & ~words.str.lower().isin(MISSING_MARKERS)
     out["thal"] = thal
     report.conversions.append(
         "Thallium stress test (thal): words turned into UCI codes ("
         + ", ".join(f"{w}→{c}" for w, c in TF_THAL_TO_UCI.items()) + ")")
-    if stray.any():
-        seen = ", ".join(sorted(set(words[stray].tolist()))[:SHOWN_VALUES])
-        report.warn("thal", _positions(stray),
-                    f"values that are no thallium result ({seen}) are treated as missing")
-    # The tutorial file carries a few codes that are not UCI codes either: same treatment.
-    for f in FEATURES:
-        if f.categories and f.name != "thal":
-            values = _numbers(out[f.name])
-            stray = values.notna() & ~values.isin(f.codes)
-            if stray.any():
-                shown = ", ".join(f"{v:g}" for v in sorted(values[stray].unique())[:SHOWN_VALUES])
-                report.warn(f.name, _positions(stray),
-                            f"codes that the TensorFlow-tutorial copy carries but no UCI coding uses ({shown}) "
-                            "are treated as missing")
-                out[f.name] = values.mask(stray)
+    other = (thal.isna() & words.notna() & ~words.str.lower().isin(MISSING_MARKERS)).fillna(False).astype(bool)
+    if other.any():
+        seen = ", ".join(sorted(set(words[other].tolist()))[:SHOWN_VALUES])
+        message = f"values that are no thallium result ({seen}); the TensorFlow-tutorial coding writes normal, " \
+                  "fixed or reversible"
+        report.row_error("thal", other.reset_index(drop=True), message,
+                         lambda i: f"thal: {short_repr(words[i])} is no thallium result (normal, fixed or reversible)")
     if TARGET.name in out:
         report.warn(
             TARGET.name, [],
@@ -491,15 +297,22 @@ def _convert_tensorflow(frame: pd.DataFrame, report: ValidationReport) -> pd.Dat
 
 
 def _convert_target(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
-    """A UCI ``num`` column (0-4) becomes target = num > 0; so does a 'target' holding 0-4."""
+    """A UCI ``num`` column (0-4) becomes target = num > 0; so does a 'target' holding 0-4.
+
+    A file with both ``num`` and ``target`` must say the same in both: each row where they
+    disagree is an error of that row, named with its values.
+    """
     if "num" in frame:
-        num = _numbers(frame["num"])
+        num = _numbers(frame["num"]).reset_index(drop=True)
         bad = num.notna() & ~num.isin([0, 1, 2, 3, 4])
         if bad.any():
             report.row_error("num", bad, "UCI 'num' must be one of 0, 1, 2, 3, 4",
                              lambda i: f"UCI 'num' must be one of 0, 1, 2, 3, 4, not {num[i]:g}")
+        derived = (num > 0).astype(float).mask(num.isna())
+        if TARGET.name in frame:
+            _check_num_against_target(num, derived, frame[TARGET.name], report)
         frame = frame.drop(columns=[c for c in ("num", TARGET.name) if c in frame])
-        frame[TARGET.name] = (num > 0).astype(float).mask(num.isna())
+        frame[TARGET.name] = derived.set_axis(frame.index)
         report.conversions.append("target = 1 where UCI num > 0 (disease present), 0 where num = 0")
     elif TARGET.name in frame:
         target = _numbers(frame[TARGET.name])
@@ -511,6 +324,28 @@ def _convert_target(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFra
     return frame
 
 
+def _check_num_against_target(num: pd.Series, derived: pd.Series, column: pd.Series,
+                              report: ValidationReport) -> None:
+    """Report the rows where 'target' is not num > 0 (the file contradicts itself there)."""
+    target = _numbers(column).reset_index(drop=True)
+    disagree = num.isin([0, 1, 2, 3, 4]) & target.notna() & (target != derived)
+    if not disagree.any():
+        if target.notna().any():
+            report.conversions.append("'num' and 'target' agree in every row (target = 1 where num > 0); "
+                                      "target is taken from num")
+        return
+    patterns = []
+    if (target == 1 - derived)[disagree].all():
+        patterns.append("the opposite of num > 0 (an inverted target, 1 = no disease, as in the Kaggle copies)")
+    if (target == (num >= 2).astype(float))[disagree].all():
+        patterns.append("num ≥ 2 (severe disease, the TensorFlow tutorial's target)")
+    explain = f"; where they differ, target is {' or '.join(patterns)}" if patterns else ""
+    message = (f"'num' and 'target' disagree: target should be 1 where num > 0 (disease) and 0 where num = 0"
+               f"{explain}. Keep only the column that is right")
+    report.row_error(TARGET.name, disagree, message,
+                     lambda i: f"'num' and 'target' disagree: num = {num[i]:g} but target = {target[i]:g}")
+
+
 # ----------------------------------------------------------------------------- validation
 
 
@@ -518,11 +353,6 @@ def _count(mask: pd.Series, noun: str) -> str:
     """'1 such value is' / '3 such values are'."""
     n = int(mask.sum())
     return f"{n} {noun} is" if n == 1 else f"{n} {noun}s are"
-
-
-def _positions(mask: pd.Series) -> list[int]:
-    """1-based data row numbers where mask is true (its index: 0-based positions in the file)."""
-    return (mask.index[mask.to_numpy(dtype=bool)] + 1).tolist()
 
 
 def _check_column(column: pd.Series, name: str, report: ValidationReport) -> pd.Series:
@@ -534,13 +364,14 @@ def _check_column(column: pd.Series, name: str, report: ValidationReport) -> pd.
         shown = ", ".join(list(dict.fromkeys(map(short_repr, column[not_number].tolist())))[:SHOWN_VALUES])
         report.row_error(name, not_number, f"{f.label}: not a number (for example {shown})",
                          lambda i: f"{f.label}: {short_repr(column[i])} is not a number")
-    if name in ZERO_MEANS_MISSING:
-        zero = numbers == 0
-        if zero.any():
-            report.conversions.append(
-                f"{f.label} ({name}): 0 means 'not measured' in the UCI files; "
-                f"{_count(zero, 'such value')} now empty — {describe_rows(_positions(zero))}")
-            numbers = numbers.mask(zero)
+    zero = (numbers == 0) if name in ZERO_MEANS_MISSING else None
+    if zero is not None and zero.any() and report.bad_rows == "refuse":
+        # Training data: the documented reading of the UCI files, where 0 means "not measured".
+        report.conversions.append(
+            f"{f.label} ({name}): 0 means 'not measured' in the UCI files; "
+            f"{_count(zero, 'such value')} now empty — {describe_rows(_positions(zero))}")
+        numbers = numbers.mask(zero)
+    # Patients to score ("set_aside"): a 0 is checked as the patient form checks it, and refused in its words.
     problems = {}
     for value in numbers.dropna().unique():
         message = f.check(float(value))
@@ -550,7 +381,9 @@ def _check_column(column: pd.Series, name: str, report: ValidationReport) -> pd.
         bad = numbers.isin(list(problems))
         messages = list(problems.values())[:SHOWN_VALUES]
         more = f" (and {len(problems) - SHOWN_VALUES} other values)" if len(problems) > SHOWN_VALUES else ""
-        report.row_error(name, bad, "; ".join(messages) + more, lambda i: _plain_check(f, numbers[i]))
+        hint = (" (the UCI files write 0 for 'not measured': leave such a cell empty to have the value filled in)"
+                if zero is not None and zero.any() else "")
+        report.row_error(name, bad, "; ".join(messages) + more + hint, lambda i: _plain_check(f, numbers[i]))
     return numbers
 
 
@@ -646,7 +479,7 @@ def validated_frame(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFra
 
 
 def read_user_csv(file_or_bytes, max_rows: int = MAX_ROWS, max_bytes: int = MAX_UPLOAD_BYTES,
-                  bad_rows: str = "refuse") -> ImportResult:
+                  bad_rows: str = "refuse", coding: str | None = None) -> ImportResult:
     """Read a CSV (bytes, a path or a file object such as Streamlit's UploadedFile).
 
     Never raises on bad content: the report lists the problems, and ``frame`` is None
@@ -654,9 +487,17 @@ def read_user_csv(file_or_bytes, max_rows: int = MAX_ROWS, max_bytes: int = MAX_
     (right for training data); ``"set_aside"`` refuses it only for file-level problems
     and leaves rows with impossible or non-numeric cells out of the frame (index: data
     row numbers), listing each with its reasons in ``ImportResult.set_aside``.
+
+    ``coding``: None detects the coding from the values (model/coding_detection.py); a
+    file whose values fit both the UCI and the Kaggle coding is then refused, its report
+    naming the candidates in ``candidate_codings``: read it again with ``coding="uci"``
+    or ``coding="kaggle"``. ``"tensorflow"`` reads the TensorFlow tutorial's coding. Rows
+    that do not fit the file's coding (codes of another coding) are errors of those rows.
     """
     if bad_rows not in BAD_ROWS:
         raise ValueError(f"bad_rows must be one of {BAD_ROWS}, not {bad_rows!r}")
+    if coding is not None and coding not in CODING_CHOICES:
+        raise ValueError(f"coding must be None (detect) or one of {CODING_CHOICES}, not {coding!r}")
     report = ValidationReport(bad_rows=bad_rows)
     data = _read_bytes(file_or_bytes, max_bytes, report)
     text = None if data is None else _decode(data, report)
@@ -671,24 +512,34 @@ def read_user_csv(file_or_bytes, max_rows: int = MAX_ROWS, max_bytes: int = MAX_
     if len(frame) > max_rows:
         report.error(None, [], f"the file has more than {max_rows:,} data rows, the most this tool accepts")
         return ImportResult(None, report)
-    frame = _recode(frame, report)
+    frame = _recode(frame, report, coding)
     if frame is None:
         return ImportResult(None, report)
     return ImportResult(validated_frame(frame, report), report)
 
 
-def _recode(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | None:
-    """Turn a Kaggle or TensorFlow-tutorial coded frame into UCI coding, saying so."""
+def _recode(frame: pd.DataFrame, report: ValidationReport, coding: str | None = None) -> pd.DataFrame | None:
+    """Turn a Kaggle or TensorFlow-tutorial coded frame into UCI coding, saying so.
+
+    The coding is `coding` when given, else what the values say (model/coding_detection.py);
+    rows that do not fit it become errors of their rows.
+    """
     if any(name not in frame for name in FEATURE_NAMES):
         return frame  # _validate names the missing columns
-    coding, kaggle_signs, uci_signs = detect_coding(frame)
     headerless = report.coding == "uci-processed"
-    if coding == "unknown" and kaggle_signs and uci_signs:
-        report.error(None, [],
-                     f"the values mix two codings: {', '.join(kaggle_signs)} belong to the Kaggle coding but "
-                     f"{', '.join(uci_signs)} to the UCI coding. Use one coding for the whole file")
+    decision = decide_coding(frame, coding, num_header="num" in frame and not headerless)
+    report.coding_given = coding
+    if decision.coding is None:
+        _refuse_undecided(decision, report)
         return None
-    if coding == "kaggle":
+    for note in decision.notes:
+        report.warn(None, [], note)
+    if coding is not None:
+        report.warn(None, [], f"read in the {coding_name(coding)} coding, as chosen (coding='{coding}')")
+    if decision.strays:
+        logger.info("%d row(s) do not fit the %s coding", len(decision.strays), decision.coding)
+    report.rows_not_fitting(decision.stray_issues, decision.strays)
+    if decision.coding == "kaggle":
         report.coding = "kaggle"
         if headerless and "num" in frame:
             frame = frame.rename(columns={"num": TARGET.name})
@@ -696,11 +547,29 @@ def _recode(frame: pd.DataFrame, report: ValidationReport) -> pd.DataFrame | Non
             report.error("num", [], "a Kaggle-coded file should carry 'target', not UCI 'num'")
             return None
         return _convert_kaggle(frame, report)
-    if coding == "tensorflow":
+    if decision.coding == "tensorflow":
         report.coding = "tensorflow"
         return _convert_tensorflow(frame, report)
-    if coding == "unknown":
-        report.warn(None, [], "the values fit both the UCI and the Kaggle coding; the file was read as UCI coding")
     if not headerless:
         report.coding = "uci"
     return frame
+
+
+def _refuse_undecided(decision: CodingDecision, report: ValidationReport) -> None:
+    """The file-level error when the values do not decide the coding."""
+    if not decision.candidates:
+        report.error(None, [], decision.error or "the coding of the file cannot be told from its values")
+        return
+    report.candidate_codings = list(decision.candidates)
+    direction = decision.direction
+    if direction is None:
+        target = "and there is no target with both outcomes to tell them apart"
+    else:
+        target = f"and the target does not tell them apart either ({direction.describe()}: not conclusive)"
+    report.error(None, [], (
+        "the coding cannot be told from the values: every code in the file is valid in both the UCI and the "
+        "Kaggle coding (only the Kaggle coding uses cp = 0, slope = 0, ca = 4 or thal = 0, 1, 2; only the UCI "
+        f"coding cp = 4, slope = 3 or thal = 6, 7), {target}. The two readings differ: in the UCI coding thal = 3 "
+        "is a normal result and target = 1 means disease; in the Kaggle coding thal = 3 is a reversible defect, "
+        "chest pain, resting ECG and ST slope are numbered differently and target = 1 means no disease. Choose the "
+        f"coding: {pass_coding_hint(AMBIGUOUS)}"))

@@ -16,6 +16,7 @@ Cache folder: $HEART_ANN_CACHE_DIR, else ~/.cache/heart-ann, else the system tem
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -26,6 +27,8 @@ from model import bundle
 from model.bundle import BundleError
 from model.evaluation import FractionProgress
 from model.training import Callback, EpochEvent
+
+logger = logging.getLogger(__name__)
 
 CACHE_ENV = "HEART_ANN_CACHE_DIR"
 RECOVERED_FOLDER = "default_bundle"
@@ -88,12 +91,18 @@ def _is_valid_recovery(pipeline) -> bool:
 
 
 def _load_recovered(path: Path):
-    """The recovered pipeline at `path`, or None when there is none or it is unusable."""
+    """The recovered pipeline at `path`, or None when there is none or it is unusable. A copy that
+    cannot be verified (saved before bundles recorded checksums) is retrained rather than trusted:
+    retraining takes about a second, and this copy stands in for the shipped model."""
     if not (path / bundle.METADATA_FILE).exists():
         return None
     try:
         pipeline = bundle.load_bundle(path)
-    except BundleError:
+    except BundleError as exc:
+        logger.warning("recovered default model at %s is unusable, retraining it: %s", path, exc)
+        return None
+    if getattr(pipeline, "integrity_warning", None) is not None:
+        logger.warning("recovered default model at %s cannot be verified, retraining it", path)
         return None
     return pipeline if _is_valid_recovery(pipeline) else None
 
@@ -129,7 +138,11 @@ def load_shipped_or_recovered(cache_dir: Path | str | None = None):
     Raises DefaultModelDamaged when neither loads (then `recover_default_model` retrains).
     """
     try:
-        return bundle.load_default_model(), None
+        pipeline = bundle.load_default_model()
+        if pipeline.integrity_warning is not None:
+            # The shipped bundle is always saved with its integrity record: one without it was replaced.
+            raise BundleError(f"the shipped bundle cannot be verified: {pipeline.integrity_warning}")
+        return pipeline, None
     except BundleError as shipped_error:
         pipeline, path = _load_recovered_for(cache_dir)
         if pipeline is None:

@@ -32,6 +32,7 @@ fitted (model.threads.one_thread); torch work sizes its own threads (threads_for
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
@@ -50,6 +51,13 @@ from sklearn.metrics import (
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from .limits import MAX_CV_FOLDS, MAX_CV_REPEATS
+from .splits import (
+    PatientGroups,
+    patient_groups,
+    patients_per_class,
+    straddling_patients,
+    stratified_group_splits,
+)
 from .threads import one_thread
 
 FoldProgress = Callable[[int, int, str], None]      # (folds done, folds in all, message)
@@ -78,6 +86,9 @@ METRIC_DIRECTIONS: dict[str, str | float] = {
 }
 SIGNIFICANCE_LEVEL = 0.05
 _PROBABILITY_CLIP = 1e-6
+KEPT_TOGETHER = "identical patients were kept in the same fold, so no patient is scored by a model that saw them"
+
+logger = logging.getLogger(__name__)
 
 
 def distance_from_best(metric: str, values):
@@ -125,8 +136,12 @@ def check_target(y) -> np.ndarray:
     return y.astype(int)
 
 
-def make_splits(y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0) -> list[Split]:
+def make_splits(y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0, groups=None) -> list[Split]:
     """The repeated stratified k-fold (train, test) index pairs, repeat by repeat.
+
+    groups  a patient id per row (model.splits.patient_groups(X, y).ids): rows of one patient always
+            share a fold (repeated StratifiedGroupKFold). With no repeated id, or groups=None, the splits
+            are exactly RepeatedStratifiedKFold's.
 
     Split number s belongs to repeat s // n_splits. Raises ValueError with a plain
     message when the folds cannot be stratified.
@@ -136,13 +151,19 @@ def make_splits(y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0) -> lis
                                    ("n_repeats", n_repeats, 1, MAX_CV_REPEATS)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
             raise ValueError(f"{name} must be a whole number from {low} to {high}; got {value!r}")
-    counts = np.bincount(y, minlength=2)
+    grouped = groups is not None and len(np.unique(groups)) < len(y)
+    if groups is not None and len(groups) != len(y):
+        raise ValueError(f"groups has {len(groups)} entries but y has {len(y)}")
+    counts = patients_per_class(y, np.asarray(groups)) if grouped else np.bincount(y, minlength=2)
     smallest = int(counts.min())
     if n_splits > smallest:
         label = "disease" if counts.argmin() == 1 else "no disease"
+        who = "distinct patients" if grouped else "patients"
         raise ValueError(
-            f"{n_splits} folds need at least {n_splits} patients in each class, but the smallest class "
+            f"{n_splits} folds need at least {n_splits} {who} in each class, but the smallest class "
             f"({label}) has only {smallest}; choose at most {smallest} folds or add data")
+    if grouped:
+        return stratified_group_splits(y, np.asarray(groups), n_splits, n_repeats, seed)
     cv = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
     return [(train, test) for train, test in cv.split(np.zeros(len(y)), y)]
 
@@ -153,7 +174,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _fit_logistic(design: np.ndarray, y: np.ndarray, offset: np.ndarray,
+def fit_logistic(design: np.ndarray, y: np.ndarray, offset: np.ndarray,
                   max_iter: int = 100, tol: float = 1e-10) -> np.ndarray | None:
     """Maximum-likelihood logistic regression (Newton with step halving); None if it does not converge.
 
@@ -194,8 +215,8 @@ def calibration_slope_intercept(y_true, proba) -> tuple[float, float]:
         return float("nan"), float("nan")
     logits = _logit(np.asarray(proba, dtype=float))
     ones = np.ones((len(y), 1))
-    joint = _fit_logistic(np.column_stack([ones, logits]), y, np.zeros(len(y)))
-    in_the_large = _fit_logistic(ones, y, logits)
+    joint = fit_logistic(np.column_stack([ones, logits]), y, np.zeros(len(y)))
+    in_the_large = fit_logistic(ones, y, logits)
     slope = float(joint[1]) if joint is not None else float("nan")
     intercept = float(in_the_large[0]) if in_the_large is not None else float("nan")
     return slope, intercept
@@ -286,6 +307,8 @@ class ComparisonResult:
     best          name of the model with the best mean `compare_metric` (METRIC_DIRECTIONS: highest,
                   lowest, or closest to the ideal value, e.g. calibration slope nearest 1)
     splits, y     the exact splits and the target, to draw ROC / calibration curves
+    patients      which rows are the same patient (model.splits.PatientGroups)
+    straddling    (split, patient) pairs with copies on both sides: 0 unless splits that mix them were given
     """
 
     folds: pd.DataFrame
@@ -300,6 +323,22 @@ class ComparisonResult:
     seed: int
     compare_metric: str = "roc_auc"
     models: list[str] = field(default_factory=list)
+    patients: PatientGroups | None = None
+    straddling: int = 0
+
+    @property
+    def n_repeated_rows(self) -> int:
+        return self.patients.n_repeated_rows if self.patients is not None else 0
+
+    def repeats_note(self) -> str | None:
+        """How many rows repeat an earlier patient and how the folds handled them; None without repeats."""
+        if self.patients is None:
+            return None
+        if self.straddling:
+            return self.patients.describe(
+                f"these folds put copies of one patient on both sides {self.straddling:,} times, so those scores "
+                "come from models that had seen the patient and are too optimistic")
+        return self.patients.describe(KEPT_TOGETHER)
 
     def wide(self, stat: str = "mean") -> pd.DataFrame:
         """Model x metric table of one statistic (mean, std, ci_low or ci_high), best model first."""
@@ -390,14 +429,16 @@ def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], r
 
 def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5, n_repeats: int = 10,
                           seed: int = 0, progress: FoldProgress | None = None,
-                          compare_metric: str = "roc_auc", splits: list[Split] | None = None
-                          ) -> ComparisonResult:
+                          compare_metric: str = "roc_auc", splits: list[Split] | None = None,
+                          keep_patients_together: bool = True) -> ComparisonResult:
     """Cross-validate every model on the same repeated stratified splits.
 
     models          name -> unfitted estimator (cloned per fold, never modified)
     X, y            features (DataFrame of raw columns for the project's pipelines) and 0/1 target
     progress        called as progress(done, total, message) after each fold
     splits          reuse exactly these (train, test) pairs instead of building them from the seed
+    keep_patients_together  rows with identical features (one patient recorded twice) share a fold
+                    (make_splits with groups); False only to measure how much mixing them inflates scores
     """
     if not models:
         raise ValueError("no models to evaluate")
@@ -407,12 +448,17 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
     y = check_target(y)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    patients = patient_groups(X, y)
     if splits is None:
-        splits = make_splits(y, n_splits, n_repeats, seed)
+        splits = make_splits(y, n_splits, n_repeats, seed, groups=patients.ids if keep_patients_together else None)
     elif not splits or len(splits) % n_splits:
         raise ValueError(f"splits must hold n_repeats x n_splits pairs; got {len(splits)} for n_splits={n_splits}")
     else:
         n_repeats = len(splits) // n_splits
+    straddling = straddling_patients(splits, patients.ids) if patients.has_repeats else 0
+    if straddling:
+        logger.warning("%d (split, patient) pairs have copies of one patient in training and test; "
+                       "their scores are optimistic", straddling)
     total = len(models) * len(splits)
     done = 0
 
@@ -465,4 +511,5 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
     paired = pd.DataFrame(test_rows)
     return ComparisonResult(folds=folds, summary=summary, oof=oof, paired_tests=paired, best=best,
                             splits=splits, y=y, n_splits=n_splits, n_repeats=n_repeats, seed=seed,
-                            compare_metric=compare_metric, models=list(models))
+                            compare_metric=compare_metric, models=list(models), patients=patients,
+                            straddling=straddling)

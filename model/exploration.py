@@ -35,6 +35,7 @@ LEAKAGE_WARNING = (
     "train/test split (or in different cross-validation folds) the model is tested on patients it has "
     "already seen, and its scores look better than they are. Remove duplicates before training."
 )
+KEEP_FIRST, DROP_ALL = "keep_first", "drop_all"  # what to do with a patient whose copies disagree on the outcome
 MULTIPLE_TESTING_NOTE = (
     "Thirteen features are tested at once, so some small p-values are expected by chance alone. "
     "The Holm-adjusted p-value controls the chance of any false positive across all thirteen tests "
@@ -383,6 +384,8 @@ class QualityReport:
     impossible_zeros: pd.DataFrame   # per column where 0 is impossible: rows holding 0
     n_duplicate_rows: int
     duplicate_examples: pd.DataFrame  # rows involved in duplication (first MAX_QUALITY_EXAMPLES)
+    n_repeated_patient_rows: int = 0  # rows whose 13 features repeat an earlier row (whatever their outcome)
+    outcome_conflicts: pd.DataFrame | None = None  # every copy of a patient recorded with both outcomes
 
     @property
     def n_out_of_limits(self) -> int:
@@ -398,7 +401,8 @@ class QualityReport:
 
     @property
     def is_clean(self) -> bool:
-        return not (self.n_out_of_limits or self.n_impossible_zeros or self.n_missing or self.n_duplicate_rows)
+        return not (self.n_out_of_limits or self.n_impossible_zeros or self.n_missing or self.n_duplicate_rows
+                    or self.n_repeated_patient_rows)
 
 
 def quality_report(frame: pd.DataFrame) -> QualityReport:
@@ -436,7 +440,85 @@ def quality_report(frame: pd.DataFrame) -> QualityReport:
         impossible_zeros=pd.DataFrame(zeros, columns=["column", "label", "rows", "why"]),
         n_duplicate_rows=int(duplicated.sum()),
         duplicate_examples=duplicate_examples,
+        n_repeated_patient_rows=int(repeated_patient_mask(frame).sum()),
+        outcome_conflicts=outcome_conflicts(frame),
     )
+
+
+# --------------------------------------------------------------------------- removing repeated patients
+
+def repeated_patient_mask(frame: pd.DataFrame) -> pd.Series:
+    """True for each row whose 13 features repeat an earlier row (outcome and site ignored)."""
+    names = feature_columns(frame)
+    if not names or frame.empty:
+        return pd.Series(False, index=frame.index)
+    return frame.duplicated(subset=names, keep="first")
+
+
+def outcome_conflicts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every row of a patient (identical 13 features) recorded with more than one outcome, grouped together.
+
+    Columns: `row` (the frame's index label), `patient` (1, 2, ... per conflicting patient), then the frame's.
+    """
+    names = feature_columns(frame)
+    if not names or frame.empty or TARGET.name not in frame.columns:
+        return pd.DataFrame(columns=["row", "patient", *frame.columns])
+    patient = frame.groupby(names, dropna=False, sort=False).ngroup()
+    outcomes = frame[TARGET.name].groupby(patient).transform("nunique")
+    rows = frame.loc[outcomes > 1]
+    numbers = pd.Series(pd.factorize(patient[outcomes > 1])[0] + 1, index=rows.index)
+    table = rows.assign(patient=numbers).rename_axis("row").reset_index()
+    return table[["row", "patient", *frame.columns]].sort_values(["patient", "row"], kind="stable",
+                                                                  ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Deduplication:
+    """The result of removing repeated patients: what is kept, what went, and why."""
+
+    kept: pd.DataFrame        # the first copy of each patient (index renumbered 0..n-1)
+    removed_rows: list        # index labels (in the original frame) of every removed row
+    conflicts: pd.DataFrame   # outcome_conflicts() of the original frame
+    conflict_policy: str      # KEEP_FIRST or DROP_ALL
+
+    @property
+    def n_removed(self) -> int:
+        return len(self.removed_rows)
+
+    @property
+    def n_conflicting_patients(self) -> int:
+        return int(self.conflicts["patient"].nunique()) if len(self.conflicts) else 0
+
+    def summary(self) -> str:
+        """What was done, in plain words."""
+        n = self.n_conflicting_patients
+        who = f"{n:,} patient{'s' if n != 1 else ''} recorded with both outcomes"
+        if n and self.conflict_policy == DROP_ALL:
+            text = (f"Removed {self.n_removed:,} rows: every copy of the {who}, and every later copy of another "
+                    f"patient (identical 13 values)")
+        else:
+            text = (f"Removed {self.n_removed:,} row{'s' if self.n_removed != 1 else ''} that repeated an earlier "
+                    f"patient (identical 13 values)")
+        text += f"; {len(self.kept):,} patients remain."
+        if n and self.conflict_policy == KEEP_FIRST:
+            text += f" For the {who}, the first copy (and its outcome) was kept."
+        return text
+
+
+def deduplicate(frame: pd.DataFrame, conflict_policy: str = KEEP_FIRST) -> Deduplication:
+    """Keep the first row of each patient (identical 13 features; outcome and site ignored).
+
+    A patient recorded with both outcomes keeps its first copy (KEEP_FIRST) or loses every copy (DROP_ALL).
+    """
+    if conflict_policy not in (KEEP_FIRST, DROP_ALL):
+        raise ValueError(f"conflict_policy must be {KEEP_FIRST!r} or {DROP_ALL!r}; got {conflict_policy!r}")
+    conflicts = outcome_conflicts(frame)
+    remove = repeated_patient_mask(frame)
+    if conflict_policy == DROP_ALL and len(conflicts):
+        remove = remove | frame.index.isin(conflicts["row"])
+    removed = list(frame.index[remove.to_numpy()])
+    kept = frame.loc[~remove.to_numpy()].reset_index(drop=True)
+    return Deduplication(kept, removed, conflicts, conflict_policy)
 
 
 # --------------------------------------------------------------------------- sites

@@ -34,8 +34,10 @@ GENERAL_LIMITS = (
     "Patients referred for angiography have far more disease than the general population: in other settings "
     "the probabilities will be too high.",
     "Values outside the range seen in training (flagged on the form) are extrapolations.",
-    "Unknown values are imputed with a training median or most frequent value, which makes the estimate less "
-    "specific to the patient.",
+    "Unknown values are not replaced by a typical value: the risk is averaged over the values the most similar "
+    "training patients had, and the page shows the range of risks over those plausible values.",
+    "Patients unlike the training patients are flagged (distance to the nearest training patients, calibrated so "
+    "about 1.5 % of the training patients are flagged); the uncertainty interval alone does not widen for them.",
     "The model has not been validated prospectively or on the population where it would be used.",
 )
 

@@ -31,9 +31,10 @@ assert set(ACTIVATION_FUNCTIONS) == set(ACTIVATIONS)
 
 _SQRT_2, _SQRT_2PI = math.sqrt(2.0), math.sqrt(2.0 * math.pi)
 # f'(z), given the pre-activation z and the output a = f(z) (whichever is cheaper);
-# None means f' = 1. Used by MLP.backprop; tests check them against autograd.
+# None means f' = 1. Used by the training engine's backprop (model/engine.py); tests check them
+# against autograd.
 ACTIVATION_DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None]] = {
-    "relu": lambda z, a: z > 0,
+    "relu": lambda z, a: torch.sign(a),  # a = max(z, 0): 1 where z > 0, else 0; faster than a bool mask
     "tanh": lambda z, a: 1.0 - a * a,
     "sigmoid": lambda z, a: a * (1.0 - a),
     "linear": lambda z, a: None,
@@ -95,7 +96,12 @@ def check_training_work(config: ANNConfig, n_rows: int, n_inputs: int) -> None:
 
 
 class MLP(nn.Module):
-    """Hidden layers (linear → activation → dropout) and one output logit."""
+    """Hidden layers (linear → activation → dropout) and one output logit.
+
+    The module for inference (forward, evaluate, stochastic_logits, attributions, saved bundles).
+    Training runs in model.engine.StackedMLP, whose one hand-written backprop serves single fits
+    (the module's parameters then are views of the engine's buffer) and cross-validation alike.
+    """
 
     def __init__(self, config: ANNConfig, n_inputs: int):
         super().__init__()
@@ -150,60 +156,6 @@ class MLP(nn.Module):
             if p > 0.0 and training:
                 x = x * dropout_mask(x, p, generator)
         return F.linear(x, output.weight, output.bias).squeeze(-1)
-
-    def backprop(self, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """One forward and backward pass by the chain rule, written out by hand.
-
-        Loss: L = mean(wᵢ · BCE(σ(zᵢ), yᵢ)) over the batch. Going backwards, δ = ∂L/∂z of a
-        layer gives ∂L/∂W = δᵀ a_prev and ∂L/∂b = Σ δ, and δ_prev = (δ W) ⊙ f'(z_prev).
-        The gradients are *written* (not accumulated) into each parameter's .grad, which
-        must exist. Returns the output logits. Equal to autograd's gradients (tested);
-        used for training because autograd's bookkeeping costs more than the arithmetic
-        for layers this small. Dropout (training mode) masks as F.dropout does, drawn from
-        `generator` (the training loop's own, so that concurrent trainings cannot disturb
-        each other's random streams); None draws from torch's global generator.
-        """
-        inputs, pre_activations, outputs, masks = [], [], [], []
-        *hidden, output = self.layers
-        target = y.unsqueeze(1) if y.dim() == 1 else y  # work in (n, 1): no reshapes per layer
-        with torch.no_grad():
-            a = x
-            for linear, f, p in zip(hidden, self._functions, self.dropouts):
-                inputs.append(a)
-                z = torch.addmm(linear.bias, a, linear.weight.t())
-                a = f(z)
-                pre_activations.append(z)
-                outputs.append(a)
-                mask = None
-                if p > 0.0 and self.training:
-                    mask = dropout_mask(a, p, generator)
-                    a = a * mask
-                masks.append(mask)
-            logits = torch.addmm(output.bias, a, output.weight.t())
-
-            delta = torch.sigmoid(logits).sub_(target)  # ∂BCE/∂z = σ(z) − y
-            if weight is not None:
-                delta.mul_(weight.unsqueeze(1) if weight.dim() == 1 else weight)
-            delta.div_(len(target))
-            torch.mm(delta.t(), a, out=output.weight.grad)
-            torch.sum(delta, 0, out=output.bias.grad)
-            next_weight = output.weight
-            for i in range(len(hidden) - 1, -1, -1):
-                delta = torch.mm(delta, next_weight)  # ∂L/∂a of layer i
-                if masks[i] is not None:
-                    delta.mul_(masks[i])
-                name = self.activations[i]
-                if name == "relu":  # the kernel autograd uses: one op instead of two
-                    delta = torch.ops.aten.threshold_backward(delta, pre_activations[i], 0)
-                else:
-                    derivative = ACTIVATION_DERIVATIVES[name](pre_activations[i], outputs[i])
-                    if derivative is not None:
-                        delta.mul_(derivative)
-                torch.mm(delta.t(), inputs[i], out=hidden[i].weight.grad)
-                torch.sum(delta, 0, out=hidden[i].bias.grad)
-                next_weight = hidden[i].weight
-        return logits.squeeze(1)
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.forward(x))

@@ -9,7 +9,7 @@ layer, and a deep network that relies on dropout.
 """
 from __future__ import annotations
 
-from .config import ANNConfig, LayerConfig
+from .config import OPTIMIZER_PARAMS, ANNConfig, LayerConfig
 
 # Chosen with benchmarks/bench_cv_quality.py (5x10 CV, three split seeds): 8 units beat 16
 # and two layers; weight decay 0.01 gives a calibration slope near 1 (0.03: too timid);
@@ -46,3 +46,27 @@ PRESET_DESCRIPTIONS = {
     "deep_dropout": "Three hidden layers (64-32-16) with dropout 0.5 and early stopping: regularisation at work.",
     "recommended": "The project's default: 8 ReLU units, dropout 0.2, weight decay 0.01, 80 full-batch Adam steps.",
 }
+
+
+def _as_trained(config: ANNConfig) -> ANNConfig:
+    """`config` with every setting that training would not read put back to ANNConfig's default:
+    the hyper-parameters of other optimizers, the batch size of full-batch GD, the patience without
+    early stopping and the σ of a Xavier or Kaiming start. Two configurations equal after this train alike."""
+    from dataclasses import fields
+
+    defaults = {f.name: getattr(ANNConfig(), f.name) for f in fields(ANNConfig)}
+    reads = OPTIMIZER_PARAMS.get(config.optimizer)
+    if reads is None:  # an unknown optimizer: nothing can be said about what it ignores
+        return config
+    unread = [name for name in ("momentum", "betas", "eps", "alpha", "batch_size") if name not in reads]
+    if config.early_stopping is not True:
+        unread.append("patience")
+    if config.init != "normal":
+        unread.append("init_sigma")
+    return config.replace(**{name: defaults[name] for name in unread})
+
+
+def matching_preset(config: ANNConfig) -> str | None:
+    """The name of the preset `config` trains exactly like (settings training ignores aside), or None."""
+    trained = _as_trained(config)
+    return next((name for name, preset in PRESETS.items() if _as_trained(preset) == trained), None)

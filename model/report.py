@@ -17,6 +17,7 @@ from .schema import FEATURES
 
 RAISES_COLOR = "#d1495b"   # pushes the risk up (the app's "disease" red)
 LOWERS_COLOR = "#2a9d8f"   # pushes the risk down (the app's "no disease" green)
+NEUTRAL_COLOR = "#9aa5b1"  # the "not given" row: averaged over plausible values, credits no feature
 
 _STYLE = """
 body{font-family:Helvetica,Arial,sans-serif;color:#262730;max-width:820px;margin:24px auto;padding:0 16px;line-height:1.45}
@@ -43,7 +44,7 @@ def contributions_svg(explanation: Explanation, width: int = 760, bar_height: in
         y = 4 + i * bar_height
         length = (plot_width / 2 - 4) * abs(row.contribution) / largest
         x = centre if row.contribution >= 0 else centre - length
-        color = RAISES_COLOR if row.contribution >= 0 else LOWERS_COLOR
+        color = NEUTRAL_COLOR if row.neutral else RAISES_COLOR if row.contribution >= 0 else LOWERS_COLOR
         parts.append(f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">'
                      f'{escape(row.label)}: {escape(row.value)}</text>')
         parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{max(length, 0.5):.1f}" height="{bar_height - 6}" '
@@ -107,7 +108,9 @@ def patient_report_html(patient: PatientCheck, risk: RiskResult, explanation: Ex
                     f"{escape(population_name or 'the reference data')}.</p>")
     if what_if is not None:
         html.append(f"<p><b>What-if.</b> {escape(what_if.text())}</p>")
-    notes = [imputation_note(patient.imputed)] + list(risk.warnings)
+    notes = [risk.reference_note, risk.atypical_text(),
+             risk.unknown_range.text() if risk.unknown_range is not None else None,
+             imputation_note(patient.imputed)] + list(risk.warnings)
     html += [f"<div class='warn'>{escape(note)}</div>" for note in notes if note]
     bands = [(f"{band.name} ({band.range_text})", band.meaning) for band in RISK_BANDS]
     html += ["<h3>Risk bands</h3>", f"<table>{_rows(bands)}</table>", f"<p class='muted'>{escape(BAND_RATIONALE)}</p>"]
@@ -118,7 +121,9 @@ def patient_report_html(patient: PatientCheck, risk: RiskResult, explanation: Ex
         "<h2>What drove this estimate</h2>",
         f"<p>Contribution of each feature in percentage points (pp) of risk, compared with "
         f"{escape(explanation.reference)} (estimated risk {explanation.baseline_probability:.0%}). "
-        f"The contributions add up to {100 * explanation.total:+.1f} pp. Method: {escape(explanation.method)}.</p>",
+        f"The contributions add up to {100 * explanation.total:+.1f} pp. Method: {escape(explanation.method)}."
+        + (" The grey row is what the values not given add when averaged over their plausible values; it credits "
+           "no feature." if explanation.unknown else "") + "</p>",
         contributions_svg(explanation),
         "<h2>Model card</h2>", _model_card_html(card),
         f"<div class='disclaimer'>{escape(card.disclaimer)}</div>",

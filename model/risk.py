@@ -5,13 +5,17 @@ A pipeline here is what the app calls a model: a fitted scikit-learn Pipeline ov
 P(disease). Everything the prediction page shows is computed here, without Streamlit:
 
 - ``check_patient``: the form's values checked with ``Feature.check`` (hard limits),
-  soft warnings from ``Feature.is_atypical`` and "Unknown" turned into NaN, which the
-  pipeline's own imputer fills (the result lists what was imputed);
+  soft warnings from ``Feature.is_atypical`` and "Unknown" turned into NaN;
 - ``predict_risk``: probability, risk band (thresholds explained in ``BAND_RATIONALE``),
   natural frequency and an uncertainty interval by **Monte Carlo dropout**: the
   network is run ``N`` times with its dropout switched on (Gal & Ghahramani, 2016) and
   the central 95 % of those stochastic probabilities is the interval. Models without
-  dropout (e.g. a logistic regression) get no interval and the result says why;
+  dropout (e.g. a logistic regression) get no interval and the result says why.
+  **Unknown values** are not given the training median: the model is averaged over the
+  values the most similar training patients had (model/imputation.py), the result
+  carries the range of risks over those fillings, and the dropout passes are spread over
+  the fillings so the interval includes what the unknowns could change. A patient unlike
+  the training patients is flagged with the reasons (model/typicality.py);
 - ``what_if``, ``population_risks`` / ``percentile_of``, ``score_batch``.
 
 Cholesterol: 1 mmol/L of total cholesterol = 38.67 mg/dL (molar mass of cholesterol,
@@ -19,8 +23,9 @@ Cholesterol: 1 mmol/L of total cholesterol = 38.67 mg/dL (molar mass of choleste
 """
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -28,6 +33,8 @@ import pandas as pd
 
 from .limits import MAX_ROWS, MAX_UPLOAD_BYTES
 from .schema import FEATURE_NAMES, FEATURES, TARGET, Feature, feature
+
+logger = logging.getLogger(__name__)
 
 # ---- cholesterol units ----------------------------------------------------------------
 
@@ -106,6 +113,9 @@ def natural_frequency_text(probability: float, out_of: int = 100) -> str:
 # ---- values and the patient form ------------------------------------------------------
 
 
+UNKNOWN_TEXT = "Unknown"
+
+
 def is_missing(value) -> bool:
     if value is None:
         return True
@@ -116,9 +126,9 @@ def is_missing(value) -> bool:
 
 
 def format_value(feat: Feature, value) -> str:
-    """A value as a clinician reads it: category label, number with unit, or "Unknown (imputed)"."""
+    """A value as a clinician reads it: category label, number with unit, or "Unknown"."""
     if is_missing(value):
-        return "Unknown (imputed)"
+        return UNKNOWN_TEXT
     if feat.categories:
         return feat.category_label(value)
     number = float(value)
@@ -173,7 +183,7 @@ def check_patient(values: Mapping[str, object]) -> PatientCheck:
     """Check one patient's values (UCI coding; None/NaN = unknown) against the schema.
 
     Hard limits come from ``Feature.check``; a missing value is allowed only where the
-    schema says ``unknown_allowed`` (it is then imputed by the pipeline).
+    schema says ``unknown_allowed`` (the risk is then averaged over its plausible values).
     """
     clean: dict[str, float] = {}
     errors: dict[str, str] = {}
@@ -203,9 +213,10 @@ def imputation_note(imputed: tuple[str, ...] | list[str]) -> str | None:
     if not imputed:
         return None
     labels = ", ".join(feature(name).label for name in imputed)
-    return (f"Unknown: {labels}. The model filled {'this value' if len(imputed) == 1 else 'these values'} in "
-            "with the value learned from its training data (median or most frequent), so the estimate is less "
-            "specific to this patient.")
+    these = "this value" if len(imputed) == 1 else "these values"
+    return (f"Unknown: {labels}. The risk is the average over the plausible values of {these}: those of the "
+            "most similar training patients, who had the values this patient has. The range shows how much "
+            f"{these} could change the estimate.")
 
 
 # ---- probabilities --------------------------------------------------------------------
@@ -233,13 +244,30 @@ def split_network(pipeline):
     return preprocess, network
 
 
-def network_inputs(preprocess, network, frame: pd.DataFrame):
-    """The preprocessed rows as a float tensor on the network's device."""
+def network_inputs(preprocess, network, frame: pd.DataFrame, matrix: np.ndarray | None = None):
+    """The preprocessed rows (or an already preprocessed `matrix`) as a float tensor on the network's device."""
     import torch
 
     parameter = next(network.parameters())
-    matrix = np.asarray(preprocess.transform(frame[list(FEATURE_NAMES)]), dtype=np.float32)
-    return torch.as_tensor(matrix, device=parameter.device, dtype=parameter.dtype)
+    if matrix is None:
+        matrix = preprocess.transform(frame[list(FEATURE_NAMES)])
+    return torch.as_tensor(np.asarray(matrix, dtype=np.float32), device=parameter.device, dtype=parameter.dtype)
+
+
+def probability_and_inputs(pipeline, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """(P(disease) per row, the network's preprocessed input matrix or None for a model that is not our network).
+
+    For a network pipeline the preprocessing runs once and feeds both the final step's
+    ``predict_proba`` (exactly what the Pipeline does) and the Monte Carlo dropout passes.
+    """
+    preprocess, network = split_network(pipeline)
+    if network is None:
+        return positive_probability(pipeline, frame), None
+    matrix = preprocess.transform(frame[list(FEATURE_NAMES)])
+    final = pipeline[-1]
+    classes = list(getattr(final, "classes_", [0, 1]))
+    proba = np.asarray(final.predict_proba(matrix), dtype=float)[:, classes.index(1) if 1 in classes else -1]
+    return proba, matrix
 
 
 def dropout_rates(network) -> list[float]:
@@ -266,40 +294,119 @@ class UncertaintyInterval:
 
 
 MC_DROPOUT_PASSES = 200
+MC_PASSES_PER_FILLING = 20   # one patient with unknowns: passes per plausible filling (50 fillings: 1,000 passes)
 MC_LEVEL = 0.95
+MC_BATCH_PASSES = 100       # a batch: passes per row (the 2.5 % and 97.5 % quantiles still interpolate between draws)
+MC_BATCH_DRAWS = 400_000     # stochastic rows per chunk of a batch (bounds memory)
 
 
-def mc_dropout_interval(pipeline, frame: pd.DataFrame, n_passes: int = MC_DROPOUT_PASSES,
-                        level: float = MC_LEVEL, seed: int = 0) -> UncertaintyInterval:
-    """Central `level` interval of P(disease) over `n_passes` forward passes with dropout on.
-
-    All passes run as one batch (the row repeated), each copy with its own dropout mask.
-    The masks come from a generator of this call seeded with `seed` (never torch's
-    process-wide one, which trainings in other threads draw from), so the same patient
-    always gets the same interval; the shared model is never switched to training mode.
-    """
-    method = f"Monte Carlo dropout, {n_passes} stochastic passes"
+def _no_interval(pipeline, level: float) -> UncertaintyInterval | None:
+    """Why Monte Carlo dropout does not apply to this pipeline, or None when it does."""
     preprocess, network = split_network(pipeline)
     if network is None:
         return UncertaintyInterval(None, None, level, "Monte Carlo dropout",
                                    "this model is not a neural network, so Monte Carlo dropout does not apply.")
-    rates = dropout_rates(network)
-    if not rates:
+    if not dropout_rates(network):
         return UncertaintyInterval(None, None, level, "Monte Carlo dropout",
                                    "this network was trained without dropout, so Monte Carlo dropout cannot "
                                    "estimate its uncertainty.")
+    return None
+
+
+def mc_dropout_bounds(pipeline, completions: pd.DataFrame, counts: np.ndarray, n_passes: int,
+                      level: float = MC_LEVEL, seed: int = 0, matrix: np.ndarray | None = None) -> np.ndarray:
+    """(n_rows, 2) central `level` interval of P(disease) per row over `n_passes` dropout passes.
+
+    `completions` holds each row's plausible fillings, consecutive (``counts[i]`` of them for
+    row i; one for a row with nothing unknown). Pass j of a row runs its filling j mod count,
+    so the passes are spread evenly over the fillings and the interval covers both the
+    model's wobble and what the unknown values could be. Every row of a chunk runs as one
+    batch, each copy with its own dropout mask from a generator seeded with `seed` (never
+    torch's process-wide one, which trainings in other threads draw from); the shared model
+    is never switched to training mode. `matrix`: the fillings already preprocessed.
+    """
     import torch
 
-    n_passes = int(min(max(n_passes, 10), 5000))
-    inputs = network_inputs(preprocess, network, frame.iloc[:1]).repeat(n_passes, 1)
+    preprocess, network = split_network(pipeline)
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    inputs = network_inputs(preprocess, network, completions, matrix)
     generator = torch.Generator(device=inputs.device).manual_seed(seed)
-    draws = torch.sigmoid(network.stochastic_logits(inputs, generator)).reshape(-1).double().cpu().numpy()
     tail = (1.0 - level) / 2.0
-    lower, upper = np.quantile(draws, [tail, 1.0 - tail])
-    detail = (f"the network was run {n_passes} times with its dropout (rate {max(rates):g}) left on, as during "
-              f"training; the interval holds the central {level:.0%} of those {n_passes} probabilities. It shows "
-              "how much the model's own estimate wobbles, not the uncertainty of the diagnosis itself.")
-    return UncertaintyInterval(float(lower), float(upper), level, method, detail)
+    bounds = np.empty((len(counts), 2))
+    chunk = max(1, MC_BATCH_DRAWS // n_passes)
+    passes = np.arange(n_passes)
+    for first in range(0, len(counts), chunk):
+        rows = slice(first, first + chunk)
+        index = starts[rows, None] + passes[None, :] % counts[rows, None]
+        picked = inputs[torch.as_tensor(index.reshape(-1), device=inputs.device)]
+        ordered = torch.sort(torch.sigmoid(network.stochastic_logits(picked, generator)).reshape(-1, n_passes),
+                             dim=1).values.cpu().double().numpy()
+        bounds[rows] = _sorted_quantiles(ordered, (tail, 1.0 - tail))
+    return bounds
+
+
+def _sorted_quantiles(ordered: np.ndarray, levels) -> np.ndarray:
+    """Quantiles of each row of an already sorted array, linear interpolation (numpy's and torch's default)."""
+    n = ordered.shape[1]
+    out = np.empty((len(ordered), len(levels)))
+    for column, level in enumerate(levels):
+        position = level * (n - 1)
+        below = int(np.floor(position))
+        above = min(below + 1, n - 1)
+        fraction = position - below
+        out[:, column] = ordered[:, below] * (1.0 - fraction) + ordered[:, above] * fraction
+    return out
+
+
+def mc_dropout_interval(pipeline, frame: pd.DataFrame, n_passes: int = MC_DROPOUT_PASSES,
+                        level: float = MC_LEVEL, seed: int = 0,
+                        matrix: np.ndarray | None = None) -> UncertaintyInterval:
+    """Central `level` interval of P(disease) over `n_passes` forward passes with dropout on.
+
+    `frame` is one patient (its first row), or several rows that are the plausible fillings
+    of one patient's unknown values: the passes are then spread evenly over them.
+    """
+    missing = _no_interval(pipeline, level)
+    if missing is not None:
+        return missing
+    n_fillings = len(frame)
+    n_passes = int(min(max(n_passes, 10), 5000))
+    lower, upper = mc_dropout_bounds(pipeline, frame, np.array([n_fillings]), n_passes, level, seed, matrix)[0]
+    return UncertaintyInterval(float(lower), float(upper), level, *_interval_words(pipeline, n_passes, level,
+                                                                                    n_fillings))
+
+
+def _interval_words(pipeline, n_passes: int, level: float, n_fillings: int) -> tuple[str, str]:
+    """(method, detail) of a Monte Carlo dropout interval."""
+    rate = max(dropout_rates(split_network(pipeline)[1]))
+    if n_fillings > 1:
+        method = f"Monte Carlo dropout over {n_fillings} plausible fillings of the unknown values, {n_passes} passes"
+        how = (f"the network was run {n_passes} times with its dropout (rate {rate:g}) left on, as during training, "
+               f"spread evenly over {n_fillings} plausible fillings of the unknown values; the interval holds the "
+               f"central {level:.0%} of those {n_passes} probabilities, so it includes what the unknown values "
+               "could change.")
+    else:
+        method = f"Monte Carlo dropout, {n_passes} stochastic passes"
+        how = (f"the network was run {n_passes} times with its dropout (rate {rate:g}) left on, as during "
+               f"training; the interval holds the central {level:.0%} of those {n_passes} probabilities.")
+    return method, how + (" It shows how much the model's own estimate wobbles, not the uncertainty of the "
+                          "diagnosis itself, and it does not widen for patients unlike the training patients "
+                          "(those are flagged separately).")
+
+
+@dataclass(frozen=True)
+class UnknownRange:
+    """The risk with the unknown values filled in every plausible way (the training neighbours' values)."""
+
+    low: float
+    high: float
+    n_fillings: int
+    reference: str       # whose values: e.g. "the 303 Cleveland patients the model was trained on"
+
+    def text(self) -> str:
+        return (f"With the missing values filled in every plausible way ({self.n_fillings} fillings, from the most "
+                f"similar of {self.reference}), the risk lies between {self.low:.0%} and {self.high:.0%}.")
 
 
 @dataclass(frozen=True)
@@ -309,6 +416,17 @@ class RiskResult:
     interval: UncertaintyInterval
     imputed: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    unknown_range: UnknownRange | None = None   # set when some values were unknown
+    atypical: bool = False                      # unlike the patients the model learned from
+    atypical_reasons: tuple[str, ...] = ()      # which values make the patient atypical, in words
+    reference_note: str | None = None           # the model's training data were not available: what stood in
+    fillings: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # the plausible fillings
+
+    def atypical_text(self) -> str | None:
+        if not self.atypical:
+            return None
+        return ("This patient is unlike the patients the model learned from: " + "; ".join(self.atypical_reasons)
+                + ". The estimate is an extrapolation and its interval does not show that.")
 
     @property
     def percent(self) -> float:
@@ -333,17 +451,48 @@ class PatientError(ValueError):
         self.errors = dict(errors)
 
 
+def plausible_fillings(reference, frame: pd.DataFrame) -> pd.DataFrame:
+    """The first row of `frame` with its unknown values filled in every plausible way (one row per filling;
+    the row itself when nothing is unknown)."""
+    values = frame[list(FEATURE_NAMES)].iloc[:1].to_numpy(dtype=float)
+    return pd.DataFrame(reference.imputer.complete(values).values, columns=list(FEATURE_NAMES))
+
+
+def resolve_reference(pipeline, reference=None):
+    """The given TrainingReference, else the model's own (model/reference.py; a stand-in is logged there)."""
+    if reference is not None:
+        return reference
+    from .reference import reference_for_model
+
+    return reference_for_model(pipeline)
+
+
 def predict_risk(pipeline, patient: PatientCheck | Mapping[str, object], *, n_passes: int = MC_DROPOUT_PASSES,
-                 level: float = MC_LEVEL) -> RiskResult:
-    """The risk of one patient (values in UCI coding, or an already checked PatientCheck)."""
+                 level: float = MC_LEVEL, reference=None) -> RiskResult:
+    """The risk of one patient (values in UCI coding, or an already checked PatientCheck).
+
+    `reference` (model.reference.TrainingReference) holds the patients the model was trained
+    on: unknown values are averaged over the values of the most similar of them, and the
+    patient is checked for typicality against them. By default the model's own training
+    data (the built-in data for the shipped model; a stand-in, said in ``reference_note``).
+    """
     checked = patient if isinstance(patient, PatientCheck) else check_patient(patient)
     if not checked.ok:
         raise PatientError(checked.errors)
+    reference = resolve_reference(pipeline, reference)
     frame = checked.frame()
-    probability = float(positive_probability(pipeline, frame)[0])
-    interval = mc_dropout_interval(pipeline, frame, n_passes=n_passes, level=level)
+    fillings = plausible_fillings(reference, frame) if checked.imputed else frame
+    risks, matrix = probability_and_inputs(pipeline, fillings)
+    probability = float(risks.mean())
+    unknown_range = None
+    if checked.imputed:
+        unknown_range = UnknownRange(float(risks.min()), float(risks.max()), len(fillings), reference.name)
+        n_passes = max(n_passes, MC_PASSES_PER_FILLING * len(fillings))
+    interval = mc_dropout_interval(pipeline, fillings, n_passes=n_passes, level=level, matrix=matrix)
+    typicality = reference.typicality.check(frame.to_numpy(dtype=float))
     return RiskResult(probability, band_for(probability), interval, checked.imputed,
-                      tuple(checked.warnings.values()))
+                      tuple(checked.warnings.values()), unknown_range, bool(typicality.atypical[0]),
+                      tuple(typicality.reasons[0]), reference.note, fillings if checked.imputed else None)
 
 
 # ---- what-if --------------------------------------------------------------------------
@@ -368,8 +517,8 @@ class WhatIf:
                 f"({100 * self.change:+.1f} percentage points)")
 
 
-def what_if(pipeline, values: Mapping[str, object], feature_name: str, new_value) -> WhatIf:
-    """Change one feature of a patient and score both versions (one call, two rows)."""
+def what_if(pipeline, values: Mapping[str, object], feature_name: str, new_value, reference=None) -> WhatIf:
+    """Change one feature of a patient and score both versions (unknown values averaged as in predict_risk)."""
     old = check_patient(values)
     changed = dict(old.values)
     changed[feature_name] = new_value
@@ -379,8 +528,25 @@ def what_if(pipeline, values: Mapping[str, object], feature_name: str, new_value
     if not new.ok:
         raise PatientError({feature_name: new.errors.get(feature_name, "; ".join(new.errors.values()))})
     both = pd.concat([old.frame(), new.frame()], ignore_index=True)
-    old_p, new_p = positive_probability(pipeline, both)
+    old_p, new_p = averaged_risks(pipeline, both, resolve_reference(pipeline, reference))[0]
     return WhatIf(feature_name, old.values[feature_name], new.values[feature_name], float(old_p), float(new_p))
+
+
+def averaged_risks(pipeline, frame: pd.DataFrame, reference):
+    """(mean risk per row, lowest and highest risk per row over its plausible fillings, fillings, counts,
+    the network's preprocessed fillings or None).
+
+    A row with nothing unknown has one filling (itself): its mean, lowest and highest are its risk.
+    """
+    completions = reference.imputer.complete(frame[list(FEATURE_NAMES)].to_numpy(dtype=float))
+    fillings = pd.DataFrame(completions.values, columns=list(FEATURE_NAMES))
+    counts = completions.counts
+    if not len(counts):
+        return np.empty(0), np.empty(0), np.empty(0), fillings, counts, None
+    risks, matrix = probability_and_inputs(pipeline, fillings)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    mean = np.add.reduceat(risks, starts) / counts
+    return mean, np.minimum.reduceat(risks, starts), np.maximum.reduceat(risks, starts), fillings, counts, matrix
 
 
 # ---- population -----------------------------------------------------------------------
@@ -411,8 +577,10 @@ class BatchError(ValueError):
 
 @dataclass
 class BatchResult:
-    scored: pd.DataFrame    # row, the 13 inputs (+ target if given), risk_percent, risk_band, imputed
+    scored: pd.DataFrame    # row, the 13 inputs (+ target if given), risk_percent, risk_band, imputed,
+    #                         unknown_low/high_percent, interval_low/high_percent, atypical, atypical_reasons
     invalid: pd.DataFrame   # row, reasons
+    reference_note: str | None = None   # the model's training data were not available: what stood in
 
     @property
     def n_rows(self) -> int:
@@ -436,16 +604,21 @@ class BatchResult:
 MIN_KNOWN_FEATURES = 7  # a row with fewer known features than this is mostly imputation: not scored
 
 
-def score_batch(pipeline, frame: pd.DataFrame, *, max_rows: int = MAX_ROWS) -> BatchResult:
+def score_batch(pipeline, frame: pd.DataFrame, *, max_rows: int = MAX_ROWS, reference=None,
+                n_passes: int = MC_BATCH_PASSES, level: float = MC_LEVEL) -> BatchResult:
     """Score every valid row; list every other row with its reasons.
 
     `frame` is what ``read_batch_csv`` returns (the importer's good rows, indexed by data
     row number, the set-aside ones in ``frame.attrs["set_aside"]``) or a frame built in a
     notebook, which is checked here the same way (``csv_import.set_aside_bad_rows``).
     Rows are numbered from 1 (the first patient below the header), as in the import
-    report. A missing value (empty or "?") is imputed by the pipeline and named in the
-    `imputed` column; a row with fewer than MIN_KNOWN_FEATURES known features, a value
-    that is not a number or an impossible value (``Feature.check``) makes the row invalid.
+    report. A missing value (empty or "?") is named in the `imputed` column and, as in
+    ``predict_risk``, the row's risk is averaged over its plausible fillings
+    (`unknown_low_percent` – `unknown_high_percent` is their range); each row also gets the
+    Monte Carlo dropout interval (`interval_low_percent` – `interval_high_percent`, NaN for
+    a model without dropout) and the typicality check (`atypical`, `atypical_reasons`). A
+    row with fewer than MIN_KNOWN_FEATURES known features, a value that is not a number or
+    an impossible value (``Feature.check``) makes the row invalid.
     """
     from .csv_import import ROW, set_aside_bad_rows
 
@@ -478,29 +651,46 @@ def score_batch(pipeline, frame: pd.DataFrame, *, max_rows: int = MAX_ROWS) -> B
         scored[name] = kept[name].to_numpy()
     if TARGET.name in kept.columns:
         scored[TARGET.name] = kept[TARGET.name].to_numpy()
-    probability = positive_probability(pipeline, inputs[valid]) if valid.any() else np.empty(0)
+    reference = resolve_reference(pipeline, reference)
+    values = inputs[valid].astype("float64")
+    probability, low, high, fillings, counts, matrix = averaged_risks(pipeline, values, reference)
     scored["risk_percent"] = np.round(100.0 * probability, 1)
     scored["risk_band"] = band_names(probability)
     labels = [feature(name).label for name in FEATURE_NAMES]
     scored["imputed"] = [", ".join(label for label, gap in zip(labels, gaps) if gap)
                          for gaps in missing[valid].to_numpy()]
+    scored["unknown_low_percent"] = np.round(100.0 * low, 1)
+    scored["unknown_high_percent"] = np.round(100.0 * high, 1)
+    bounds = np.full((len(scored), 2), np.nan)
+    if len(scored) and _no_interval(pipeline, level) is None:
+        bounds = mc_dropout_bounds(pipeline, fillings, counts, int(min(max(n_passes, 10), 5000)), level,
+                                   matrix=matrix)
+    scored["interval_low_percent"] = np.round(100.0 * bounds[:, 0], 1)
+    scored["interval_high_percent"] = np.round(100.0 * bounds[:, 1], 1)
+    typicality = reference.typicality.check(values.to_numpy(dtype=float))
+    scored["atypical"] = typicality.atypical.astype(bool)
+    scored["atypical_reasons"] = ["; ".join(row) for row in typicality.reasons]
     invalid = pd.DataFrame({"row": pd.Series(sorted(reasons), dtype="int64"),
                             "reasons": ["; ".join(reasons[row]) for row in sorted(reasons)]})
-    return BatchResult(scored, invalid)
+    return BatchResult(scored, invalid, reference.note)
 
 
-def read_batch_csv(source, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_UPLOAD_BYTES):
+def read_batch_csv(source, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_UPLOAD_BYTES,
+                   coding: str | None = None):
     """(frame or None, import report) for a CSV of patients to score.
 
     The importer (model/csv_import.py) reads, recognises the coding (UCI, Kaggle,
     TensorFlow tutorial) and converts; in its "set_aside" mode a row with an impossible
     or non-numeric cell leaves the frame and is listed with its reasons, and only a
     file-level problem (missing columns, not a CSV, too large) refuses the file. The
-    frame is what ``score_batch`` takes.
+    frame is what ``score_batch`` takes. A file whose values fit two codings is refused
+    with ``report.needs_coding`` and ``report.candidate_codings``: read it again with
+    ``coding=`` set to the one the user chose.
     """
     from .csv_import import read_user_csv
 
     data = source if isinstance(source, (bytes, bytearray)) else source.getvalue() if hasattr(
         source, "getvalue") else source.read()
-    imported = read_user_csv(bytes(data), max_rows=max_rows, max_bytes=max_bytes, bad_rows="set_aside")
+    imported = read_user_csv(bytes(data), max_rows=max_rows, max_bytes=max_bytes, bad_rows="set_aside",
+                             coding=coding)
     return imported.frame, imported.report

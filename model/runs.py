@@ -49,6 +49,7 @@ from model.pipelines import ANN_STEP, PREPROCESS_STEP, pipeline_from_config
 from model.preprocessing import output_feature_names
 from model.projection import DEFAULT_RESOLUTION, BoundaryGrid, PatientProjection, boundary_grid, project_patients
 from model.schema import FEATURE_NAMES, TARGET
+from model.splits import PatientGroups, grouped_holdout, patient_groups
 from model.training import Callback, EpochEvent, History
 
 SNAPSHOT_EVERY = 5           # epochs between decision-boundary / weight snapshots
@@ -102,12 +103,26 @@ def config_summary(config: ANNConfig) -> str:
                       f"{config.epochs} epochs"] + extras)
 
 
-def split_frame(frame: pd.DataFrame, validation_fraction: float, seed: int):
-    """(X_train, X_val, y_train, y_val): stratified on the outcome so both parts see both classes."""
+def split_frame(frame: pd.DataFrame, validation_fraction: float, seed: int, keep_patients_together: bool = True):
+    """(X_train, X_val, y_train, y_val): stratified on the outcome so both parts see both classes.
+
+    Rows with identical features (one patient recorded more than once) stay on one side
+    (model.splits.grouped_holdout); without such rows this is exactly train_test_split.
+    """
     check_trainable(frame)
     X = frame[list(FEATURE_NAMES)]
     y = frame[TARGET.name].astype(int).to_numpy()
-    return train_test_split(X, y, test_size=validation_fraction, random_state=seed, stratify=y)
+    patients = patient_groups(X, y)
+    if not keep_patients_together or not patients.has_repeats:
+        return train_test_split(X, y, test_size=validation_fraction, random_state=seed, stratify=y)
+    train, validation = grouped_holdout(y, patients.ids, validation_fraction, seed)
+    return X.iloc[train], X.iloc[validation], y[train], y[validation]
+
+
+def repeats_note(patients: PatientGroups) -> str | None:
+    """The Train page's sentence on repeated patients and the validation split (None without repeats)."""
+    return patients.describe("identical patients were kept on the same side of the training/validation split, "
+                             "so no validation patient was seen in training")
 
 
 def check_trainable(frame: pd.DataFrame) -> None:
@@ -150,6 +165,8 @@ class TrainingRun:
         self.config = config.validate()
         check_trainable(frame)
         self.frame = frame
+        # Which rows are one patient: split_frame keeps them together; the page says how many there were.
+        self.patients = patient_groups(frame[list(FEATURE_NAMES)], frame[TARGET.name])
         self.name = name
         self.dataset_name = dataset_name
         self.snapshot_every = max(1, int(snapshot_every))

@@ -41,7 +41,8 @@ class Feature:
     typical_max: float | None = None
     categories: Mapping[int, str] = field(default_factory=dict)
     integer: bool = False
-    # Missing in the source data for some patients; the form offers "Unknown" and imputes.
+    # A clinician may not have it (a lab value, an exercise or imaging test): the form offers "Unknown" and the
+    # risk is averaged over its plausible values. Age, sex, chest pain and blood pressure are always known.
     unknown_allowed: bool = False
     step: float = 1.0
 
@@ -113,19 +114,21 @@ FEATURES: tuple[Feature, ...] = (
     Feature("trestbps", "Resting blood pressure", "Resting systolic blood pressure on admission",
             "numeric", "mm Hg", hard_min=60, hard_max=260, typical_min=94, typical_max=200, integer=True),
     Feature("chol", "Serum cholesterol", "Serum total cholesterol", "numeric", "mg/dL",
-            hard_min=70, hard_max=700, typical_min=126, typical_max=564, integer=True),
+            hard_min=70, hard_max=700, typical_min=126, typical_max=564, integer=True, unknown_allowed=True),
     Feature("fbs", "Fasting blood sugar > 120 mg/dL", "Fasting blood sugar above 120 mg/dL", "binary",
-            categories={0: "No (≤ 120 mg/dL)", 1: "Yes (> 120 mg/dL)"}),
+            categories={0: "No (≤ 120 mg/dL)", 1: "Yes (> 120 mg/dL)"}, unknown_allowed=True),
     Feature("restecg", "Resting ECG", "Resting electrocardiographic result", "categorical",
-            categories={0: "Normal", 1: "ST-T wave abnormality", 2: "Left ventricular hypertrophy"}),
+            categories={0: "Normal", 1: "ST-T wave abnormality", 2: "Left ventricular hypertrophy"},
+            unknown_allowed=True),
     Feature("thalach", "Maximum heart rate", "Maximum heart rate achieved during exercise test",
-            "numeric", "bpm", hard_min=50, hard_max=230, typical_min=71, typical_max=202, integer=True),
+            "numeric", "bpm", hard_min=50, hard_max=230, typical_min=71, typical_max=202, integer=True,
+            unknown_allowed=True),
     Feature("exang", "Exercise-induced angina", "Angina induced by exercise", "binary",
-            categories={0: "No", 1: "Yes"}),
+            categories={0: "No", 1: "Yes"}, unknown_allowed=True),
     Feature("oldpeak", "ST depression", "ST depression induced by exercise relative to rest",
-            "numeric", "mm", hard_min=-3, hard_max=10, typical_min=0, typical_max=6.2, step=0.1),
+            "numeric", "mm", hard_min=-3, hard_max=10, typical_min=0, typical_max=6.2, step=0.1, unknown_allowed=True),
     Feature("slope", "ST slope", "Slope of the peak exercise ST segment", "categorical",
-            categories={1: "Upsloping", 2: "Flat", 3: "Downsloping"}),
+            categories={1: "Upsloping", 2: "Flat", 3: "Downsloping"}, unknown_allowed=True),
     Feature("ca", "Major vessels coloured", "Number of major vessels (0-3) coloured by fluoroscopy",
             "numeric", "vessels", hard_min=0, hard_max=3, typical_min=0, typical_max=3, integer=True,
             unknown_allowed=True),

@@ -24,6 +24,7 @@ generator: a seed gives the same network however many trainings run at once.
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -36,9 +37,12 @@ import torch.nn.functional as F
 
 from model.config import ANNConfig
 from model.device import resolve_device
+from model.engine import StackedMLP
 from model.network import MLP, layer_names, layer_sizes
-from model.optimizers import FlatParameters, make_optimizer
+from model.optimizers import make_optimizer
 from model.threads import threads_for
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -177,10 +181,32 @@ def class_weights(y: torch.Tensor, mode: str | None) -> torch.Tensor | None:
 
 
 # ---- the loop ----------------------------------------------------------------------
-def split_validation(X: np.ndarray, y: np.ndarray, fraction: float, seed: int):
-    """Stratified hold-out for early stopping (plain random split if a class is too rare)."""
+def identical_row_groups(X: np.ndarray) -> np.ndarray | None:
+    """A group id per distinct row of X (identical inputs = the same patient), or None when no row repeats."""
+    X = np.asarray(X, dtype=np.float32)
+    if len(X) == 0:
+        return None
+    _, ids = np.unique(X, axis=0, return_inverse=True)
+    ids = ids.ravel()
+    return ids if ids.max() + 1 < len(X) else None
+
+
+def split_validation(X: np.ndarray, y: np.ndarray, fraction: float, seed: int, groups: np.ndarray | None = None):
+    """Stratified hold-out for early stopping (plain random split if a class is too rare).
+
+    With `groups` (see identical_row_groups), a repeated patient's rows stay on one side, so early
+    stopping never watches copies of rows it fits on; without repeats it is train_test_split as before.
+    """
     from sklearn.model_selection import train_test_split
 
+    if groups is not None:
+        from model.splits import grouped_holdout
+
+        try:
+            train, held_out = grouped_holdout(y, groups, fraction, seed)
+            return X[train], X[held_out], y[train], y[held_out]
+        except ValueError as error:  # too few patients of one outcome to keep repeats together
+            logger.warning("early-stopping hold-out not grouped by patient: %s", error)
     stratify = y if np.bincount(y.astype(int), minlength=2).min() >= 2 else None
     try:
         return train_test_split(X, y, test_size=fraction, random_state=seed, stratify=stratify)
@@ -211,7 +237,8 @@ def train(network: MLP, X, y, config: ANNConfig, callbacks: Iterable[Callback] =
         raise ValueError("give both X_val and y_val, or neither")
     inner_holdout = 0
     if X_val is None and config.early_stopping:
-        X, X_val, y, y_val = split_validation(X, y, config.validation_fraction, config.seed)
+        X, X_val, y, y_val = split_validation(X, y, config.validation_fraction, config.seed,
+                                              groups=identical_row_groups(X))
         inner_holdout = len(X_val)
     network.to(device)
     work = len(X) * max(layer_sizes(config, X.shape[1]))
@@ -222,7 +249,7 @@ def train(network: MLP, X, y, config: ANNConfig, callbacks: Iterable[Callback] =
 
 def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_event, device,
                 inner_holdout) -> History:
-    # Data moves to the device once; each epoch permutes it there and slices views.
+    # Data moves to the device once; each epoch permutes it there and splits it into batch views.
     X_t, y_t = _as_tensor(X, device), _as_tensor(y, device)
     n = X_t.shape[0]
     batch_size = min(config.effective_batch_size or n, n)
@@ -230,7 +257,13 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
     per_class = class_weights(y_t, config.class_weight)
     sample_w = per_class[y_t.long()] if per_class is not None else None
     train_set = _MetricSet(X_t, y_t, sample_w)
-    y_column = y_t.unsqueeze(1)  # backprop works on (n, 1) columns
+    # The engine works on (networks, rows, ·) tensors; a single fit is one network.
+    X_rows, y_rows = X_t.unsqueeze(0), y_t.view(1, n, 1)
+    # Each row's share of its batch's mean loss: 1 / rows in its batch (the last batch may be short).
+    batch_rows = torch.tensor([min(batch_size, n - lo) for lo in range(0, n, batch_size)], dtype=X_t.dtype)
+    inverse_rows = (1.0 / batch_rows).repeat_interleave(batch_rows.long()).to(device).view(1, n, 1)
+    unweighted_scales = inverse_rows.split(batch_size, dim=1)
+    w_rows = sample_w.view(1, n, 1) if sample_w is not None else None
 
     def metric_set(X_held, y_held) -> _MetricSet:
         X_held, y_held = _as_tensor(X_held, device), _as_tensor(np.ravel(y_held), device)
@@ -241,13 +274,12 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
     shown_set = monitor_set if monitor_set is not None else stop_set  # the events' val_* metrics
     has_val = stop_set is not None
 
-    params = [p for layer in network.layers for p in (layer.weight, layer.bias)]
-    flat = FlatParameters(params)
-    optimizer = make_optimizer(flat, config, decayed=[p.dim() > 1 for p in params])
+    # The network's parameters become views of the engine's θ: whoever reads the module between
+    # epochs (live charts, the metrics below) sees the current weights.
+    engine = StackedMLP.bound_to(network)
+    optimizer = make_optimizer(config, engine.theta, engine.grad, engine.decayed)
     batch_listeners = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
     names = layer_names(network)
-    # layer index of every entry of θ (weights and bias of a layer are adjacent)
-    layer_of = torch.cat([torch.full((p.numel(),), i // 2) for i, p in enumerate(params)]).to(device)
     history = History(device=str(device), inner_holdout=inner_holdout)
     info = TrainInfo(config.epochs, n, len(shown_set.y) if shown_set is not None else 0, n_batches, batch_size,
                      str(device), names)
@@ -261,56 +293,59 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
     best_loss, best_theta, since_best = math.inf, None, 0
     start = time.perf_counter()
     network.train()
-    for epoch in range(1, config.epochs + 1):
-        epoch_start = time.perf_counter()
-        order = torch.randperm(n, generator=generator).to(device)
-        X_epoch, y_epoch = X_t.index_select(0, order), y_column.index_select(0, order)
-        w_epoch = sample_w.index_select(0, order) if sample_w is not None else None
-        steps = 0
-        for lo in range(0, n, batch_size):
-            if stop_event is not None and stop_event.is_set():
-                history.cancelled = True
+    try:
+        for epoch in range(1, config.epochs + 1):
+            epoch_start = time.perf_counter()
+            order = torch.randperm(n, generator=generator).to(device)
+            X_batches = X_rows.index_select(1, order).split(batch_size, dim=1)
+            y_batches = y_rows.index_select(1, order).split(batch_size, dim=1)
+            w_epoch = w_rows.index_select(1, order) if w_rows is not None else None
+            scales = unweighted_scales if w_epoch is None else (w_epoch * inverse_rows).split(batch_size, dim=1)
+            w_batches = w_epoch.split(batch_size, dim=1) if w_epoch is not None else [None] * n_batches
+            steps = 0
+            for xb, yb, scale, wb in zip(X_batches, y_batches, scales, w_batches):
+                if stop_event is not None and stop_event.is_set():
+                    history.cancelled = True
+                    break
+                logits = engine.backprop(xb, yb, scale, dropout_generator, training=network.training)
+                optimizer.step()
+                steps += 1
+                if batch_listeners:  # the loss is only computed for someone who reads it
+                    loss = F.binary_cross_entropy_with_logits(logits.view(-1), yb.view(-1),
+                                                              weight=None if wb is None else wb.view(-1))
+                    for cb in batch_listeners:
+                        cb.on_batch_end(BatchEvent(epoch, steps, n_batches, loss))
+            if steps:  # an epoch cancelled before its first step left nothing to report
+                event = _epoch_event(network, engine, names, train_set, shown_set, stop_set,
+                                     epoch, config.epochs, optimizer.lr, epoch_start, start)
+                history.epochs.append(event)
+                for cb in callbacks:
+                    cb.on_epoch_end(event)
+                if has_val and event.stop_loss < best_loss:
+                    best_loss, since_best, history.best_epoch = event.stop_loss, 0, epoch
+                    if config.early_stopping:
+                        best_theta = engine.theta.clone()
+                elif has_val:
+                    since_best += 1
+            if history.cancelled:
                 break
-            hi = lo + batch_size
-            logits = network.backprop(X_epoch[lo:hi], y_epoch[lo:hi],
-                                      None if w_epoch is None else w_epoch[lo:hi], dropout_generator)
-            optimizer.step()
-            steps += 1
-            if batch_listeners:  # the loss is only computed for someone who reads it
-                loss = F.binary_cross_entropy_with_logits(
-                    logits, y_epoch[lo:hi, 0], weight=None if w_epoch is None else w_epoch[lo:hi])
-                for cb in batch_listeners:
-                    cb.on_batch_end(BatchEvent(epoch, steps, n_batches, loss))
-        if steps:  # an epoch cancelled before its first step left nothing to report
-            event = _epoch_event(network, flat, layer_of, names, train_set, shown_set, stop_set,
-                                 epoch, config.epochs, optimizer.lr, epoch_start, start)
-            history.epochs.append(event)
-            for cb in callbacks:
-                cb.on_epoch_end(event)
-            if has_val and event.stop_loss < best_loss:
-                best_loss, since_best, history.best_epoch = event.stop_loss, 0, epoch
-                if config.early_stopping:
-                    best_theta = flat.theta.clone()
-            elif has_val:
-                since_best += 1
-        if history.cancelled:
-            break
-        if config.early_stopping and since_best >= config.patience:
-            history.stopped_early = True
-            break
+            if config.early_stopping and since_best >= config.patience:
+                history.stopped_early = True
+                break
 
-    if best_theta is not None:
-        flat.theta.copy_(best_theta)
-    elif history.epochs and not has_val:
-        history.best_epoch = history.epochs[-1].epoch
-    flat.release()
+        if best_theta is not None:
+            engine.theta.copy_(best_theta)
+        elif history.epochs and not has_val:
+            history.best_epoch = history.epochs[-1].epoch
+    finally:
+        engine.unbind(network)  # the module keeps the final weights in its own memory
     network.eval()
     for cb in callbacks:
         cb.on_train_end(history)
     return history
 
 
-def _epoch_event(network, flat, layer_of, names, train_set, val, stop_set, epoch, epochs, lr,
+def _epoch_event(network, engine: StackedMLP, names, train_set, val, stop_set, epoch, epochs, lr,
                  epoch_start, start) -> EpochEvent:
     with torch.no_grad():
         scalars = train_set.scalars(network)
@@ -320,9 +355,9 @@ def _epoch_event(network, flat, layer_of, names, train_set, val, stop_set, epoch
         if separate_stop:
             scalars.append(stop_set.loss(network))
         # ‖(W, b)‖ per layer for θ and g at once: squares summed per layer
-        squares = flat.buffer.square()
+        squares = engine.buffer.view(2, -1).square()  # θ and g of the one network
         layer_norms = torch.zeros(2, len(names), dtype=squares.dtype, device=squares.device)
-        layer_norms = layer_norms.index_add_(1, layer_of, squares).sqrt_()
+        layer_norms = layer_norms.index_add_(1, engine.layer_of_entry, squares).sqrt_()
         flat = torch.cat([torch.stack(scalars), layer_norms.flatten()]).tolist()  # one device→host transfer
     k = len(scalars)
     metrics, n_layers = flat[:k], len(names)
@@ -346,6 +381,7 @@ def predict_logits(network: MLP, X, device: torch.device | None = None,
     """Evaluation-mode logits as float64 numpy, in chunks to bound memory."""
     device = device or next(network.parameters()).device
     X = np.asarray(X, dtype=np.float32)
-    parts = [network.evaluate(torch.as_tensor(X[lo:lo + chunk]).to(device)).double().cpu().numpy()
+    # float64 only on the host: Apple's MPS has no float64
+    parts = [network.evaluate(torch.as_tensor(X[lo:lo + chunk]).to(device)).cpu().numpy().astype(np.float64)
              for lo in range(0, len(X), chunk)]
     return np.concatenate(parts) if parts else np.empty(0)

@@ -3,41 +3,46 @@ import streamlit as st
 
 from dashboard import compare_panels as panels
 from dashboard import state
-from model.compute_slots import ServerBusyError
-from model.evaluation import ModelFitError
+from model.estimates import calibrate_in_background
 from model.runs import config_summary
 
 st.title("Classical ML vs deep learning")
 
 dataset = state.current_dataset()
-config = state.ann_config()
+config = state.ann_config()  # exactly what the Configure page shows, errors included
 sites = state.uci_sites()
+config_problems = len(config.errors())
 st.markdown(f"**Data:** {dataset.name} ({dataset.n_rows:,} patients)  \n"
-            f"**ANN as configured:** {config_summary(config)}")
+            f"**ANN as configured:** {config_summary(config)}"
+            + (f" — **{config_problems} setting(s) need attention**: the ANN cannot run until they are fixed"
+               if config_problems else ""))
 st.page_link("pages/configure.py", label="Change the network", icon=":material/tune:")
 
-settings = panels.render_form(config, sites_loaded=sites is not None)
+calibrate_in_background()  # the first estimate then need not wait for it
+settings = panels.render_form(config, sites_loaded=sites is not None, previous=panels.latest_settings())
 if settings is not None:
     problems = panels.settings_problems(settings, dataset.frame, config)
     for problem in problems:
         st.error(problem, icon=":material/error:")
     if not problems:
-        try:
-            panels.run(settings, dataset, config)
-        except ServerBusyError as busy:  # every compute slot taken by other users: try again later
-            st.warning(str(busy), icon=":material/hourglass_top:")
-        except ValueError as error:  # bad data found while running: say so, keep the page
-            st.error(f"The comparison could not run: {error}", icon=":material/error:")
-        except ModelFitError as error:  # one model failed to fit: name it, keep the settings
-            st.error(f"The comparison stopped because a model failed: {error}. Your settings are kept; leave "
-                     "that model out or check the data, then press **Run comparison** again.",
-                     icon=":material/error:")
+        panels.submit(settings, dataset, config)
+panels.render_server_load()
+panels.render_notice()
+panels.render_pending()
+
+job = state.compare_job()
+if job is not None and job.is_active:
+    panels.live_job(job)
+elif job is not None:
+    panels.collect(job)
+    panels.render_outcome(job)
 
 last = panels.last_run()
 if last is None:
-    st.info("Choose the models and the protocol, then press **Run comparison**. The default — seven classical "
-            "models and the ANN, 5-fold cross-validation repeated 10 times — takes under a minute.",
-            icon=":material/school:")
+    if (job is None or not job.is_active) and panels.KEY_PENDING not in st.session_state:
+        st.info("Choose the models and the protocol, then press **Run comparison**. The default — seven classical "
+                "models and the ANN, 5-fold cross-validation repeated 10 times — takes about a minute; the page "
+                "tells you its estimate before a long run starts.", icon=":material/school:")
 else:
     note = panels.stale_note(last, dataset, config)
     if note:

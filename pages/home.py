@@ -33,6 +33,8 @@ STARTING_POINTS = [
     ("Demo / teaching", "pages/configure.py", "Configure a network",
      "Build a network layer by layer, see activations and parameter counts, then train it and watch the "
      "loss curves live."),
+    ("Another hospital", "pages/transport.py", "Other hospitals",
+     "See how the model does on other hospitals' patients, honestly, and recalibrate it to your own."),
 ]
 
 st.subheader("Where to start")

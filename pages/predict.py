@@ -9,6 +9,7 @@ from dashboard.predict_views import (
     render_explanation,
     render_model_card,
     render_population,
+    render_reference_note,
     render_report_download,
     render_risk_summary,
     render_what_if,
@@ -42,11 +43,12 @@ with one:
         st.error("Correct the highlighted field(s) to see the risk: "
                  + " ".join(checked.errors.values()), icon=":material/block:")
     else:
-        explainer, population = model_support(model.pipeline, dataset.frame, dataset.name)
-        risk = predict_risk(model.pipeline, checked)
-        explanation = explainer.explain(checked.frame())
+        explainer, population, reference = model_support(model, dataset.frame, dataset.name)
+        risk = predict_risk(model.pipeline, checked, reference=reference)
+        explanation = explainer.explain(checked.frame(), risk.fillings)
         percentile = percentile_of(risk.probability, population)
         st.subheader("Result")
+        render_reference_note(reference)
         render_risk_summary(risk, checked)
         st.subheader("Why this estimate")
         render_explanation(explanation)
@@ -56,10 +58,10 @@ with one:
             render_population(population, risk.probability, percentile, dataset.name)
         with right:
             st.subheader("What if?")
-            change = render_what_if(model.pipeline, checked)
+            change = render_what_if(model.pipeline, checked, reference)
         st.subheader("Report")
         render_report_download(checked, risk, explanation, card, percentile, dataset.name, form.chol_unit, change)
 with batch:
-    render_batch(model.pipeline, model.display_name)
+    render_batch(model.pipeline, model.display_name, model_support(model, dataset.frame, dataset.name)[2])
 with about:
     render_model_card(card)

@@ -10,19 +10,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from _apptest import page_text
 from streamlit.testing.v1 import AppTest
 
 from model.limits import MAX_ROWS, MAX_UPLOAD_MB
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 120
-
-
-def _texts(at: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "warning", "error", "info", "success", "title"):
-        parts += [str(element.value) for element in getattr(at, kind)]
-    return "\n".join(parts)
 
 
 def _sidebar_text(at: AppTest) -> str:
@@ -51,7 +45,7 @@ def test_config_turns_off_the_full_gc_after_every_rerun():
 def test_landing_page_tells_a_first_time_user_where_to_start(app):
     app.run()
     assert not app.exception
-    text = _texts(app)
+    text = page_text(app)
     assert "not a medical device" in text
     for who in ("Analyst", "Clinician", "Demo"):
         assert who in text
@@ -69,9 +63,9 @@ def test_exploration_page_shows_every_view(app):
     for name in ("Overview", "Codebook", "Distributions", "Associations", "Correlations", "PCA", "Data quality"):
         assert name in labels
     assert len(app.get("plotly_chart")) >= 5
-    assert "303 of 303 patients selected" in _texts(app)
-    assert "Holm" in _texts(app)
-    assert f"Up to {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows." in _texts(app)  # both upload caps, from limits.py
+    assert "303 of 303 patients selected" in page_text(app)
+    assert "Holm" in page_text(app)
+    assert f"Up to {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows." in page_text(app)  # both upload caps, from limits.py
 
 
 def test_filters_update_every_view(app):
@@ -81,12 +75,12 @@ def test_filters_update_every_view(app):
     sex.set_value([0]).run()
     assert not app.exception
     women = int((app.session_state["heart.dataset"].frame["sex"] == 0).sum())
-    assert f"{women} of 303 patients selected" in _texts(app)
+    assert f"{women} of 303 patients selected" in page_text(app)
     overview_rows = next(m for m in app.metric if m.label == "Patients (rows)")
     assert overview_rows.value == str(women)
     sex.set_value([]).run()
     assert not app.exception
-    assert "No patient matches these filters" in _texts(app)
+    assert "No patient matches these filters" in page_text(app)
 
 
 def test_each_feature_can_be_drawn(app):
@@ -123,7 +117,7 @@ def test_a_bad_upload_gives_its_message_and_keeps_the_previous_dataset():
     assert "wrong.csv was not used" in error
     assert "missing column(s)" in error
     assert "Nothing changed: still using Cleveland (built-in)" in "\n".join(i.value for i in at.info).replace("**", "")
-    assert "DATASET IN USE: Cleveland (built-in)" in _texts(at)
+    assert "DATASET IN USE: Cleveland (built-in)" in page_text(at)
 
 
 def test_a_good_upload_becomes_the_dataset_and_its_conversions_are_reported():
@@ -135,7 +129,7 @@ def test_a_good_upload_becomes_the_dataset_and_its_conversions_are_reported():
     assert not at.exception
     assert "heart.csv is now the dataset for every page" in "\n".join(s.value for s in at.success)
     assert "Codings were converted" in "\n".join(i.value for i in at.info)
-    assert "DATASET IN USE: Uploaded: heart.csv" in _texts(at)
+    assert "DATASET IN USE: Uploaded: heart.csv" in page_text(at)
 
 
 def test_a_file_without_an_outcome_is_not_explored():
@@ -145,7 +139,7 @@ def test_a_file_without_an_outcome_is_not_explored():
     at = AppTest.from_function(_upload_script, default_timeout=TIMEOUT, args=("x.csv", features_only)).run()
     assert not at.exception
     assert "no outcome column" in "\n".join(e.value for e in at.error)
-    assert "DATASET IN USE: Cleveland (built-in)" in _texts(at)
+    assert "DATASET IN USE: Cleveland (built-in)" in page_text(at)
 
 
 def _sites_script(files):
@@ -192,8 +186,8 @@ def test_the_dataset_chosen_on_one_page_is_used_on_every_page(app):
     assert "120 patients" in _sidebar_text(app)
     app.switch_page("pages/explore.py").run()
     assert not app.exception
-    assert "Exploring **Uploaded: mine.csv**" in _texts(app)
-    assert "120 of 120 patients selected" in _texts(app)
+    assert "Exploring **Uploaded: mine.csv**" in page_text(app)
+    assert "120 of 120 patients selected" in page_text(app)
     # A new browser session starts again from the built-in data.
     fresh = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
     assert "Cleveland (built-in)" in _sidebar_text(fresh)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from model.bundle import (
+    BUNDLE_FORMAT,
     DEFAULT_BUNDLE,
     BundleError,
     data_fingerprint,
@@ -50,7 +51,7 @@ def test_metadata_is_attached(bundle, frame):
     metadata = load_bundle(bundle).metadata
     assert metadata["metrics"] == {"roc_auc": {"mean": 0.9}}
     assert metadata["data_fingerprint"] == data_fingerprint(frame) and metadata["n_training_rows"] == len(frame)
-    assert metadata["features"] == list(FEATURE_NAMES) and metadata["bundle_format"] == 1
+    assert metadata["features"] == list(FEATURE_NAMES) and metadata["bundle_format"] == BUNDLE_FORMAT == 2
     assert {"torch", "scikit-learn", "python"} <= set(metadata["package_versions"])
     assert metadata["created"][:4].isdigit()
 

@@ -94,3 +94,41 @@ def test_module_entry_point_gives_no_traceback(tmp_path):
                           str(tmp_path / "o")], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert run.returncode == 2
     assert "learning_rate" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_evaluate_keeps_each_patient_of_the_public_1025_row_copy_in_one_fold(tmp_path, tiny_config, capsys,
+                                                                              monkeypatch):
+    from model import evaluation
+    from model.schema import FEATURE_NAMES
+    from _kaggle_copy import kaggle_1025_bytes, kaggle_1025_frame, total_seen
+
+    csv = tmp_path / "heart.csv"
+    csv.write_bytes(kaggle_1025_bytes())
+    used = []
+    real = evaluation.cross_validate_models
+
+    def recording(models, X, y, **kwargs):
+        result = real({"Logistic regression": models["Logistic regression"]}, X, y, **kwargs)
+        used.append(result.splits)
+        return result
+
+    monkeypatch.setattr(evaluation, "cross_validate_models", recording)
+    assert main(["evaluate", "--config", str(tiny_config), "--data", str(csv), "--folds", "3", "--repeats", "2"]) == 0
+    assert len(used) == 1 and len(used[0]) == 6
+    assert total_seen(kaggle_1025_frame()[list(FEATURE_NAMES)], used[0]) == 0
+    assert "723 rows that repeat an earlier patient" in capsys.readouterr().out
+
+
+def test_a_csv_that_fits_two_codings_asks_for_coding_and_then_trains(tmp_path, tiny_config, capsys):
+    from model.codings import uci_to_kaggle
+
+    kaggle = uci_to_kaggle(load_dataset("cleveland"))
+    fits_both = (kaggle["cp"] != 0) & (kaggle["slope"] != 0) & (kaggle["ca"] != 4) & ~kaggle["thal"].isin([0, 1, 2])
+    path = tmp_path / "ambiguous.csv"
+    kaggle[fits_both].groupby("target").head(6).to_csv(path, index=False)  # too few for the target to decide
+    assert main(["evaluate", "--config", str(tiny_config), "--data", str(path), "--folds", "2", "--repeats", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--coding uci or --coding kaggle" in err and "Traceback" not in err
+    assert main(["train", "--config", str(tiny_config), "--data", str(path), "--coding", "kaggle",
+                 "--out", str(tmp_path / "bundle")]) == 0
+    assert load_bundle(tmp_path / "bundle").metadata["n_training_rows"] == 12

@@ -1,38 +1,59 @@
-"""The comparison page under Streamlit's AppTest: form, messages, a small run, caching, external validation."""
+"""The comparison page under Streamlit's AppTest: form, messages, a small run in the background, the estimate
+and its confirmation, Stop, leaving and coming back, kept results, external validation.
+
+The machine's speed is injected (model.estimates' calibration is a benchmark matter): FAST makes every small
+run start at once, SLOW makes the same run ask for confirmation.
+"""
 from __future__ import annotations
 
+import pytest
+from _apptest import open_page, page_text
 from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_panels as panels
-from dashboard.state import KEY_ANN_CONFIG, KEY_UCI_SITES
-from model import compute_slots
-from model.comparison import ANN_NAME, PERCEPTRON_NAME
+from dashboard.state import KEY_ANN_CONFIG, KEY_COMPARE_JOB, KEY_UCI_SITES
+from model import compute_slots, estimates
+from model.comparison import ANN_NAME, CLASSICAL_NAMES, PERCEPTRON_NAME
 from model.config import ANNConfig, LayerConfig
 from model.datasets import combine_sites, load_uci_sites_from_files
+from model.estimates import MachineSpeed
+from model.jobs import JobStatus
 
 TIMEOUT = 240
 SMALL_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,
                       batch_size=None, epochs=30, weight_decay=1e-3, seed=0)
+LONG_ANN = SMALL_ANN.replace(epochs=5_000, batch_size=8)  # minutes of work: ended by Stop in the tests
+FAST = MachineSpeed(1e-6, 1e-13, 1e-9, {name: 1e-4 for name in CLASSICAL_NAMES}, {}, 240, 60)
+SLOW = MachineSpeed(1.0, 1e-6, 1e-3, {name: 10.0 for name in CLASSICAL_NAMES}, {}, 240, 60)
 
 
-def _texts(at: AppTest) -> str:
-    parts = []
-    for kind in ("markdown", "caption", "warning", "error", "info", "success"):
-        parts += [str(element.value) for element in getattr(at, kind)]
-    return "\n".join(parts)
+@pytest.fixture(autouse=True)
+def machine(monkeypatch):
+    """A known machine speed, nothing kept from other tests, and no job left running afterwards."""
+    monkeypatch.setattr(estimates, "_speeds", {"auto": FAST})
+    panels.forget_results()
+    before = compute_slots.slots_in_use()
+    jobs = []
+    monkeypatch.setattr(panels.ComparisonJob, "start", _recording(panels.ComparisonJob.start, jobs))
+    yield monkeypatch
+    for job in jobs:
+        job.cancel("the test ended")
+        assert job.join(TIMEOUT)
+    assert compute_slots.slots_in_use() == before
+
+
+def _recording(start, jobs):
+    def recorded(self):
+        jobs.append(self)
+        return start(self)
+    return recorded
 
 
 def _open(session_state: dict | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    for key, value in (session_state or {}).items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page("pages/compare.py").run()
-    assert not at.exception
-    return at
+    return open_page("pages/compare.py", session_state, TIMEOUT)
 
 
-def _run_small(at: AppTest, models: list[str]) -> AppTest:
+def _submit_small(at: AppTest, models: list[str]) -> AppTest:
     at.multiselect(key=panels.KEY_FORM_MODELS).set_value(models)
     at.number_input(key=panels.KEY_FORM_FOLDS).set_value(3)
     at.number_input(key=panels.KEY_FORM_REPEATS).set_value(1)
@@ -41,30 +62,56 @@ def _run_small(at: AppTest, models: list[str]) -> AppTest:
     return at
 
 
+def _job(at: AppTest):
+    return at.session_state[KEY_COMPARE_JOB] if KEY_COMPARE_JOB in at.session_state else None
+
+
+def _wait(job) -> None:
+    """Wait for the job, sending the heartbeats an open browser's fragment timer would (AppTest runs no timers)."""
+    for _ in range(TIMEOUT):
+        if job.join(1.0):
+            return
+        job.heartbeat()
+    raise AssertionError("the comparison job did not end")
+
+
+def _finish(at: AppTest) -> AppTest:
+    """Wait for the background job, then rerun the page (as the live fragment does when the job ends)."""
+    job = _job(at)
+    if job is not None:
+        _wait(job)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _run_small(at: AppTest, models: list[str]) -> AppTest:
+    return _finish(_submit_small(at, models))
+
+
 def test_page_opens_with_the_form_and_the_defaults():
     at = _open()
     assert at.title[0].value == "Classical ML vs deep learning"
     assert len(at.multiselect(key=panels.KEY_FORM_MODELS).value) == 8
     assert at.number_input(key=panels.KEY_FORM_FOLDS).value == 5
     assert at.number_input(key=panels.KEY_FORM_REPEATS).value == 10
-    assert "press **Run comparison**" in _texts(at)
+    assert "press **Run comparison**" in page_text(at)
     assert at.checkbox(key=panels.KEY_FORM_EXTERNAL).disabled  # no four-site data yet
 
 
 def test_a_busy_server_says_so_politely_and_keeps_the_form():
     at = _open()
-    panels.cached_comparison.clear()  # a cached result needs no slot: make this run compute
     taken = 0
     try:
         while compute_slots.free_slots():  # other users' trainings and comparisons hold every slot
             compute_slots.take_slot("taken by the test")
             taken += 1
-        _run_small(at, ["Naive Bayes"])
+        _submit_small(at, ["Naive Bayes"])
     finally:
         for _ in range(taken):
             compute_slots.release_slot()
     assert any("already running" in w.value and "again" in w.value for w in at.warning)
-    assert not at.error and panels.KEY_LAST not in at.session_state
+    assert not at.error and panels.KEY_LAST not in at.session_state and _job(at) is None
     assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Naive Bayes"]
 
 
@@ -86,7 +133,8 @@ def test_a_model_that_fails_is_named_and_the_form_is_kept(monkeypatch):
     at.number_input(key=panels.KEY_FORM_FOLDS).set_value(2)
     at.number_input(key=panels.KEY_FORM_REPEATS).set_value(2)
     at.button(key=panels.KEY_RUN).click().run()
-    assert not at.exception
+    _finish(at)
+    assert _job(at).status is JobStatus.FAILED
     errors = " ".join(e.value for e in at.error)
     assert "Naive Bayes failed" in errors and "cannot fit on these columns" in errors and "settings are kept" in errors
     assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Logistic regression", "Naive Bayes"]
@@ -95,7 +143,7 @@ def test_a_model_that_fails_is_named_and_the_form_is_kept(monkeypatch):
 
 def test_no_model_selected_gets_a_clear_message_and_runs_nothing():
     at = _open()
-    _run_small(at, [])
+    _submit_small(at, [])
     assert [e.value for e in at.error] == ["Choose at least one model to compare."]
     assert panels.KEY_LAST not in at.session_state
 
@@ -107,7 +155,8 @@ def test_a_small_run_shows_the_leaderboard_and_is_kept_for_the_session():
     last = at.session_state[panels.KEY_LAST]
     assert last.report.models == ["Logistic regression", ANN_NAME, PERCEPTRON_NAME]
     assert last.report.protocol.n_fits == 3
-    text = _texts(at)
+    assert _job(at).status is JobStatus.DONE and "Comparison finished in" in page_text(at)
+    text = page_text(at)
     assert "has the highest mean ROC AUC" in text
     assert "not distinguishable from the best" in text or "worse than the best" in text
     assert len(at.dataframe) >= 2 and len(at.table) == 1  # leaderboard, facts; the evidence table
@@ -118,7 +167,7 @@ def test_a_small_run_shows_the_leaderboard_and_is_kept_for_the_session():
     at.session_state[KEY_ANN_CONFIG] = SMALL_ANN.replace(epochs=31)
     at.switch_page("pages/compare.py").run()
     assert not at.exception
-    assert "has the highest mean ROC AUC" in _texts(at)
+    assert "has the highest mean ROC AUC" in page_text(at)
     assert any("the ANN configuration" in w.value for w in at.warning)
 
 
@@ -134,3 +183,109 @@ def test_external_validation_runs_when_the_four_sites_are_loaded(shared_data_dir
     assert set(last.external.metrics["site"]) == {"hungarian", "switzerland", "va"}
     warnings = " ".join(w.value for w in at.warning)
     assert "mostly missing" in warnings and "Serum cholesterol" in warnings
+
+
+# ---- the life cycle: estimate and confirmation, Stop, leaving and coming back -------------------
+def test_a_long_estimate_asks_first_and_starts_only_on_the_second_button(machine):
+    machine.setattr(estimates, "_speeds", {"auto": SLOW})
+    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    _submit_small(at, ["Logistic regression", ANN_NAME])
+    assert _job(at) is None  # nothing runs yet
+    warning = " ".join(w.value for w in at.warning)
+    assert "This comparison will take **about" in warning and "Start it?" in warning
+    assert "Largest parts:" in page_text(at)
+
+    at.button(key=panels.KEY_DISCARD).click().run()  # "Don't start"
+    assert _job(at) is None and panels.KEY_PENDING not in at.session_state
+    assert not any("Start it?" in w.value for w in at.warning)
+
+    _submit_small(at, ["Logistic regression", ANN_NAME])
+    at.button(key=panels.KEY_CONFIRM).click().run()  # "Start the comparison"
+    assert not at.exception and _job(at) is not None
+    _finish(at)
+    assert _job(at).status is JobStatus.DONE and _job(at).estimate_seconds > panels.CONFIRM_ABOVE_SECONDS
+    assert "has the highest mean ROC AUC" in page_text(at)
+
+
+def test_a_short_estimate_starts_at_once():
+    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    _submit_small(at, ["Logistic regression"])
+    assert _job(at) is not None and panels.KEY_PENDING not in at.session_state
+    assert not any("Start it?" in w.value for w in at.warning)
+
+
+def test_stop_cancels_the_running_comparison_and_the_page_says_so():
+    at = _open({KEY_ANN_CONFIG: LONG_ANN})
+    _submit_small(at, [ANN_NAME])
+    job = _job(at)
+    assert job.is_active and compute_slots.slots_in_use() >= 1
+    assert at.button(key=panels.KEY_STOP)  # the live panel with its Stop button
+    at.button(key=panels.KEY_STOP).click().run()
+    assert job.join(TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert job.status is JobStatus.CANCELLED and job.cancel_reason == "stopped by you"
+    info = " ".join(i.value for i in at.info)
+    assert "The comparison was cancelled (stopped by you)" in info and "Nothing of it was kept" in info
+    assert panels.KEY_LAST not in at.session_state
+    assert at.multiselect(key=panels.KEY_FORM_MODELS).value == [ANN_NAME]  # the settings are kept
+
+
+def test_leaving_the_page_keeps_the_run_going_and_coming_back_shows_it():
+    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    _submit_small(at, ["Logistic regression", ANN_NAME])
+    job = _job(at)
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception
+    assert job.status is not JobStatus.CANCELLED and _job(at) is job  # not discarded by leaving
+    assert any(m.value.startswith("**Comparison:**") for m in at.sidebar.markdown)  # visible from any page
+    _wait(job)
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert job.status is JobStatus.DONE
+    assert "has the highest mean ROC AUC" in page_text(at)
+    assert at.session_state[panels.KEY_LAST].report.models == ["Logistic regression", ANN_NAME]
+
+
+def test_coming_back_while_it_runs_shows_its_progress_and_stop():
+    at = _open({KEY_ANN_CONFIG: LONG_ANN})
+    _submit_small(at, [ANN_NAME])
+    at.switch_page("pages/explore.py").run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and _job(at).is_active
+    assert at.button(key=panels.KEY_STOP)
+    assert "press **Run comparison**" not in page_text(at)  # not the empty form's invitation
+
+
+def test_a_session_that_went_silent_is_cancelled_and_the_page_says_why():
+    at = _open({KEY_ANN_CONFIG: LONG_ANN})
+    _submit_small(at, [ANN_NAME])
+    job = _job(at)
+    job.heartbeat_timeout = 0.0  # as if the last heartbeat were long ago: the watchdog acts within a second
+    assert job.join(TIMEOUT)
+    at.run()
+    assert job.status is JobStatus.CANCELLED and "no sign of life" in job.cancel_reason
+    assert "The comparison was cancelled (its browser session sent no sign of life" in " ".join(
+        i.value for i in at.info)
+
+
+def test_an_identical_request_gets_the_kept_result_without_a_new_job():
+    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    _run_small(at, ["Logistic regression"])
+    first = _job(at)
+    other = _open({KEY_ANN_CONFIG: SMALL_ANN})  # another session, same data and settings
+    _submit_small(other, ["Logistic regression"])
+    assert _job(other) is None and "has the highest mean ROC AUC" in page_text(other)
+    assert other.session_state[panels.KEY_LAST].report is not at.session_state[panels.KEY_LAST].report
+    assert first.status is JobStatus.DONE
+
+
+def test_coming_back_shows_the_settings_of_the_latest_comparison_in_the_form():
+    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    _run_small(at, ["Logistic regression", PERCEPTRON_NAME])
+    at.switch_page("pages/explore.py").run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Logistic regression", PERCEPTRON_NAME]
+    assert at.number_input(key=panels.KEY_FORM_FOLDS).value == 3
+    assert at.number_input(key=panels.KEY_FORM_REPEATS).value == 1

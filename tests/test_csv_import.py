@@ -118,24 +118,38 @@ def tensorflow_coding(cleveland) -> pd.DataFrame:
 
 
 def test_tensorflow_coding_converts_features_and_refuses_its_target(cleveland):
-    result = read_user_csv(csv_bytes(tensorflow_coding(cleveland)))
+    tf = tensorflow_coding(cleveland).drop(index=[10, 20])
+    result = read_user_csv(csv_bytes(tf))
     report = result.report
     assert report.coding == "tensorflow" and report.ok
     assert not result.has_target and "target" not in result.frame
-    assert_same_patients(result.frame.drop(index=[10, 20]), cleveland.drop(columns="target").drop(index=[10, 20]))
-    assert result.frame.loc[[10, 20], "thal"].isna().all()
+    assert_same_patients(result.frame, cleveland.drop(columns="target").drop(index=[10, 20]))
     text = messages(report)
     assert "Column 'target': NOT USED" in text and "num ≥ 2" in text and "different question" in text
-    assert "Column 'thal': values that are no thallium result (1, 2) are treated as missing — data rows 11, 21." in text
     assert "words turned into UCI codes (normal→3, fixed→6, reversible→7)" in text
 
 
-def test_tensorflow_stray_codes_in_other_columns_become_missing(cleveland):
-    tf = tensorflow_coding(cleveland)
+def test_tensorflow_rows_with_stray_thal_digits_do_not_fit_and_are_named(cleveland):
+    # Changed with issue 11: the digits were "treated as missing"; they are Kaggle codes, so the rows are refused
+    # (training) or set aside (scoring) with the reason.
+    content = csv_bytes(tensorflow_coding(cleveland))
+    refused = read_user_csv(content)
+    assert refused.frame is None and refused.report.coding == "tensorflow"
+    assert "these rows use codes of the Kaggle coding (thal = 1 or 2)" in messages(refused.report)
+    assert refused.report.errors[0].rows == [11, 21]
+    kept = read_user_csv(content, bad_rows="set_aside")
+    assert list(kept.set_aside) == [11, 21] and len(kept.frame) == len(cleveland) - 2
+    assert kept.set_aside[11] == ["does not fit the file's TensorFlow-tutorial coding: thal = 1 is the Kaggle code "
+                                  "for Fixed defect"]
+
+
+def test_tensorflow_rows_with_kaggle_codes_in_other_columns_are_set_aside(cleveland):
+    # Changed with issue 11: a cp of 0 was "treated as missing"; the row is in the Kaggle coding, so it is set aside.
+    tf = tensorflow_coding(cleveland).drop(index=[10, 20]).reset_index(drop=True)
     tf.loc[4, "cp"] = 0
-    result = read_user_csv(csv_bytes(tf))
-    assert result.report.ok and np.isnan(result.frame.loc[4, "cp"])
-    assert "Column 'cp': codes that the TensorFlow-tutorial copy carries" in messages(result.report)
+    result = read_user_csv(csv_bytes(tf), bad_rows="set_aside")
+    assert not result.report.refuses and list(result.set_aside) == [5]
+    assert "cp = 0 is the Kaggle code for Asymptomatic" in result.set_aside[5][0]
 
 
 def test_file_without_target_is_fine_for_prediction(cleveland):
@@ -208,7 +222,9 @@ def test_mixed_codings_are_refused(cleveland):
     frame = cleveland.head(20).copy()
     frame.loc[0, "cp"] = 0
     text = refused(csv_bytes(frame))
-    assert "mix two codings: cp = 0 belong to the Kaggle coding but cp = 4" in text
+    # Changed with issue 11: the file's coding (UCI) is decided and the row that does not fit it is named.
+    assert ("the values mix two codings: these rows use codes of the Kaggle coding (cp = 0) while the file is read "
+            "in the UCI coding (the others use cp = 4") in text and "— data row 1." in text
 
 
 def test_kaggle_codes_out_of_range_are_named(cleveland):

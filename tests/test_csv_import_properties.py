@@ -74,10 +74,20 @@ valid_rows = st.fixed_dictionaries({f.name: valid_value(f) for f in FEATURES + (
 @given(st.lists(valid_rows, min_size=1, max_size=10))
 def test_valid_uci_rows_are_accepted_and_kept(rows):
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    result = read_user_csv(frame.to_csv(index=False).encode())
+    content = frame.to_csv(index=False).encode()
+    result = read_user_csv(content, coding="uci")
     assert result.report.ok, result.report.as_text()
     np.testing.assert_allclose(result.frame.to_numpy(float), frame.to_numpy(float))
     assert validate_frame(frame).ok
+    # Detected (issue 11): read as UCI when a code only UCI uses occurs; otherwise the rows fit the Kaggle
+    # coding too, too few for the target to tell, and the user must choose.
+    detected = read_user_csv(content)
+    uci_only = frame["cp"].eq(4).any() or frame["slope"].eq(3).any() or frame["thal"].isin([6, 7]).any()
+    if uci_only:
+        assert detected.report.ok and detected.report.coding == "uci"
+        np.testing.assert_allclose(detected.frame.to_numpy(float), frame.to_numpy(float))
+    else:
+        assert detected.frame is None and detected.report.candidate_codings == ["uci", "kaggle"]
 
 
 @FAST

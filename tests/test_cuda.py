@@ -1,4 +1,7 @@
 """Devices: the CPU-side rules run everywhere; @pytest.mark.cuda tests need a GPU."""
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -78,3 +81,39 @@ def test_roc_auc_on_cuda():
     y = torch.tensor([0, 0, 1, 1, 1], device="cuda")
     scores = torch.tensor([0.1, 0.4, 0.35, 0.8, 0.4], device="cuda")
     assert roc_auc(scores, y).item() == pytest.approx(4.5 / 6)
+
+
+# Apple's MPS has no float64: tensors go to the host before any conversion to double.
+ENGINE_FILES = ("model/engine.py", "model/network.py", "model/optimizers.py", "model/training.py",
+                "model/batched_cv.py", "model/estimator.py")
+
+
+def test_float64_conversions_happen_on_the_host():
+    root = Path(__file__).resolve().parents[1]
+    for name in ENGINE_FILES:
+        for number, line in enumerate((root / name).read_text().splitlines(), 1):
+            for match in re.finditer(r"\.double\(\)", line):
+                assert ".cpu()" in line[:match.start()], f"{name}:{number} converts to float64 on the device: {line}"
+
+
+@pytest.mark.cuda
+def test_batched_cross_validation_on_cuda_matches_cpu():
+    """The stacked folds draw their mini-batches on the CPU whatever the device, as single fits do."""
+    from model.batched_cv import BatchedANN
+    from model.config import ANNConfig, LayerConfig
+    from model.datasets import load_dataset
+    from model.evaluation import make_splits
+    from model.schema import FEATURE_NAMES
+
+    frame = load_dataset("cleveland")
+    X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()
+    splits = make_splits(y, n_splits=5, n_repeats=1, seed=0)
+    splits = [(train[:int(len(train) * f)], test) for (train, test), f in zip(splits, (0.4, 0.7, 1.0, 0.55, 0.9))]
+    config = ANNConfig(hidden_layers=[LayerConfig(8, "tanh")], optimizer="adam", learning_rate=0.01, batch_size=27,
+                       epochs=40, seed=1, device="cpu")
+    on_cpu = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
+    on_gpu_model = BatchedANN(config.replace(device="cuda"))
+    on_gpu = on_gpu_model.cross_val_predict_batched(X, y, splits).probas
+    assert on_gpu_model.fit_.model.device.type == "cuda"
+    for a, b in zip(on_gpu, on_cpu):
+        np.testing.assert_allclose(a, b, atol=2e-3)

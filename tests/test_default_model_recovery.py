@@ -102,6 +102,61 @@ def test_a_foreign_bundle_in_the_cache_is_not_trusted(damaged_default, tmp_path)
     assert default_model.RECOVERY_KEY in pipeline.metadata
 
 
+def test_a_tampered_shipped_bundle_is_recovered_like_a_damaged_one(tmp_path, monkeypatch):
+    """An edit that leaves the files readable (inverted classes, a changed weight) is caught by the
+    integrity checks and handled by the same recovery path, with the reason in the notice."""
+    import json
+
+    import torch
+
+    copy = tmp_path / "default_bundle"
+    shutil.copytree(bundle.DEFAULT_BUNDLE, copy)
+    state = torch.load(copy / bundle.WEIGHTS_FILE, weights_only=True)
+    state["layers.0.weight"][0, 0] += 0.5
+    torch.save(state, copy / bundle.WEIGHTS_FILE)
+    monkeypatch.setattr(bundle, "DEFAULT_BUNDLE", copy)
+    monkeypatch.setenv(default_model.CACHE_ENV, str(tmp_path / "cache"))
+    pipeline, notice = default_model.load_default_model_or_recover()
+    assert "shipped model files are damaged" in notice and "changed after the model was saved" in notice
+    assert pipeline.integrity_warning is None
+
+    shutil.copy(REPO / "model" / "default_bundle" / bundle.WEIGHTS_FILE, copy / bundle.WEIGHTS_FILE)
+    bundle.load_default_model()  # intact again
+    metadata = json.loads((copy / bundle.METADATA_FILE).read_text())
+    metadata["classes"] = [1, 0]
+    (copy / bundle.METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(bundle.BundleError, match="'classes'"):
+        bundle.load_default_model()
+
+
+def test_an_unverifiable_shipped_bundle_is_treated_as_damaged(tmp_path, monkeypatch):
+    """The shipped default always carries its integrity record; a format-1 copy in its place is not served."""
+    monkeypatch.setattr(bundle, "DEFAULT_BUNDLE", REPO / "tests" / "data" / "bundle_format1")
+    monkeypatch.setenv(default_model.CACHE_ENV, str(tmp_path / "cache"))
+    pipeline, notice = default_model.load_default_model_or_recover()
+    assert "cannot be verified" in notice and "retrained just now" in notice
+    assert pipeline.integrity_warning is None
+
+
+def test_an_unverifiable_recovered_copy_is_retrained_not_trusted(damaged_default, tmp_path):
+    """A recovered copy saved by an older version (format 1, no checksums) stands in for the shipped
+    model: it is retrained (about a second) rather than served unverified."""
+    import json
+
+    cache = tmp_path / "cache" / default_model.RECOVERED_FOLDER
+    default_model.load_default_model_or_recover()
+    metadata = json.loads((cache / bundle.METADATA_FILE).read_text())
+    metadata["bundle_format"] = 1
+    del metadata["integrity"]
+    (cache / bundle.METADATA_FILE).write_text(json.dumps(metadata))
+    assert bundle.load_bundle(cache).integrity_warning is not None
+    with pytest.raises(default_model.DefaultModelDamaged):
+        default_model.load_shipped_or_recovered()
+    pipeline, notice = default_model.load_default_model_or_recover()
+    assert "retrained just now" in notice and pipeline.integrity_warning is None
+    assert json.loads((cache / bundle.METADATA_FILE).read_text())["bundle_format"] == bundle.BUNDLE_FORMAT
+
+
 def test_unwritable_cache_setting_falls_back_to_a_writable_folder(damaged_default, tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

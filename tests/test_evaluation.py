@@ -24,6 +24,7 @@ from model.evaluation import (
     verdict,
 )
 from model.preprocessing import features_and_target
+from model.splits import patient_groups
 
 SEEN: dict[str, list] = {}
 
@@ -62,11 +63,12 @@ def test_every_model_sees_identical_splits(data):
     models = {"a": RecordingClassifier("a"), "b": RecordingClassifier("b", 0.3)}
     result = cross_validate_models(models, X, y, n_splits=3, n_repeats=2, seed=5)
     assert len(SEEN["a"]) == 6 and SEEN["a"] == SEEN["b"]
-    splits = make_splits(y, 3, 2, 5)
+    # The built-in copy repeats one patient (data/README.md): its two rows share a fold.
+    splits = make_splits(y, 3, 2, 5, groups=patient_groups(X, y).ids)
     assert [tuple(tr) for tr, _ in splits] == SEEN["a"]
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(result.splits, splits))
     # a different seed gives different splits
-    assert [tuple(tr) for tr, _ in make_splits(y, 3, 2, 6)] != SEEN["a"]
+    assert [tuple(tr) for tr, _ in make_splits(y, 3, 2, 6, groups=patient_groups(X, y).ids)] != SEEN["a"]
 
 
 def test_result_tables_oof_and_paired_test(data):
@@ -233,8 +235,11 @@ def test_clear_errors_for_impossible_requests(data):
     few = y.copy()
     few[:] = 0
     few.iloc[:3] = 1
-    with pytest.raises(ValueError, match=r"5 folds need at least 5 patients in each class.*\(disease\) has only 3"):
+    with pytest.raises(ValueError, match=r"5 folds need at least 5 distinct patients in each class.*\(disease\) "
+                                         r"has only 3"):
         cross_validate_models({"a": RecordingClassifier()}, X, few)
+    with pytest.raises(ValueError, match=r"5 folds need at least 5 patients in each class.*\(disease\) has only 3"):
+        make_splits(few, 5, 1)  # without groups, rows are counted
     with pytest.raises(ValueError, match="only one class"):
         make_splits(np.zeros(20), 2, 1)
     with pytest.raises(ValueError, match="0 \\(no disease\\) or 1"):
@@ -295,3 +300,34 @@ def test_verdict_words():
     assert verdict(0.01) == "worse than the best (p = 0.01)"
     assert verdict(0.0001) == "worse than the best (p < 0.001)"
     assert verdict(1.0, is_best=True) == "best by ROC AUC"
+
+
+# ---------------------------------------------------------------- repeated patients
+def test_repeated_patients_share_a_fold_by_default_and_mixing_them_inflates_the_scores():
+    from model.classical import classical_models
+    from model.schema import FEATURE_NAMES
+    from _kaggle_copy import kaggle_1025_frame, total_seen
+
+    frame = kaggle_1025_frame()
+    X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()
+    forest = {"Random forest": classical_models()["Random forest"]}
+    grouped = cross_validate_models(forest, X, y, n_splits=5, n_repeats=1, seed=0)
+    assert total_seen(X, grouped.splits) == 0  # no test row has an identical patient in its training fold
+    assert grouped.wide("mean").loc["Random forest", "roc_auc"] <= 0.95
+    assert grouped.n_repeated_rows == 723 and grouped.straddling == 0
+    assert "so no patient is scored by a model that saw them" in grouped.repeats_note()
+    # The old way, kept only to measure it: copies land on both sides and the forest looks near perfect.
+    mixed = cross_validate_models(forest, X, y, n_splits=5, n_repeats=1, seed=0, keep_patients_together=False)
+    assert mixed.straddling > 0 and total_seen(X, mixed.splits) > 300
+    assert mixed.wide("mean").loc["Random forest", "roc_auc"] > 0.97
+    assert "too optimistic" in mixed.repeats_note()
+
+
+def test_data_without_repeats_gets_todays_splits_and_no_note(data):
+    X, y = data
+    keep = ~X.duplicated().to_numpy()  # the built-in copy repeats one patient
+    X, y = X[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
+    result = cross_validate_models({"a": RecordingClassifier()}, X, y, n_splits=3, n_repeats=2, seed=5)
+    old = make_splits(y, 3, 2, 5)  # no groups: RepeatedStratifiedKFold
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(result.splits, old, strict=True))
+    assert result.repeats_note() is None and result.n_repeated_rows == 0

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from _predict_models import ann_with_dropout, cleveland, logistic
 
-from model.explain import Explainer, contributions_are_complete, explain_patient
+from model.explain import NOT_GIVEN, Explainer, contributions_are_complete, explain_patient
 from model.preprocessing import feature_groups
 from model.risk import check_patient, typical_patient
 from model.schema import FEATURE_NAMES
@@ -19,7 +19,9 @@ def patient():
 def test_network_gets_integrated_gradients_with_one_value_per_feature(patient):
     explanation = explain_patient(ann_with_dropout(), patient, cleveland(), "Cleveland")
     assert "Integrated Gradients" in explanation.method
-    assert list(explanation.contributions.index) == list(FEATURE_NAMES)  # one-hot columns grouped back
+    # One-hot columns grouped back; the unknown vessels count is credited nothing (its own neutral row).
+    assert list(explanation.contributions.index) == [name for name in FEATURE_NAMES if name != "ca"]
+    assert explanation.unknown == ("ca",)
     assert "average patient of Cleveland" in explanation.reference
     # Completeness: the contributions add up to P(patient) - P(average patient).
     assert contributions_are_complete(explanation, tolerance=0.01)
@@ -35,11 +37,13 @@ def test_grouping_covers_every_network_input_once():
 
 def test_table_ranks_by_size_and_names_values_clinically(patient):
     table = explain_patient(ann_with_dropout(), patient, cleveland()).table()
-    sizes = table["contribution"].abs().to_numpy()
+    sizes = table.loc[~table["neutral"], "contribution"].abs().to_numpy()
     assert np.all(sizes[:-1] >= sizes[1:])
     row = table.set_index("feature").loc["cp"]
     assert row["label"] == "Chest pain type" and row["value"] == "Asymptomatic"
-    assert table.set_index("feature").loc["ca", "value"] == "Unknown (imputed)"
+    # The unknown vessels are credited nothing: one neutral row at the bottom stands for them.
+    assert "ca" not in set(table["feature"]) and table.iloc[-1]["feature"] == NOT_GIVEN
+    assert table.iloc[-1]["value"] == "averaged over plausible values"
 
 
 def test_other_pipelines_get_exact_shapley_sampling(patient):

@@ -202,3 +202,44 @@ def test_site_summary_of_the_four_uci_sites(shared_data_dir):
     # Filtering to one site and projecting works although some of its columns are entirely missing.
     swiss = ex.filter_frame(combined, sites=["switzerland"])
     assert "chol" in ex.pca_projection(swiss).constant_features
+
+
+# --------------------------------------------------------------------------- removing repeated patients
+
+def _with_repeats(cleveland: pd.DataFrame) -> pd.DataFrame:
+    """The built-in rows, 40 of them again, and one repeat whose outcome disagrees with its first copy."""
+    again = cleveland.iloc[10:50]
+    flipped = cleveland.iloc[[5]].assign(target=1 - cleveland["target"].iloc[5])
+    return pd.concat([cleveland, again, flipped], ignore_index=True)
+
+
+def test_deduplicate_keeps_the_first_copy_of_each_patient(cleveland):
+    frame = _with_repeats(cleveland)
+    result = ex.deduplicate(frame)
+    distinct = frame.drop_duplicates(subset=list(FEATURE_NAMES))
+    assert len(result.kept) == len(distinct) == len(cleveland) - 1  # the built-in copy repeats one patient
+    pd.testing.assert_frame_equal(result.kept, distinct.reset_index(drop=True))
+    assert result.n_removed == len(frame) - len(distinct) == 42
+    assert not result.kept.duplicated(subset=list(FEATURE_NAMES)).any()
+    assert result.n_conflicting_patients == 1
+    assert list(result.conflicts["row"]) == [5, len(frame) - 1] and set(result.conflicts["target"]) == {0, 1}
+    assert "Removed 42 rows" in result.summary() and "first copy (and its outcome) was kept" in result.summary()
+
+
+def test_deduplicate_can_drop_every_copy_of_a_patient_with_both_outcomes(cleveland):
+    frame = _with_repeats(cleveland)
+    result = ex.deduplicate(frame, ex.DROP_ALL)
+    assert result.n_removed == 43 and len(result.kept) == len(frame) - 43
+    assert not (result.kept[list(FEATURE_NAMES)] == frame.loc[5, list(FEATURE_NAMES)]).all(axis=1).any()
+    assert "every copy of the 1 patient recorded with both outcomes" in result.summary()
+    with pytest.raises(ValueError, match="conflict_policy"):
+        ex.deduplicate(frame, "toss a coin")
+
+
+def test_quality_report_counts_repeated_patients_and_their_outcome_conflicts(cleveland):
+    report = ex.quality_report(_with_repeats(cleveland))
+    assert report.n_duplicate_rows == 41  # exact copies, outcome included
+    assert report.n_repeated_patient_rows == 42  # the same 13 values, whatever the outcome
+    assert report.outcome_conflicts["patient"].tolist() == [1, 1]
+    clean = ex.quality_report(ex.deduplicate(cleveland).kept)
+    assert clean.n_repeated_patient_rows == 0 and clean.outcome_conflicts.empty

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 import torch
 
-from model.bundle import (BUNDLE_FILES, CONFIG_FILE, MAX_JSON_BYTES, MAX_WEIGHTS_BYTES, METADATA_FILE,
-                          PREPROCESSING_FILE, WEIGHTS_FILE, BundleError, load_bundle, load_bundle_archive,
-                          save_bundle)
+from model.bundle import (BUNDLE_FILES, BUNDLE_FORMAT, CONFIG_FILE, MAX_JSON_BYTES, MAX_WEIGHTS_BYTES,
+                          METADATA_FILE, PREPROCESSING_FILE, WEIGHTS_FILE, BundleError, load_bundle,
+                          load_bundle_archive, save_bundle)
 from model.config import ANNConfig, ConfigError
 from model.csv_import import read_user_csv, validate_frame
 from model.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
@@ -244,8 +244,8 @@ BAD_PATIENTS = [
     ("age-list", {"age": [54]}, "age", ["not a number"]),
     ("age-infinite", {"age": math.inf}, "age", ["not a finite number"]),
     ("age-missing-where-required", {"age": None}, "age", ["Age is required"]),
-    ("chol-nan-where-required", {"chol": math.nan}, "chol", ["Serum cholesterol is required"]),
-    ("key-absent-where-required", {"thalach": "<absent>"}, "thalach", ["Maximum heart rate is required"]),
+    ("bp-nan-where-required", {"trestbps": math.nan}, "trestbps", ["Resting blood pressure is required"]),
+    ("key-absent-where-required", {"cp": "<absent>"}, "cp", ["Chest pain type is required"]),
     ("sex-code-2", {"sex": 2}, "sex", ["not one of the codes", "0 = Female"]),
     ("cp-kaggle-code-0", {"cp": 0}, "cp", ["Chest pain type", "not one of the codes"]),
     ("thal-kaggle-code-2", {"thal": 2}, "thal", ["Thallium", "3 = Normal"]),
@@ -270,12 +270,13 @@ def test_bad_form_value_is_refused_for_its_field(changes, field, words):
 def test_unknown_is_imputed_only_where_allowed():
     checked = check_patient({**TYPICAL, "ca": None, "thal": math.nan})
     assert checked.ok and checked.imputed == ("ca", "thal")
-    assert not [f.name for f in FEATURES if f.unknown_allowed and f.name not in ("ca", "thal")]
+    # Only what a clinician always has is required (issue 11: lab and exercise-test values may be unknown).
+    assert [f.name for f in FEATURES if not f.unknown_allowed] == ["age", "sex", "cp", "trestbps"]
 
 
 def test_unknown_form_keys_are_ignored_and_all_problems_listed_at_once():
-    checked = check_patient({**TYPICAL, "smoker": "yes", "age": 5, "sex": 7, "chol": None})
-    assert set(checked.errors) == {"age", "sex", "chol"}
+    checked = check_patient({**TYPICAL, "smoker": "yes", "age": 5, "sex": 7, "trestbps": None})
+    assert set(checked.errors) == {"age", "sex", "trestbps"}
 
 
 def test_form_integer_beyond_float_range():
@@ -420,7 +421,7 @@ def copy_of(bundle, tmp_path):
 
 
 def test_the_untouched_bundle_loads(bundle):
-    assert load_bundle(bundle).metadata["bundle_format"] == 1
+    assert load_bundle(bundle).metadata["bundle_format"] == BUNDLE_FORMAT
 
 
 class WritesMarker:
@@ -569,8 +570,8 @@ def zipped(folder: Path, *, prefix: str = "", skip=(), extra=None) -> bytes:
 def test_a_zipped_bundle_loads_from_a_path_and_from_bytes(bundle, tmp_path):
     path = tmp_path / "bundle.zip"
     path.write_bytes(zipped(bundle, prefix="tiny/"))
-    assert load_bundle(path).metadata["bundle_format"] == 1
-    assert load_bundle_archive(path.read_bytes()).metadata["bundle_format"] == 1
+    assert load_bundle(path).metadata["bundle_format"] == BUNDLE_FORMAT
+    assert load_bundle_archive(path.read_bytes()).metadata["bundle_format"] == BUNDLE_FORMAT
 
 
 def _zip_with_pickled_weights(bundle: Path, marker: Path) -> bytes:

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from model.config import ACTIVATIONS, ANNConfig, LayerConfig
+from model.engine import StackedMLP
 from model.network import MLP, activation_curve, layer_names, linear_layers, parameter_count
 
 
@@ -62,10 +63,15 @@ def test_autograd_gradients_equal_finite_differences_in_float64(activation):
     assert torch.autograd.gradcheck(loss, params, eps=1e-6, atol=1e-5)
 
 
+def engine_gradients(engine: StackedMLP) -> list[torch.Tensor]:
+    """The engine's gradient buffer as one (K, ...) tensor per parameter, weight then bias per layer."""
+    return [g for pair in zip(engine.weight_grads, engine.bias_grads) for g in pair]
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_hand_written_backprop_equals_autograd(activation, weighted):
-    """The training loop uses MLP.backprop; it must give autograd's gradients exactly."""
+    """The training engine's backprop (single fits, K = 1) must give autograd's gradients exactly."""
     torch.manual_seed(1)
     network = make_network((activation, activation), units=(6, 4), init="xavier").double()
     x, y = torch.randn(10, 5, dtype=torch.float64), torch.randint(0, 2, (10,)).double()
@@ -75,34 +81,78 @@ def test_hand_written_backprop_equals_autograd(activation, weighted):
     F.binary_cross_entropy_with_logits(network(x), y, weight=weight).backward()
     autograd = [p.grad.clone() for p in network.parameters()]
 
-    for p in network.parameters():
-        p.grad = torch.full_like(p, 123.0)  # backprop must overwrite, not accumulate
-    logits = network.backprop(x, y, weight)
-    assert torch.allclose(logits, network(x).detach())
-    for expected, p in zip(autograd, network.parameters()):
-        assert torch.allclose(p.grad, expected, atol=1e-12, rtol=1e-9)
+    engine = StackedMLP(network)
+    engine.grad.fill_(123.0)  # backprop must overwrite, not accumulate
+    scale = (weight if weighted else torch.ones(10, dtype=torch.float64)) / 10
+    logits = engine.backprop(x.unsqueeze(0), y.view(1, 10, 1), scale.view(1, 10, 1))
+    assert torch.allclose(logits.view(-1), network(x).detach())
+    for expected, got in zip(autograd, engine_gradients(engine)):
+        assert torch.allclose(got[0], expected, atol=1e-12, rtol=1e-9)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_stacked_backprop_gives_each_network_its_own_autograd_gradients(activation):
+    """K networks with different weights, rows and batch sizes (padding rows scaled by 0) at once:
+    network k's gradients are autograd's for network k alone."""
+    torch.manual_seed(2)
+    template = make_network((activation, "tanh"), units=(6, 4), init="xavier").double()
+    engine = StackedMLP(template, 3)
+    with torch.no_grad():
+        engine.theta.add_(torch.randn_like(engine.theta), alpha=0.3)  # three different networks
+    x, y = torch.randn(3, 12, 5, dtype=torch.float64), torch.randint(0, 2, (3, 12, 1)).double()
+    weight = torch.rand(3, 12, 1, dtype=torch.float64) + 0.5
+    rows = [12, 7, 3]  # network k's batch: its first rows[k] rows; the rest is padding
+    scale = torch.zeros(3, 12, 1, dtype=torch.float64)
+    for k, m in enumerate(rows):
+        scale[k, :m] = weight[k, :m] / m
+    logits = engine.backprop(x, y, scale)
+    for k, m in enumerate(rows):
+        network = engine.network(k).double()
+        assert torch.allclose(logits[k, :, 0], network(x[k]).detach())
+        network.zero_grad()
+        F.binary_cross_entropy_with_logits(network(x[k, :m]), y[k, :m, 0], weight=weight[k, :m, 0]).backward()
+        for p, got in zip(network.parameters(), engine_gradients(engine)):
+            assert torch.allclose(got[k], p.grad, atol=1e-12, rtol=1e-9)
 
 
 def test_hand_written_backprop_with_dropout_equals_autograd_for_the_same_mask():
     network = make_network(("relu", "tanh"), dropout=0.5, init="xavier").double().train()
     x, y = torch.randn(12, 5, dtype=torch.float64), torch.randint(0, 2, (12,)).double()
-    for p in network.parameters():
-        p.grad = torch.zeros_like(p)
-    torch.manual_seed(5)
-    logits = network.backprop(x, y)
-    manual = [p.grad.clone() for p in network.parameters()]
+    engine = StackedMLP(network)
+    logits = engine.backprop(x.unsqueeze(0), y.view(1, 12, 1), 1 / 12, torch.Generator().manual_seed(5))
+    manual = [g[0].clone() for g in engine_gradients(engine)]
 
     # Replay the same masks with autograd: re-draw them from the same seed the same way.
-    torch.manual_seed(5)
+    generator = torch.Generator().manual_seed(5)
     h = x
     for linear, f, p in zip(network.layers[:-1], [torch.relu, torch.tanh], network.dropouts):
         h = f(F.linear(h, linear.weight, linear.bias))
-        h = h * torch.empty_like(h).bernoulli_(1 - p).div_(1 - p)
+        h = h * torch.empty_like(h).bernoulli_(1 - p, generator=generator).div_(1 - p)
     replay = F.linear(h, network.layers[-1].weight, network.layers[-1].bias).squeeze(-1)
-    assert torch.allclose(replay, logits)
+    assert torch.allclose(replay, logits.view(-1))
     grads = torch.autograd.grad(F.binary_cross_entropy_with_logits(replay, y), list(network.parameters()))
     for expected, got in zip(grads, manual):
         assert torch.allclose(got, expected, atol=1e-12)
+
+
+def test_a_bound_network_shows_the_engines_current_weights_and_keeps_them_when_unbound():
+    network = make_network()
+    names = list(network.state_dict())
+    engine = StackedMLP.bound_to(network)
+    with torch.no_grad():
+        engine.theta.mul_(2.0)  # what an optimizer step does: in place on θ
+    x = torch.randn(4, 5)
+    for layer, W, b in zip(network.layers, engine.weights, engine.biases):
+        assert torch.equal(layer.weight, W[0]) and torch.equal(layer.bias, b[0])
+    during = network.evaluate(x)
+    assert torch.allclose(during, engine.forward(x.unsqueeze(0))[0])
+    engine.unbind(network)
+    with torch.no_grad():
+        engine.theta.zero_()
+    assert torch.equal(network.evaluate(x), during)  # the module has its own memory again
+    assert list(network.state_dict()) == names == ["layers.0.weight", "layers.0.bias", "layers.1.weight",
+                                                   "layers.1.bias", "layers.2.weight", "layers.2.bias"]
+    assert all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in network.parameters())
 
 
 def test_dropout_acts_in_training_and_not_in_evaluation():
@@ -159,12 +209,11 @@ def test_activation_curve_rejects_unknown_names():
 def test_dropout_masks_come_from_the_given_generator_only():
     network = make_network(("relu", "tanh"), dropout=0.5).train()
     x, y = torch.randn(32, 5), torch.randint(0, 2, (32,)).float()
-    for p in network.parameters():
-        p.grad = torch.zeros_like(p)
+    engine = StackedMLP(network)
 
     def backprop_logits(seed):
         torch.manual_seed(seed)  # the global generator moves on: it must not matter
-        return network.backprop(x, y, generator=torch.Generator().manual_seed(3))
+        return engine.backprop(x.unsqueeze(0), y.view(1, 32, 1), 1 / 32, torch.Generator().manual_seed(3))
 
     assert torch.equal(backprop_logits(0), backprop_logits(1))
     first = network.stochastic_logits(x, torch.Generator().manual_seed(3))

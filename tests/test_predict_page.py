@@ -1,4 +1,5 @@
 """The patient-risk page in Streamlit's AppTest: fill the form, read the risk."""
+import numpy as np
 import pytest
 from _predict_models import ann_with_dropout, cleveland
 from streamlit.testing.v1 import AppTest
@@ -26,7 +27,7 @@ def open_page(model: ActiveModel | None = None) -> AppTest:
 
 @pytest.fixture(scope="module")
 def test_model():
-    return ActiveModel("Test network", ann_with_dropout(), {"metrics": {"roc_auc": 0.9}})
+    return ActiveModel("Test network", ann_with_dropout(), {"metrics": {"roc_auc": 0.9}}, training_data=cleveland())
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_filling_the_form_changes_the_risk(at):
 def test_categories_show_clinical_labels(at):
     box = at.selectbox(key="predict.field.cp")
     assert "Asymptomatic" in box.options and "4" not in box.options
-    assert "Unknown (will be imputed)" in at.selectbox(key="predict.field.thal").options
+    assert predict_form.UNKNOWN_OPTION in at.selectbox(key="predict.field.thal").options
     assert not any("Unknown" in option for option in box.options)
 
 
@@ -105,8 +106,9 @@ def test_an_absurd_mmol_value_gets_a_message_not_an_overflow(at):
     box = at.number_input(key="predict.field.chol.mmol/L")
     low, high = predict_form.mmol_box_range()
     assert (box.min, box.max) == (low, high) and high == pytest.approx(10 * 700 / 38.67, abs=1)
-    box.set_value(1e307).run()  # beyond the box: refused like the browser refuses it, no traceback
-    assert not at.exception and shown_risk(at) is None and "cholesterol" in texts(at.error)
+    box.set_value(1e307).run()  # beyond the box: Streamlit resets it to the box's default, empty = Unknown
+    assert not at.exception and at.number_input(key="predict.field.chol.mmol/L").value is None
+    assert "Serum cholesterol" in texts(at.info)  # scored as unknown, and the page says so
     at.number_input(key="predict.field.chol.mmol/L").set_value(150.0).run()  # inside the box, impossible
     assert not at.exception and "mmol/L" in texts(at.error) and shown_risk(at) is None
     at.radio(key="predict.chol_unit").set_value("mg/dL").run()
@@ -131,7 +133,7 @@ def test_non_finite_cholesterol_is_left_for_the_schema_check():
 def test_an_unreadable_upload_gets_a_message_not_a_traceback(monkeypatch):
     from dashboard import predict_views
 
-    def undecodable(data):
+    def undecodable(data, **options):
         raise UnicodeDecodeError("utf-8", data, 0, 1, "invalid start byte")
 
     monkeypatch.setattr(predict_views, "read_batch_csv", undecodable)
@@ -140,11 +142,68 @@ def test_an_unreadable_upload_gets_a_message_not_a_traceback(monkeypatch):
     assert report == ""
 
 
-def test_unknown_vessels_are_imputed_and_the_result_says_so(at):
+def test_a_batch_file_that_fits_two_codings_waits_for_the_users_choice():
+    """Kaggle rows whose codes are all valid UCI codes: nothing is scored until the user picks a reading,
+    and the chosen reading is the one scored (the form's and the importer's rules, issue 11)."""
+    from dashboard import predict_views
+    from model.codings import uci_to_kaggle
+
+    kaggle = uci_to_kaggle(cleveland())
+    fits_both = (kaggle["cp"] != 0) & (kaggle["slope"] != 0) & (kaggle["ca"] != 4) & ~kaggle["thal"].isin([0, 1, 2])
+    data = kaggle[fits_both].head(8).drop(columns="target").to_csv(index=False).encode()
+    pipeline = ann_with_dropout()
+    waiting, report = predict_views._score_upload(pipeline, data)
+    assert waiting == ["uci", "kaggle"] and "coding='kaggle'" in report
+    scored, _ = predict_views._score_upload(pipeline, data, coding="kaggle")
+    expected = cleveland()[fits_both].head(8)
+    assert isinstance(scored, predict_views.BatchResult) and len(scored.scored) == 8
+    np.testing.assert_array_equal(scored.scored["cp"].to_numpy(), expected["cp"].to_numpy())
+
+
+def test_unknown_vessels_are_averaged_and_the_result_shows_the_range(at):
     box = at.selectbox(key="predict.field.ca")
-    box.select_index(box.options.index("Unknown (will be imputed)")).run()
-    assert "Major vessels coloured" in texts(at.info) and "filled this value in" in texts(at.info)
-    assert shown_risk(at) == expected_risk(dict(typical_patient(cleveland()), ca=None))
+    box.select_index(box.options.index(predict_form.UNKNOWN_OPTION)).run()
+    values = dict(typical_patient(cleveland()), ca=None)
+    result = predict_risk(ann_with_dropout(), values)
+    assert "Major vessels coloured" in texts(at.info) and "plausible values" in texts(at.info)
+    low, high = result.unknown_range.low, result.unknown_range.high
+    assert f"the risk lies between {low:.0%} and {high:.0%}" in texts(at.info)
+    assert shown_risk(at) == expected_risk(values)
+    assert "The grey row is what the values not given (Major vessels coloured)" in texts(at.caption)
+
+
+def test_clearing_a_number_means_unknown_never_zero(at):
+    at.number_input(key="predict.field.thalach").set_value(None).run()
+    assert not at.exception and not at.error
+    values = dict(typical_patient(cleveland()), thalach=None)
+    assert shown_risk(at) == expected_risk(values)
+    assert "Maximum heart rate" in texts(at.info) and "the risk lies between" in texts(at.info)
+    at.number_input(key="predict.field.age").set_value(None).run()  # required: a message, no risk
+    assert "Age is required" in texts(at.error) and shown_risk(at) is None
+
+
+def test_exercise_test_values_can_be_unknown(at):
+    for name in ("slope", "exang"):
+        box = at.selectbox(key=f"predict.field.{name}")
+        box.select_index(box.options.index(predict_form.UNKNOWN_OPTION))
+    at.number_input(key="predict.field.oldpeak").set_value(None).run()
+    assert not at.exception and shown_risk(at) == expected_risk(
+        dict(typical_patient(cleveland()), slope=None, exang=None, oldpeak=None))
+
+
+def test_an_atypical_patient_is_flagged_beside_the_risk(at):
+    at.number_input(key="predict.field.age").set_value(95)
+    at.number_input(key="predict.field.chol.mg/dL").set_value(550).run()
+    flag = texts(at.error)
+    assert "This patient is unlike the patients the model learned from" in flag
+    assert "Age 95 years" in flag and "Serum cholesterol 550 mg/dL" in flag
+    assert shown_risk(at) is not None
+
+
+def test_a_model_without_its_training_data_says_so_on_the_page():
+    at = open_page(ActiveModel("Uploaded model", ann_with_dropout(), {}))
+    assert "are not available" in texts(at.warning) and "built-in Cleveland data instead" in texts(at.warning)
+    assert shown_risk(at) is not None
 
 
 def test_what_if_shows_old_and_new_risk(at):

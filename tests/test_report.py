@@ -6,7 +6,7 @@ from _predict_models import ann_with_dropout, cleveland, logistic
 
 from model.explain import explain_patient
 from model.model_card import DISCLAIMER, NOT_RECORDED, build_model_card
-from model.report import patient_report_html
+from model.report import NEUTRAL_COLOR, patient_report_html
 from model.risk import check_patient, predict_risk, typical_patient, what_if
 
 METADATA = {
@@ -56,7 +56,9 @@ def test_report_holds_inputs_risk_explanation_card_and_disclaimer(report_parts):
     assert f"{risk.percent:.0f} %" in html and risk.band.name in html
     assert f"About {risk.natural_frequency} of 100" in html
     assert "Monte Carlo dropout" in html
-    assert "Resting blood pressure (mm Hg)" in html and "Unknown (imputed)" in html
+    assert "Resting blood pressure (mm Hg)" in html and "<td>Unknown</td>" in html
+    assert "the risk lies between" in html and "Not given (Major vessels coloured)" in html
+    assert NEUTRAL_COLOR in html  # the not-given row is grey, neither red nor green
     assert "Asymptomatic" in html                 # category labels, never raw codes
     assert "outside the range the model was trained on" in html
     assert "<svg" in html and html.count("<rect") == 13

@@ -110,23 +110,24 @@ def test_readers_in_another_thread_see_a_growing_consistent_history(cleveland):
 def test_the_server_trains_at_most_the_limit_at_once(cleveland):
     acquired = 0
     try:
-        while compute_slots._SLOTS.acquire(blocking=False):  # occupy every free slot, as other sessions would
+        while compute_slots.free_slots():  # occupy every free slot, as other sessions would
+            compute_slots.take_slot("taken by the test")
             acquired += 1
         with pytest.raises(ServerBusyError, match=f"already training {MAX_CONCURRENT_TRAININGS} networks"):
             TrainingRun(cleveland, FAST).start()
     finally:
         for _ in range(acquired):
-            compute_slots._SLOTS.release()
+            compute_slots.release_slot()
     run = TrainingRun(cleveland, FAST.replace(epochs=2)).start()  # a slot is free again
     run.join()
     assert run.status is RunStatus.FINISHED
 
 
 def test_a_finished_or_failed_run_gives_its_slot_back(cleveland):
-    before = compute_slots._SLOTS._value
+    before = compute_slots.slots_in_use()
     run = TrainingRun(cleveland, FAST.replace(epochs=2)).start()
     run.join()
-    assert compute_slots._SLOTS._value == before
+    assert compute_slots.slots_in_use() == before
 
 
 def test_data_that_cannot_be_trained_on_gets_a_plain_message(cleveland):
@@ -186,11 +187,11 @@ def test_with_early_stopping_the_validation_part_is_only_watched(cleveland):
 
 def test_a_training_too_large_in_total_is_refused_naming_the_three_factors(cleveland):
     huge = FAST.replace(hidden_layers=[LayerConfig(512, "relu")] * 8, epochs=5_000)  # every single cap is met
-    before = compute_slots._SLOTS._value
+    before = compute_slots.slots_in_use()
     with pytest.raises(TrainingTooLargeError, match=r"training rows × .* network parameters × 5,000 epochs") as error:
         TrainingRun(cleveland, huge).start()
     assert "fewer epochs" in str(error.value) and "fewer or narrower hidden layers" in str(error.value)
-    assert compute_slots._SLOTS._value == before  # refused before taking a compute slot
+    assert compute_slots.slots_in_use() == before  # refused before taking a compute slot
     # The review's example passes every individual cap but not the total; a classroom demo passes.
     with pytest.raises(TrainingTooLargeError):
         check_training_work(huge, 200_000, 22)

@@ -7,8 +7,9 @@ from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 
 from model.config import OPTIMIZERS, ANNConfig, LayerConfig
+from model.engine import StackedMLP
 from model.network import MLP
-from model.optimizers import FlatParameters, make_optimizer
+from model.optimizers import make_optimizer
 from model.training import Callback, History, class_weights, roc_auc, train
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
@@ -63,39 +64,74 @@ def test_every_optimizer_lowers_the_training_loss(data, optimizer):
     assert history.epochs[-1].train_loss < 0.8 * before
 
 
+def torch_optimizer_for(name: str, cfg: ANNConfig, network: MLP, weight_decay: float) -> torch.optim.Optimizer:
+    """torch.optim's version of our update rule `name`, with L2 on the weights only."""
+    params = list(network.parameters())
+    groups = [{"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
+              {"params": [p for p in params if p.dim() == 1], "weight_decay": 0.0}]
+    lr = cfg.learning_rate
+    return {
+        "gd": lambda: torch.optim.SGD(groups, lr=lr),
+        "sgd": lambda: torch.optim.SGD(groups, lr=lr),
+        "momentum": lambda: torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum),
+        "nesterov": lambda: torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, nesterov=True),
+        "adam": lambda: torch.optim.Adam(groups, lr=lr, betas=cfg.betas, eps=cfg.eps),
+        "adagrad": lambda: torch.optim.Adagrad(groups, lr=lr, eps=cfg.eps),
+        "rmsprop": lambda: torch.optim.RMSprop(groups, lr=lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum),
+    }[name]()
+
+
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
 def test_flat_optimizers_follow_torch_optim(optimizer, weight_decay):
-    """Our one-vector update rules give torch.optim's results, step for step."""
+    """Our one-buffer update rules, on the engine training a single network, give torch.optim's results,
+    step for step."""
     cfg = config(optimizer=optimizer, learning_rate=0.05, momentum=0.8, weight_decay=weight_decay)
     ours, reference = MLP(cfg, 4).double(), MLP(cfg, 4).double()
-    params = list(ours.parameters())
-    decayed = [p.dim() > 1 for p in params]
-    flat = FlatParameters(params)
-    step = make_optimizer(flat, cfg, decayed)
-    ref_params = list(reference.parameters())
-    groups = [{"params": [p for p, d in zip(ref_params, decayed) if d], "weight_decay": weight_decay},
-              {"params": [p for p, d in zip(ref_params, decayed) if not d], "weight_decay": 0.0}]
-    torch_optimizer = {
-        "gd": lambda: torch.optim.SGD(groups, lr=0.05),
-        "sgd": lambda: torch.optim.SGD(groups, lr=0.05),
-        "momentum": lambda: torch.optim.SGD(groups, lr=0.05, momentum=0.8),
-        "nesterov": lambda: torch.optim.SGD(groups, lr=0.05, momentum=0.8, nesterov=True),
-        "adam": lambda: torch.optim.Adam(groups, lr=0.05, betas=cfg.betas, eps=cfg.eps),
-        "adagrad": lambda: torch.optim.Adagrad(groups, lr=0.05, eps=cfg.eps),
-        "rmsprop": lambda: torch.optim.RMSprop(groups, lr=0.05, alpha=cfg.alpha, eps=cfg.eps, momentum=0.8),
-    }[optimizer]()
+    engine = StackedMLP.bound_to(ours)
+    step = make_optimizer(cfg, engine.theta, engine.grad, engine.decayed)
+    torch_optimizer = torch_optimizer_for(optimizer, cfg, reference, weight_decay)
     generator = torch.Generator().manual_seed(0)
     for _ in range(5):
         x = torch.randn(16, 4, generator=generator, dtype=torch.float64)
         y = torch.randint(0, 2, (16,), generator=generator).double()
-        ours.backprop(x, y)
+        engine.backprop(x.unsqueeze(0), y.view(1, 16, 1), 1 / 16)
         step.step()
         torch_optimizer.zero_grad()
         torch.nn.functional.binary_cross_entropy_with_logits(reference(x), y).backward()
         torch_optimizer.step()
     for a, b in zip(ours.parameters(), reference.parameters()):
         assert torch.allclose(a, b, atol=1e-10)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_each_stacked_network_has_its_own_optimizer_state_and_absent_ones_take_no_step(optimizer):
+    """Three networks trained together, each skipping some steps (a fold with no rows in a batch), end
+    exactly where three torch.optim runs end that step each network only on its own steps."""
+    cfg = config(optimizer=optimizer, learning_rate=0.05, momentum=0.8, weight_decay=0.01)
+    template = MLP(cfg, 4).double()
+    engine = StackedMLP(template, 3)
+    ours = make_optimizer(cfg, engine.theta, engine.grad, engine.decayed)
+    references = [MLP(cfg, 4).double() for _ in range(3)]
+    torch_optimizers = [torch_optimizer_for(optimizer, cfg, net, 0.01) for net in references]
+    generator = torch.Generator().manual_seed(0)
+    schedule = [None, np.array([True, True, False]), None, np.array([True, False, False]),
+                np.array([False, True, True]), None, np.array([True, False, True]), None]
+    for active in schedule:
+        x = torch.randn(3, 16, 4, generator=generator, dtype=torch.float64)
+        y = torch.randint(0, 2, (3, 16, 1), generator=generator).double()
+        present = np.ones(3, bool) if active is None else active
+        scale = torch.as_tensor(present, dtype=torch.float64).view(3, 1, 1) / 16  # no rows: zero gradient
+        engine.backprop(x, y, scale)
+        ours.step(active)
+        for k in np.flatnonzero(present):
+            torch_optimizers[k].zero_grad()
+            torch.nn.functional.binary_cross_entropy_with_logits(references[k](x[k]), y[k, :, 0]).backward()
+            torch_optimizers[k].step()
+    assert ours.steps.tolist() == [7, 6, 6]  # each network counts only its own steps
+    for k, reference in enumerate(references):
+        for a, b in zip(engine.network(k).parameters(), reference.parameters()):
+            assert torch.allclose(a, b, atol=1e-10), f"network {k}"
 
 
 def test_same_seed_gives_identical_weights_on_cpu(data):
@@ -334,3 +370,22 @@ def test_early_stopping_holds_out_part_of_the_training_rows_and_a_monitor_set_ne
     final_scores = honest.evaluate(torch.as_tensor(X_watch)).numpy()
     assert history.epochs[history.best_epoch - 1].val_auc == pytest.approx(roc_auc_score(y_watch, final_scores),
                                                                           abs=1e-6)
+
+
+def test_the_early_stopping_hold_out_keeps_repeated_patients_on_one_side():
+    """Copies of a patient in both the fitted rows and the hold-out would make early stopping watch
+    rows it fits on (the public 1,025-row copy repeats most patients)."""
+    from model.training import identical_row_groups, split_validation
+
+    rng = np.random.default_rng(0)
+    patients = rng.normal(size=(60, 5)).astype(np.float32)
+    outcome = (patients[:, 0] > 0).astype(np.float32)
+    copies = rng.integers(0, 60, size=140)
+    X, y = np.vstack([patients, patients[copies]]), np.concatenate([outcome, outcome[copies]])
+    groups = identical_row_groups(X)
+    assert groups is not None and groups.max() + 1 == 60
+    X_fit, X_held, y_fit, y_held = split_validation(X, y, 0.2, seed=3, groups=groups)
+    fitted = {row.tobytes() for row in X_fit}
+    assert not any(row.tobytes() in fitted for row in X_held)
+    assert len(X_fit) + len(X_held) == len(X) and set(np.unique(y_held)) == {0.0, 1.0}
+    assert identical_row_groups(patients) is None  # no repeats: the plain stratified split, as before

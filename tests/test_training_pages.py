@@ -1,6 +1,5 @@
 """AppTest of the configuration and training pages: validation next to the fields, presets, layers,
 the configuration surviving page switches, and the session state a short training run leaves."""
-import copy
 import threading
 
 import pytest
@@ -38,17 +37,26 @@ def _errors(at):
     return [element.value for element in at.error]
 
 
-def test_a_bad_value_gets_its_message_and_the_saved_config_stays_valid(app):
+def test_a_bad_value_gets_its_message_and_the_train_page_refuses_it(app):
     at = _open(app, "pages/configure.py")
-    saved = copy.deepcopy(at.session_state[KEY_ANN_CONFIG])
     at.number_input(key="configure.learning_rate").set_value(-1.0).run()
     assert "must be in (0, 10]; got -1.0" in _errors(at)
     assert any("1 setting(s) need attention" in w.value for w in at.warning)
-    assert at.session_state[KEY_ANN_CONFIG] == saved  # training keeps the last valid configuration
+    # The session holds what the form shows; the Train page names the problem and offers no Start button.
+    assert at.session_state[KEY_ANN_CONFIG].learning_rate == -1.0
+    _open(at, "pages/train.py")
+    assert any("lr -1," in md.value for md in at.markdown)
+    assert any("cannot be trained" in e.value and "Learning rate η ∈ (0, 10]: must be in (0, 10]; got -1.0" in e.value
+               for e in at.error)
+    assert not [b for b in at.button if b.key == "train.start"]
 
+    _open(at, "pages/configure.py")
+    assert at.number_input(key="configure.learning_rate").value == -1.0  # the bad value is kept, not lost
     at.number_input(key="configure.learning_rate").set_value(0.05).run()
     assert _errors(at) == [] and not at.warning
     assert at.session_state[KEY_ANN_CONFIG].learning_rate == 0.05
+    _open(at, "pages/train.py")
+    assert not at.error and at.button(key="train.start")
 
 
 def test_layer_limits_and_editing(app):
@@ -109,7 +117,8 @@ def test_a_device_this_machine_lacks_is_flagged_next_to_the_field(app):
     at = _open(app, "pages/configure.py")
     at.selectbox(key="configure.device").set_value("cuda").run()
     assert any("no CUDA GPU is available here" in message for message in _errors(at))
-    assert at.session_state[KEY_ANN_CONFIG].device == "auto"
+    _open(at, "pages/train.py")
+    assert any("cannot be trained" in e.value and "Device:" in e.value for e in at.error)
 
 
 def test_a_short_run_leaves_its_history_results_and_can_become_the_active_model(app):

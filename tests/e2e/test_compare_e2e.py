@@ -1,11 +1,15 @@
-"""The comparison page in Chromium: run a small comparison, see the leaderboard and every chart."""
+"""The comparison page in Chromium: run a small comparison, see the leaderboard and every chart; a longer one
+runs on while the user visits another page, and one whose browser closes is cancelled and frees its slot."""
 from __future__ import annotations
+
+import re
+import time
 
 import pytest
 
 from model.comparison import ANN_NAME, DEFAULT_MODELS
 
-from .conftest import screenshot, wait_for_app
+from .conftest import APP_IDLE_TIMEOUT_MS, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -110,3 +114,84 @@ def test_external_validation_after_loading_the_four_sites(page, app_server, shar
     assert panel.get_by_text("Serum cholesterol (100% missing").count() == 1
     panel.locator("[data-testid='stPlotlyChart']").nth(1).wait_for(state="visible")
     screenshot(page, "compare-external")
+
+
+# ---- the life cycle of a comparison: in the background, across pages, ended with its session ------
+SERVER_LOAD = re.compile(r"This server is running (\d+) of its \d+ trainings and comparisons")
+LONG_RUN_MS = 600_000  # a comparison of three models on 5 × 6 folds, on a shared two-core machine
+
+
+def _start_long_comparison(page, repeats: int) -> None:
+    """Random forest, logistic regression and the ANN on 5 × `repeats` folds: tens of seconds of work.
+    A long estimate asks first: confirm it."""
+    _remove_models(page, [n for n in DEFAULT_MODELS if n not in KEPT])
+    _set_number(page, "Repeats", repeats)
+    page.get_by_role("button", name="Run comparison").click()
+    wait_for_app(page)
+    confirm = page.get_by_role("button", name="Start the comparison")
+    if confirm.count():
+        assert page.get_by_text("Start it?").count() == 1
+        screenshot(page, "compare-confirm-estimate")
+        confirm.click()
+        wait_for_app(page)
+
+
+def _server_load(page) -> int:
+    text = page.get_by_text(SERVER_LOAD).first.inner_text()
+    return int(SERVER_LOAD.search(text).group(1))
+
+
+def test_a_comparison_keeps_running_while_the_user_visits_another_page(page, app_server):
+    _open(page, app_server)
+    _start_long_comparison(page, repeats=6)
+    page.get_by_role("button", name="Stop").wait_for()
+    page.get_by_text(re.compile(r"Running · .* elapsed")).first.wait_for()
+    screenshot(page, "compare-running")
+
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.get_by_text("Data exploration").click()
+    wait_for_app(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Comparison:").first.wait_for()
+    screenshot(page, "compare-running-seen-from-explore")
+    assert re.search(r"Comparison: (running|finished)", sidebar.inner_text()), sidebar.inner_text()
+
+    nav.get_by_text("Classical ML vs deep learning").click()
+    wait_for_app(page)
+    # Back on the page: its progress (or, on a fast machine, already its result), never the empty form's invitation.
+    assert page.get_by_text("Choose the models and the protocol").count() == 0
+    page.get_by_text("has the highest mean ROC AUC").wait_for(timeout=LONG_RUN_MS)
+    page.get_by_text(re.compile(r"Comparison finished in")).wait_for()
+    assert page.get_by_text("The comparison was cancelled").count() == 0
+    screenshot(page, "compare-result-after-coming-back")
+
+
+def test_closing_the_browser_cancels_the_comparison_and_frees_its_slot(browser, app_server):
+    watcher = browser.new_context(viewport={"width": 1400, "height": 1000})
+    leaver = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        observer = watcher.new_page()
+        observer.set_default_timeout(APP_IDLE_TIMEOUT_MS)
+        _open(observer, app_server)
+        before = _server_load(observer)
+
+        user = leaver.new_page()
+        user.set_default_timeout(APP_IDLE_TIMEOUT_MS)
+        _open(user, app_server)
+        _start_long_comparison(user, repeats=20)
+        user.get_by_role("button", name="Stop").wait_for()
+        observer.reload()
+        wait_for_app(observer)
+        assert _server_load(observer) == before + 1  # the running comparison holds a slot
+
+        leaver.close()  # every tab of that browser session closes: its heartbeats stop
+        deadline = time.monotonic() + 180  # the watchdog gives up on a silent session after 45 s
+        while _server_load(observer) != before:
+            assert time.monotonic() < deadline, "the closed session's comparison still holds its slot"
+            observer.wait_for_timeout(2_000)
+            observer.reload()
+            wait_for_app(observer)
+        screenshot(observer, "compare-slot-freed-after-close")
+    finally:
+        leaver.close()
+        watcher.close()

@@ -83,3 +83,32 @@ def test_uploaded_uci_sites_are_explored_by_site(page, app_server, shared_data_d
     page.get_by_role("tab", name="Sites", exact=True).click()
     page.locator("[role='tabpanel']:visible [data-testid='stPlotlyChart']").first.wait_for(state="visible")
     screenshot(page, "explore-sites")
+
+
+def test_the_public_1025_row_copy_is_deduplicated_with_one_button_and_restored(page, app_server):
+    from _kaggle_copy import kaggle_1025_bytes
+
+    page.goto(f"{app_server}/explore")
+    wait_for_app(page)
+    page.get_by_text("Change the data").click()
+    _upload(page, "heart_1025.csv", kaggle_1025_bytes())
+    page.get_by_text("heart_1025.csv is now the dataset for every page").wait_for()
+    page.get_by_text("1,025 of 1,025 patients selected").wait_for()
+    page.get_by_role("tab", name="Data quality").click()
+    panel = page.locator("[role='tabpanel']:visible")
+    panel.get_by_text("723 rows repeat an earlier patient").wait_for()
+    screenshot(page, "dedup-before")
+
+    panel.get_by_role("button", name="Remove 723 repeated rows").click()
+    wait_for_app(page)
+    page.get_by_text("302 of 302 patients selected").wait_for()
+    assert page.get_by_text("Removed 723 rows that repeated an earlier patient").count() == 1
+    assert page.locator(SIDEBAR).get_by_text("(repeats removed)").count() == 1
+    screenshot(page, "dedup-after")
+
+    page.get_by_role("tab", name="Data quality").click()
+    page.locator("[role='tabpanel']:visible").get_by_role("button", name="Restore the 723 removed rows").click()
+    wait_for_app(page)
+    page.get_by_text("1,025 of 1,025 patients selected").wait_for()
+    assert page.locator("[data-testid='stException']").count() == 0
+    screenshot(page, "dedup-restored")

@@ -8,6 +8,8 @@ import pytest
 from model.datasets import load_dataset
 from model.schema import feature
 
+from dashboard.predict_form import UNKNOWN_OPTION
+
 from .conftest import screenshot, set_number, wait_for_app
 
 pytestmark = pytest.mark.e2e
@@ -70,10 +72,66 @@ def test_unit_toggle_and_unknown_values(page, app_server):
     wait_for_app(page)
     box = page.get_by_label("Serum cholesterol (mmol/L)", exact=True)
     assert re.fullmatch(r"\d+\.\d\d", box.input_value())
-    choose(page, "Major vessels coloured (vessels)", "Unknown (will be imputed)")
-    page.get_by_text("The model filled this value in").wait_for()
+    choose(page, "Major vessels coloured (vessels)", UNKNOWN_OPTION)
+    page.get_by_text("the risk lies between").first.wait_for()
     page.set_viewport_size(TALL)
     screenshot(page, "predict-unknown-mmol")
+
+
+def clear_number(page, label: str) -> None:
+    """Empty a number box (an empty box is Unknown) and confirm with Enter."""
+    field = page.get_by_label(label, exact=True)
+    field.fill("")
+    field.press("Enter")
+    wait_for_app(page)
+
+
+PHONE = {"width": 400, "height": 900}
+
+
+def screenshots(page, name: str) -> None:
+    """The page at desktop width and at a phone's width (~400 px)."""
+    screenshot(page, f"{name}-desktop")
+    desktop = page.viewport_size
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(500)
+    screenshot(page, f"{name}-phone")
+    page.set_viewport_size(desktop)
+    page.wait_for_timeout(300)
+
+
+def test_unknown_values_show_a_range_and_a_neutral_row_and_atypical_patients_are_flagged(page, app_server):
+    """Issue 11: the 58-year-old man with vessels and thallium unknown, then a 95-year-old with cholesterol 550."""
+    open_predict(page, app_server)
+    set_number(page, "Age (years)", 58)
+    choose(page, "Chest pain type", "Typical angina")
+    set_number(page, "Resting blood pressure (mm Hg)", 150)
+    set_number(page, "Serum cholesterol (mg/dL)", 240)
+    set_number(page, "Maximum heart rate (bpm)", 140)
+    choose(page, "Exercise-induced angina", "Yes")
+    set_number(page, "ST depression (mm)", 1.5)
+    choose(page, "ST slope", "Flat")
+    choose(page, "Major vessels coloured (vessels)", UNKNOWN_OPTION)
+    choose(page, "Thallium stress test", UNKNOWN_OPTION)
+    page.get_by_text("the risk lies between").first.wait_for()
+    shown_range = page.get_by_text("the risk lies between").first.inner_text()
+    assert re.search(r"the risk lies between \d+% and \d+%", shown_range)
+    page.get_by_text("The grey row is what the values not given").first.wait_for()
+    chart = page.locator("[data-testid='stPlotlyChart']").nth(1)
+    chart.wait_for(state="visible")
+    assert chart.get_by_text("averaged over plausible values").count() >= 1  # the neutral row's label
+    clear_number(page, "Maximum heart rate (bpm)")  # an emptied box is Unknown, never 0
+    assert page.locator(RISK).count() == 1
+    note = page.locator("[data-testid='stAlert']", has_text="the risk lies between").first.inner_text()
+    assert "Maximum heart rate" in note and "Major vessels coloured" in note
+    screenshots(page, "predict-unknown-range")
+
+    set_number(page, "Age (years)", 95)
+    set_number(page, "Serum cholesterol (mg/dL)", 550)
+    page.get_by_text("This patient is unlike the patients the model learned from").first.wait_for()
+    flag = page.get_by_text("This patient is unlike the patients the model learned from").first.inner_text()
+    assert "Age 95 years" in flag and "Serum cholesterol 550 mg/dL" in flag
+    screenshots(page, "predict-atypical")
 
 
 def test_download_the_patient_report(page, app_server, tmp_path):
