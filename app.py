@@ -6,10 +6,14 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.sidebar import render_sidebar
-from model.threads import configure_threads
+from model.threads import SERVER_TORCH_THREADS, configure_threads
 
 st.set_page_config(page_title="Heart-ANN", page_icon="❤️", layout="wide")
-configure_threads()  # each run's new thread: torch's thread policy, even if born beside a one-thread job
+# One torch thread per thread on the server: many sessions' script runs, live views and jobs share
+# its few cores, and OpenMP teams of several threads each oversubscribe them (measured on 2 cores:
+# four live trainings, 100 epochs each, 21 s with one thread, about twice that with torch's default).
+# Applied at every run: each run's thread may have been born with another thread's setting.
+configure_threads(SERVER_TORCH_THREADS)
 
 # ---- PAGE LIST -------------------------------------------------------------------------
 # Register a page here only once it is really built: one line per page, in reading order.

@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 # rows × widest layer below which torch training runs on one CPU thread (see threads_for)
 SMALL_WORK = 2_000_000
+# The dashboard server's policy (app.py): one intra-op thread per thread, since its sessions already
+# run in parallel threads; the CLI and notebooks keep torch's default.
+SERVER_TORCH_THREADS = 1
 
 _POLICY_LOCK = threading.Lock()
 _policy: int | None = None  # torch intra-op threads outside one-thread contexts, for every thread
