@@ -154,7 +154,7 @@ def _load_sites_widgets() -> None:
                 try:
                     frames = download_uci_sites(progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
                 except Exception as error:  # noqa: BLE001 - offline or server trouble: say so
-                    logger.warning("UCI download failed: %s", error)
+                    logger.exception("UCI download failed")
                     status.update(label="Download failed", state="error")
                     st.error(f"The UCI files could not be downloaded: {error}")
                     return
@@ -175,6 +175,7 @@ def _load_sites_widgets() -> None:
             try:
                 frames = load_uci_sites_from_files(buffers)
             except Exception as error:  # noqa: BLE001 - the loader names the file and the problem
+                logger.exception("uploaded UCI site files could not be read")
                 st.error(f"These files were not used: {error}")
                 return
             state.set_uci_sites(combine_sites(frames))
