@@ -1,6 +1,6 @@
 """Time loading a model bundle with its integrity checks against loading it as before them, in one run.
 
-Ours:  model.bundle.load_bundle on the shipped default bundle: strict metadata checks, weight
+Ours:  model.serving.bundle.load_bundle on the shipped default bundle: strict metadata checks, weight
        names/dtypes/shapes checked before their values, SHA-256 of the three files, and the
        probe patients' P(disease) recomputed and compared with the record.
 Peer:  the load path before these checks (issue 11), kept below as `load_without_checks`: read the
@@ -33,11 +33,11 @@ from sklearn.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model import bundle  # noqa: E402
-from model.estimator import ANNClassifier  # noqa: E402
-from model.pipelines import ANN_STEP, PREPROCESS_STEP  # noqa: E402
-from model.preprocessing import make_preprocessor  # noqa: E402
-from model.schema import FEATURE_NAMES, feature  # noqa: E402
+from model.serving import bundle  # noqa: E402
+from model.nn.estimator import ANNClassifier  # noqa: E402
+from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP  # noqa: E402
+from model.data.preprocessing import make_preprocessor  # noqa: E402
+from model.data.schema import FEATURE_NAMES, feature  # noqa: E402
 
 GOAL_RATIO = 1.2
 BENCHMARKS = Path(__file__).resolve().parent
@@ -45,7 +45,7 @@ COLD_SCRIPT = """
 import sys, time
 sys.path[:0] = [{benchmarks!r}, {root!r}]
 import bench_bundle_load
-from model import bundle
+from model.serving import bundle
 load = bundle.load_bundle if sys.argv[1] == "ours" else bench_bundle_load.load_without_checks
 start = time.perf_counter()
 load(bundle.DEFAULT_BUNDLE)

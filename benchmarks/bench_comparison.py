@@ -1,7 +1,7 @@
 """Speed of the comparison page's work, timed side by side in one run.
 
 1. The ANN's 5x10 cross-validation, three ways on the same 50 splits:
-   - batched:    model.batched_cv.BatchedANN (all 50 fold networks trained together);
+   - batched:    model.evaluation.batched_cv.BatchedANN (all 50 fold networks trained together);
    - sequential: the ANN pipeline fitted fold by fold (what cross-validation did before);
    - peer:       scikit-learn's MLPClassifier with the same hidden layer, epochs and L2, behind the
                  same preprocessing, fitted 50 times.
@@ -29,17 +29,17 @@ import torch  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
-from model.batched_cv import BatchedANN  # noqa: E402
-from model.classical import with_preprocessing  # noqa: E402
-from model.comparison import DEFAULT_MODELS, Protocol, run_comparison  # noqa: E402
-from model.config import LayerConfig  # noqa: E402
-from model.datasets import load_dataset  # noqa: E402
-from model.estimator import ANNClassifier  # noqa: E402
-from model.evaluation import cross_validate_models, make_splits  # noqa: E402
-from model.pipelines import pipeline_from_config  # noqa: E402
-from model.preprocessing import features_and_target  # noqa: E402
-from model.presets import RECOMMENDED  # noqa: E402
-from model.threads import one_thread  # noqa: E402
+from model.evaluation.batched_cv import BatchedANN  # noqa: E402
+from model.evaluation.classical import with_preprocessing  # noqa: E402
+from model.evaluation.comparison import DEFAULT_MODELS, Protocol, run_comparison  # noqa: E402
+from model.nn.config import LayerConfig  # noqa: E402
+from model.data.datasets import load_dataset  # noqa: E402
+from model.nn.estimator import ANNClassifier  # noqa: E402
+from model.evaluation.cross_validation import cross_validate_models, make_splits  # noqa: E402
+from model.evaluation.pipelines import pipeline_from_config  # noqa: E402
+from model.data.preprocessing import features_and_target  # noqa: E402
+from model.nn.presets import RECOMMENDED  # noqa: E402
+from model.runtime.threads import one_thread  # noqa: E402
 
 MINI_BATCH = RECOMMENDED.replace(hidden_layers=[LayerConfig(16, "relu", 0.2)], batch_size=32, epochs=100,
                                  learning_rate=0.005)

@@ -9,7 +9,7 @@ size, then all press Start together; the clock runs from the first Start until e
   shipped            .streamlit/config.toml as committed (runner.postScriptGC = false)
   Streamlit default  the same with postScriptGC = true: a full gc.collect() after every script
                      run, i.e. after every one-second redraw of every session's live panel
-Peer: the same trainings as model.runs.TrainingRun(live=False) in threads of one plain Python
+Peer: the same trainings as model.serving.runs.TrainingRun(live=False) in threads of one plain Python
 process (no Streamlit, no browser). The ratios dashboard / peer are printed.
 
 On this 2-core machine the browser shares the cores with the server, so the dashboard arms
@@ -26,10 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from model.datasets import load_dataset  # noqa: E402
-from model.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS  # noqa: E402
-from model.presets import PRESETS  # noqa: E402
-from model.runs import TrainingRun  # noqa: E402
+from model.data.datasets import load_dataset  # noqa: E402
+from model.runtime.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS  # noqa: E402
+from model.nn.presets import PRESETS  # noqa: E402
+from model.serving.runs import TrainingRun  # noqa: E402
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, open_page, set_number, wait_for_app  # noqa: E402
 from tests.e2e.server import start_server, stop_server  # noqa: E402
 

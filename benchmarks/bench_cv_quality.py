@@ -25,11 +25,11 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
-from model.classical import with_preprocessing  # noqa: E402
-from model.datasets import load_dataset  # noqa: E402
-from model.evaluation import cross_validate_models, make_splits  # noqa: E402
-from model.pipelines import ann_pipeline  # noqa: E402
-from model.preprocessing import features_and_target  # noqa: E402
+from model.evaluation.classical import with_preprocessing  # noqa: E402
+from model.data.datasets import load_dataset  # noqa: E402
+from model.evaluation.cross_validation import cross_validate_models, make_splits  # noqa: E402
+from model.evaluation.pipelines import ann_pipeline  # noqa: E402
+from model.data.preprocessing import features_and_target  # noqa: E402
 
 TARGETS = {"roc_auc": (">=", 0.91), "accuracy": (">=", 0.84), "brier": ("<=", 0.12)}
 ANN = "ANN (recommended)"

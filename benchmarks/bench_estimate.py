@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.comparison import ANN_NAME, DEFAULT_MODELS, Protocol, run_comparison  # noqa: E402
-from model.config import ANNConfig, LayerConfig  # noqa: E402
-from model.datasets import load_dataset  # noqa: E402
-from model.estimates import estimate_comparison, machine_speed  # noqa: E402
-from model.presets import RECOMMENDED  # noqa: E402
+from model.evaluation.comparison import ANN_NAME, DEFAULT_MODELS, Protocol, run_comparison  # noqa: E402
+from model.nn.config import ANNConfig, LayerConfig  # noqa: E402
+from model.data.datasets import load_dataset  # noqa: E402
+from model.evaluation.estimates import estimate_comparison, machine_speed  # noqa: E402
+from model.nn.presets import RECOMMENDED  # noqa: E402
 
 MINI_BATCH = ANNConfig(hidden_layers=[LayerConfig(16, "relu", 0.0)], optimizer="adam", batch_size=16, epochs=100)
 WIDE = ANNConfig(hidden_layers=[LayerConfig(64, "tanh", 0.0), LayerConfig(64, "tanh", 0.0)], optimizer="adam",

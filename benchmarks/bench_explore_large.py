@@ -31,9 +31,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from model import exploration as ex  # noqa: E402
-from model.datasets import load_dataset  # noqa: E402
-from model.schema import NUMERIC, feature  # noqa: E402
+from model.data import exploration as ex  # noqa: E402
+from model.data.datasets import load_dataset  # noqa: E402
+from model.data.schema import NUMERIC, feature  # noqa: E402
 
 TARGET_SECONDS = 10.0
 
@@ -83,11 +83,11 @@ def page_render(frame: pd.DataFrame) -> tuple[float, float]:
 
     warm = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
     warm.run()
-    warm.switch_page("pages/explore.py").run()  # imports and the built-in data's caches
+    warm.switch_page("app_pages/explore.py").run()  # imports and the built-in data's caches
 
     app = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
     app.session_state[KEY_DATASET] = DatasetChoice(f"Benchmark: {len(frame):,} rows", frame, SOURCE_UPLOAD)
-    app.switch_page("pages/explore.py")
+    app.switch_page("app_pages/explore.py")
     start = time.perf_counter()
     app.run()
     cold = time.perf_counter() - start

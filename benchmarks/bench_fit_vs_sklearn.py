@@ -11,8 +11,8 @@ Second part: 50 fits of the default ANN (5×10 repeated stratified CV) — goal 
     python benchmarks/bench_fit_vs_sklearn.py [--repeats 7] [--skip-cv] [--skip-plain]
 
 Where the time went (a plain loop is the last row): torch.optim's per-step bookkeeping
-(→ update rules on one flat parameter vector, model/optimizers.py), the autograd engine
-(→ one hand-written backprop, model.engine.StackedMLP, tested equal to autograd), multi-threaded kernels on
+(→ update rules on one flat parameter vector, model/nn/optimizers.py), the autograd engine
+(→ one hand-written backprop, model.nn.engine.StackedMLP, tested equal to autograd), multi-threaded kernels on
 tiny matrices (→ one thread for small problems), DataLoader (→ permute on the device, slice
 views), sklearn AUC + .item() per metric (→ AUC in torch, one host transfer per epoch),
 train()/eval() toggling each epoch (→ MLP.evaluate).
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
-from model.estimator import ANNClassifier  # noqa: E402
+from model.nn.estimator import ANNClassifier  # noqa: E402
 
 HIDDEN, EPOCHS, BATCH, LR = (32, 16), 300, 64, 0.01
 
@@ -41,8 +41,8 @@ HIDDEN, EPOCHS, BATCH, LR = (32, 16), 300, 64, 0.01
 def heart_matrix() -> tuple[np.ndarray, np.ndarray, str]:
     """The built-in data, preprocessed; else a synthetic stand-in of the same shape."""
     try:
-        from model.datasets import load_dataset
-        from model.preprocessing import make_preprocessor
+        from model.data.datasets import load_dataset
+        from model.data.preprocessing import make_preprocessor
 
         frame = load_dataset("cleveland")
         X = make_preprocessor().fit_transform(frame.drop(columns="target"))
@@ -143,9 +143,9 @@ def cv_time(X, y) -> None:
     from sklearn.model_selection import RepeatedStratifiedKFold, cross_validate
 
     try:
-        from model.presets import RECOMMENDED
+        from model.nn.presets import RECOMMENDED
 
-        model, label = ANNClassifier.from_config(RECOMMENDED.replace(device="cpu")), "model.presets.RECOMMENDED"
+        model, label = ANNClassifier.from_config(RECOMMENDED.replace(device="cpu")), "model.nn.presets.RECOMMENDED"
     except ImportError:
         model, label = ANNClassifier(device="cpu"), "ANNClassifier() defaults"
     cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=10, random_state=0)

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklearn.metrics import brier_score_loss, roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from model.datasets import load_dataset  # noqa: E402
-from model.pipelines import ann_pipeline  # noqa: E402
-from model.risk import mc_dropout_bounds, positive_probability  # noqa: E402
-from model.schema import FEATURE_NAMES, feature  # noqa: E402
+from model.data.datasets import load_dataset  # noqa: E402
+from model.evaluation.pipelines import ann_pipeline  # noqa: E402
+from model.clinic.risk import mc_dropout_bounds, positive_probability  # noqa: E402
+from model.data.schema import FEATURE_NAMES, feature  # noqa: E402
 
 MEMBERS = 5
 

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_live_training.py [--epochs 300] [--repeats 3] [--preset recommended]
 
-Both arms are model.runs.TrainingRun on the built-in Cleveland data with the same config and
+Both arms are model.serving.runs.TrainingRun on the built-in Cleveland data with the same config and
 seed (same split, preprocessing and weights), timed from start() to the end of the thread:
   headless   TrainingRun(live=False): no callback at all
   live       TrainingRun(live=True): the recording callback (every epoch) + a snapshot every 5
@@ -31,9 +31,9 @@ from dashboard.training_views import (  # noqa: E402
     run_boundary_figure,
     weight_histograms_figure,
 )
-from model.datasets import load_dataset  # noqa: E402
-from model.presets import PRESETS  # noqa: E402
-from model.runs import TrainingRun  # noqa: E402
+from model.data.datasets import load_dataset  # noqa: E402
+from model.nn.presets import PRESETS  # noqa: E402
+from model.serving.runs import TrainingRun  # noqa: E402
 
 TARGET_RATIO = 1.5
 

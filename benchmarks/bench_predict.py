@@ -12,7 +12,7 @@
    the typicality check with reasons, bands and the invalid-row list. Goal ≤ 2 s.
    Peer: the LogisticRegression pipeline's predict_proba on the same 10,000 rows.
 
-The model is the shipped default (model/default_bundle) when it exists, else the recommended
+The model is the shipped default (model/resources/default_bundle) when it exists, else the recommended
 network fitted here on the built-in data (printed). Medians over repeats: the two cores of
 this machine are shared.
 
@@ -32,23 +32,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from model.classical import with_preprocessing  # noqa: E402
-from model.datasets import load_dataset  # noqa: E402
-from model.explain import Explainer  # noqa: E402
-from model.reference import reference_for_model  # noqa: E402
-from model.risk import check_patient, percentile_of, population_risks, predict_risk, score_batch  # noqa: E402
-from model.schema import FEATURE_NAMES  # noqa: E402
+from model.evaluation.classical import with_preprocessing  # noqa: E402
+from model.data.datasets import load_dataset  # noqa: E402
+from model.clinic.explain import Explainer  # noqa: E402
+from model.clinic.reference import reference_for_model  # noqa: E402
+from model.clinic.risk import check_patient, percentile_of, population_risks, predict_risk, score_batch  # noqa: E402
+from model.data.schema import FEATURE_NAMES  # noqa: E402
 
 PATIENT_GOAL_S, BATCH_GOAL_S, BATCH_ROWS = 0.200, 2.0, 10_000
 
 
 def the_model(data):
     try:
-        from model.bundle import load_default_model
+        from model.serving.bundle import load_default_model
 
-        return load_default_model(), "shipped default model (model/default_bundle)"
+        return load_default_model(), "shipped default model (model/resources/default_bundle)"
     except Exception as error:  # noqa: BLE001 - the bundle may not be built yet
-        from model.pipelines import ann_pipeline
+        from model.evaluation.pipelines import ann_pipeline
 
         fitted = ann_pipeline().fit(data[list(FEATURE_NAMES)], data["target"])
         return fitted, f"recommended network fitted here (default bundle unavailable: {error})"

@@ -58,7 +58,7 @@ class Server:
 
 def visit_everything(page, server: Server, epochs: int, record) -> None:
     """The tour: every page, one training to the end, one small comparison."""
-    from model.limits import MAX_EPOCHS
+    from model.runtime.limits import MAX_EPOCHS
 
     page.goto(server.url)
     wait_for_app(page)

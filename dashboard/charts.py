@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from model.schema import TARGET
+from model.data.schema import TARGET
 
 TEMPLATE = "heart"
 

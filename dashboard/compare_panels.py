@@ -1,7 +1,7 @@
 """Widgets of the comparison page: the settings form, the comparison job, and the result tabs.
 
 Computation is model.comparison; figures are dashboard.compare_views. A comparison runs as a
-background job (model.jobs.Job) kept in the session (dashboard.state.compare_job()): the user
+background job (model.runtime.jobs.Job) kept in the session (dashboard.state.compare_job()): the user
 may leave the page and come back to its progress, then its result; Stop cancels it. While it
 runs, a fragment in the sidebar of every page (dashboard.sidebar) sends the job a heartbeat;
 when the browser session is gone the heartbeats stop and the job's watchdog cancels it, freeing
@@ -26,7 +26,7 @@ import streamlit as st
 from dashboard import compare_views as views
 from dashboard import state
 from dashboard.charts import show
-from model.comparison import (
+from model.evaluation.comparison import (
     BUSY_MESSAGE,
     CLASSICAL_NAMES,
     DEFAULT_MODELS,
@@ -42,14 +42,14 @@ from model.comparison import (
     selection_problems,
     workload_problems,
 )
-from model.compute_slots import ServerBusyError, slots_in_use
-from model.config import ANNConfig
-from model.estimates import ComparisonEstimate, describe_seconds, estimate_comparison
-from model.evaluation import ModelFitError
-from model.exploration import frame_fingerprint
-from model.jobs import Job, JobStatus
-from model.limits import MAX_CONCURRENT_TRAININGS, MAX_CV_FOLDS, MAX_CV_REPEATS
-from model.runs import config_summary
+from model.runtime.compute_slots import ServerBusyError, slots_in_use
+from model.nn.config import ANNConfig
+from model.evaluation.estimates import ComparisonEstimate, describe_seconds, estimate_comparison
+from model.evaluation.cross_validation import ModelFitError
+from model.data.exploration import frame_fingerprint
+from model.runtime.jobs import Job, JobStatus
+from model.runtime.limits import MAX_CONCURRENT_TRAININGS, MAX_CV_FOLDS, MAX_CV_REPEATS
+from model.serving.runs import config_summary
 
 logger = logging.getLogger(__name__)
 
@@ -534,11 +534,11 @@ def _external(last: LastRun) -> None:
             st.info("Load the four UCI sites (Data exploration → *Change the data* → the four UCI sites), then "
                     "run again with **External validation** ticked: models trained on Cleveland are tested on "
                     "the Hungarian, Swiss and VA Long Beach patients.", icon=":material/public:")
-            st.page_link("pages/explore.py", label="Go to Data exploration", icon=":material/query_stats:")
+            st.page_link("app_pages/explore.py", label="Go to Data exploration", icon=":material/query_stats:")
         else:
             st.info("Tick **External validation** and run again.")
         return
-    st.page_link("pages/transport.py", label="Missing features are imputed here with the training site's typical values; for models trained without them, and recalibration to a site, open Other hospitals", icon=":material/local_hospital:")  # noqa: E501
+    st.page_link("app_pages/transport.py", label="Missing features are imputed here with the training site's typical values; for models trained without them, and recalibration to a site, open Other hospitals", icon=":material/local_hospital:")  # noqa: E501
     for warning in validation.warnings:
         st.warning(warning, icon=":material/warning:")
     show(views.external_metrics_figure(validation), key="compare.external")

@@ -1,7 +1,7 @@
 """Figures and tables for the comparison page (classical ML vs deep learning).
 
-Pure builders: they read a model.comparison.ComparisonReport / ExternalValidation and return
-Plotly figures or pandas Stylers. No widgets here; pages/compare.py places them.
+Pure builders: they read a model.evaluation.comparison.ComparisonReport / ExternalValidation and return
+Plotly figures or pandas Stylers. No widgets here; app_pages/compare.py places them.
 Every model keeps one colour on every chart; the deep-learning models are drawn thicker.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import QUALITATIVE, SEQUENTIAL_SCALE, apply_theme
-from model.comparison import (
+from model.evaluation.comparison import (
     ANN_NAME,
     CLASSICAL_NAMES,
     DEEP_LEARNING_NAMES,
@@ -23,9 +23,9 @@ from model.comparison import (
     calibration_points,
     roc_points,
 )
-from model.datasets import SITE_LABELS
-from model.evaluation import METRICS
-from model.schema import feature
+from model.data.datasets import SITE_LABELS
+from model.evaluation.cross_validation import METRICS
+from model.data.schema import feature
 
 LEGEND_BELOW = dict(orientation="h", y=-0.2, yanchor="top", x=0, xanchor="left")
 BEST_CELL = "background-color: #d8ead2; font-weight: 600"

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import OUTCOME_COLORS, PRIMARY, apply_theme
-from model.config import ACTIVATIONS, ANNConfig
-from model.network import activation_curve, layer_sizes, parameter_count
+from model.nn.config import ACTIVATIONS, ANNConfig
+from model.nn.network import activation_curve, layer_sizes, parameter_count
 
 SMALL_LAYER = 12        # up to this many units a layer is drawn neuron by neuron
 _BLOCK_ANCHORS = 7      # a wide layer's edge is reached by this many fan lines

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard import state
-from model.config import (
+from model.nn.config import (
     ACTIVATIONS,
     CLASS_WEIGHTS,
     DEVICES,
@@ -37,8 +37,8 @@ from model.config import (
     ConfigError,
     LayerConfig,
 )
-from model.config import _RANGES as config_ranges
-from model.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_TRAINING_WORK, MAX_UNITS_PER_LAYER
+from model.nn.config import _RANGES as config_ranges
+from model.runtime.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_TRAINING_WORK, MAX_UNITS_PER_LAYER
 
 PREFIX = "configure."
 KEY_FULL_BATCH = PREFIX + "full_batch"
@@ -252,7 +252,7 @@ def field_errors(config: ANNConfig) -> dict[str, str]:
     """ANNConfig's verdict per field, plus whether the chosen device exists on this machine."""
     errors = {error.field: error.message for error in config.errors()}
     if "device" not in errors:
-        from model.device import resolve_device
+        from model.runtime.device import resolve_device
 
         try:
             resolve_device(config.device)
@@ -279,7 +279,7 @@ def _replace_config(config: ANNConfig) -> None:
 
 
 def apply_preset(name: str) -> None:
-    from model.presets import PRESETS
+    from model.nn.presets import PRESETS
 
     _replace_config(copy.deepcopy(PRESETS[name]))
     st.session_state[KEY_PRESET_MESSAGE] = ("success", f"Preset loaded: {PRESET_LABELS.get(name, name)}.")
@@ -346,7 +346,7 @@ def number_input(field: NumberField, errors: dict[str, str], disabled: bool = Fa
 
 def render_presets(config: ANNConfig) -> None:
     """One button per preset; the one the form still equals (if any) is highlighted and named."""
-    from model.presets import PRESET_DESCRIPTIONS, PRESETS, matching_preset
+    from model.nn.presets import PRESET_DESCRIPTIONS, PRESETS, matching_preset
 
     match = matching_preset(config)
     columns = st.columns(len(PRESETS))

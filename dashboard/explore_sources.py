@@ -14,8 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from model.limits import MAX_ROWS, MAX_UPLOAD_MB
-from model.schema import COLUMNS
+from model.runtime.limits import MAX_ROWS, MAX_UPLOAD_MB
+from model.data.schema import COLUMNS
 
 KEY_UPLOAD_OUTCOME = "explore.upload_outcome"   # UploadOutcome of the last CSV upload
 KEY_UPLOAD_SEEN = "explore.upload_seen"         # file_id of the upload already processed
@@ -51,7 +51,7 @@ class PendingCodingChoice:
 
     file_name: str
     data: bytes
-    readings: tuple  # model.coding_choice.CodingReading, one per candidate coding
+    readings: tuple  # model.data.coding_choice.CodingReading, one per candidate coding
 
 
 def apply_csv_upload(file_name: str, data: bytes, coding: str | None = None) -> UploadOutcome:
@@ -60,8 +60,8 @@ def apply_csv_upload(file_name: str, data: bytes, coding: str | None = None) -> 
     `coding`: None detects it; a file that fits several codings is kept with its readings
     (KEY_CODING_CHOICE) for ``render_coding_choice``, and nothing changes until the user chooses.
     """
-    from model.coding_choice import read_candidates
-    from model.csv_import import read_user_csv
+    from model.data.coding_choice import read_candidates
+    from model.data.csv_import import read_user_csv
 
     previous = state.current_dataset().name
     st.session_state.pop(KEY_CODING_CHOICE, None)
@@ -102,7 +102,7 @@ def apply_csv_upload(file_name: str, data: bytes, coding: str | None = None) -> 
 
 
 def _coding_name(coding: str) -> str:
-    from model.import_report import CODING_NAMES
+    from model.data.import_report import CODING_NAMES
 
     return CODING_NAMES.get(coding, coding)
 
@@ -197,7 +197,7 @@ def _use_sites(frame: pd.DataFrame, how: str) -> bool:
 
 def download_sites() -> bool:
     """Download (or read from the on-disk cache) the four sites; True when they became the dataset."""
-    from model.datasets import combine_sites, download_uci_sites
+    from model.data.datasets import combine_sites, download_uci_sites
 
     with st.status("Fetching the four UCI files…", expanded=True) as status:
         bar = st.progress(0.0)
@@ -219,7 +219,7 @@ def download_sites() -> bool:
 
 def apply_site_files(files: list[tuple[str, bytes]]) -> bool:
     """Read uploaded processed.<site>.data files (any of the four sites); used only if every file is valid."""
-    from model.datasets import combine_sites, load_uci_sites_from_files
+    from model.data.datasets import combine_sites, load_uci_sites_from_files
 
     buffers = []
     for name, data in files:
@@ -237,7 +237,7 @@ def apply_site_files(files: list[tuple[str, bytes]]) -> bool:
 
 
 def site_label(site: str) -> str:
-    from model.datasets import SITE_LABELS
+    from model.data.datasets import SITE_LABELS
 
     return SITE_LABELS.get(site, site)
 

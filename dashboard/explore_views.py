@@ -17,8 +17,8 @@ from dashboard.charts import (
 )
 from dashboard import state
 from dashboard.explore_sources import site_label
-from model import exploration as ex
-from model.schema import FEATURE_NAMES, TARGET, feature
+from model.data import exploration as ex
+from model.data.schema import FEATURE_NAMES, TARGET, feature
 
 WIDGET_AGE = "explore.age_range"
 WIDGET_SEX = "explore.sexes"

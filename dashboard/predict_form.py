@@ -1,9 +1,9 @@
-"""The patient form, built field by field from model/schema.py.
+"""The patient form, built field by field from model/data/schema.py.
 
 Each field's widget is chosen from the schema entry: named categories (never raw codes)
 in a select box, small whole-number ranges (vessels 0–3) in a select box, everything
 else in a number box without a widget clamp, so an impossible value reaches
-``model.risk.check_patient`` and its message is shown right under the field. "Unknown"
+``model.clinic.risk.check_patient`` and its message is shown right under the field. "Unknown"
 is offered where the schema allows it (``unknown_allowed``): a select box has an Unknown
 option, and a number box can be cleared — an empty box is Unknown (or, for a value that
 is required, "… is required"), never 0. Cholesterol can be entered in mg/dL or mmol/L.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from model.risk import (
+from model.clinic.risk import (
     CHOLESTEROL_MGDL_PER_MMOL,
     CHOLESTEROL_UNITS,
     PatientCheck,
@@ -24,7 +24,7 @@ from model.risk import (
     mgdl_to_mmol,
     mmol_to_mgdl,
 )
-from model.schema import FEATURES, Feature, feature
+from model.data.schema import FEATURES, Feature, feature
 
 FIELD_PREFIX = "predict.field."        # + feature name (+ "." + unit for cholesterol)
 KEY_CHOL_UNIT = "predict.chol_unit"

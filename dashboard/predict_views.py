@@ -1,7 +1,7 @@
 """Presentation for the patient-risk page: Plotly figures and the result / batch / what-if sections.
 
-Computation happens in model/risk.py, model/explain.py, model/report.py and
-model/model_card.py; this module only draws. Figures are pure functions of model
+Computation happens in model/clinic/risk.py, model/clinic/explain.py, model/clinic/report.py and
+model/clinic/model_card.py; this module only draws. Figures are pure functions of model
 results (testable without Streamlit); ``render_*`` functions draw into the page.
 """
 from __future__ import annotations
@@ -15,12 +15,12 @@ import streamlit as st
 
 from dashboard.charts import OUTCOME_COLORS, PRIMARY, apply_theme, show
 from dashboard.predict_form import value_widget
-from model.coding_choice import read_candidates
-from model.explain import Explainer, Explanation
-from model.import_report import CODING_NAMES
-from model.model_card import ModelCard
-from model.report import patient_report_html
-from model.risk import (
+from model.data.coding_choice import read_candidates
+from model.clinic.explain import Explainer, Explanation
+from model.data.import_report import CODING_NAMES
+from model.clinic.model_card import ModelCard
+from model.clinic.report import patient_report_html
+from model.clinic.risk import (
     BAND_RATIONALE,
     CHOLESTEROL_MGDL_PER_MMOL,
     RISK_BANDS,
@@ -36,8 +36,8 @@ from model.risk import (
     score_batch,
     what_if,
 )
-from model.reference import TrainingReference, reference_for_model
-from model.schema import FEATURE_NAMES, FEATURES, feature
+from model.clinic.reference import TrainingReference, reference_for_model
+from model.data.schema import FEATURE_NAMES, FEATURES, feature
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def what_if_figure(change: WhatIf) -> go.Figure:
 
 def model_support(model, frame, dataset_name: str):
     """(Explainer, population risks, TrainingReference) for the active model and the dataset in use, built once
-    per session. The training reference is the model's own training data where known (model/reference.py)."""
+    per session. The training reference is the model's own training data where known (model/clinic/reference.py)."""
     pipeline = model.pipeline
     token = (id(pipeline), dataset_name, len(frame))
     cache = st.session_state.setdefault(KEY_CACHE, {})

@@ -13,7 +13,7 @@ from dashboard import state
 
 @st.cache_resource(show_spinner=False)
 def _device_description(requested: str) -> str:
-    from model.device import describe_device, resolve_device
+    from model.runtime.device import describe_device, resolve_device
 
     return describe_device(resolve_device(requested))
 
@@ -33,7 +33,7 @@ def device_in_use() -> str:
             return f"unknown ({inner})"
 
 
-HEARTBEAT_SECONDS = 2.0  # well inside model.jobs.HEARTBEAT_TIMEOUT_S
+HEARTBEAT_SECONDS = 2.0  # well inside model.runtime.jobs.HEARTBEAT_TIMEOUT_S
 
 
 @st.fragment(run_every=HEARTBEAT_SECONDS)
@@ -53,7 +53,7 @@ def render_jobs() -> None:
         return
     if job.is_active:
         _job_heartbeat(job)
-        st.page_link("pages/compare.py", label="See the comparison", icon=":material/leaderboard:")
+        st.page_link("app_pages/compare.py", label="See the comparison", icon=":material/leaderboard:")
     else:
         st.markdown(f"**Comparison:** {job.status.words}")
 

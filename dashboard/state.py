@@ -67,39 +67,16 @@ class ActiveModel:
         return RECOVERED_DEFAULT_NAME if self.notice else self.name
 
 
-def require_router() -> None:
-    """Make a page opened by its own URL on a fresh server run through app.py.
-
-    Streamlit still supports the legacy `pages/` folder: until some session has run app.py's
-    st.navigation, a request for /train runs pages/train.py alone (no router, no layout, no
-    sidebar, raw file names as navigation). Turning that mode off and rerunning makes the
-    script runner execute app.py, whose st.navigation resolves the same page (page hashes
-    come from the URL path). Every getter below calls this, so every page gets it for free.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    if not PagesManager.uses_pages_directory:
-        return
-    PagesManager.uses_pages_directory = False
-    ctx = get_script_run_ctx(suppress_warning=True)
-    # Rerun from a page's body only: a st.rerun() in a widget callback (AppTest re-creates the
-    # flag before every run, callbacks included) would abort the callback's own work.
-    if ctx is not None and ctx.has_script_started:
-        st.rerun()
-
-
 @st.cache_data(show_spinner=False)
 def builtin_dataset() -> pd.DataFrame:
     """The built-in Cleveland data (cached for all sessions; st.cache_data hands out copies)."""
-    from model.datasets import load_dataset
+    from model.data.datasets import load_dataset
 
     return load_dataset("cleveland")
 
 
 def current_dataset() -> DatasetChoice:
     """The dataset chosen in this browser session; the built-in Cleveland data until one is chosen."""
-    require_router()
     choice = st.session_state.get(KEY_DATASET)
     if choice is None:
         choice = DatasetChoice(BUILTIN_NAME, builtin_dataset(), SOURCE_BUILTIN)
@@ -133,7 +110,6 @@ def set_deduplicated(frame: pd.DataFrame, n_removed: int, summary: str) -> Datas
 
 def deduplication() -> DeduplicatedDataset | None:
     """The undo record while the deduplicated dataset is still the one in use (None once another is chosen)."""
-    require_router()
     record = st.session_state.get(KEY_DEDUPLICATION)
     if record is not None and st.session_state.get(KEY_DATASET) is not record.deduplicated:
         st.session_state.pop(KEY_DEDUPLICATION, None)  # another dataset was chosen since: nothing to undo
@@ -159,7 +135,6 @@ def reset_dataset() -> DatasetChoice:
 
 def uci_sites() -> pd.DataFrame | None:
     """The four UCI sites (one frame, "site" column) once downloaded or uploaded this session."""
-    require_router()
     return st.session_state.get(KEY_UCI_SITES)
 
 
@@ -176,14 +151,14 @@ def _default_model() -> tuple:
     cache exceptions, so the call after `_recover_default_model` loads the saved copy. Nothing
     here calls st.*: elements drawn inside a cached function would be replayed on every hit.
     """
-    from model.default_model import load_shipped_or_recovered
+    from model.serving.default_model import load_shipped_or_recovered
 
     return load_shipped_or_recovered()
 
 
 def _recover_default_model(damaged) -> None:
     """Retrain the default network with visible progress, then let the cache load the saved copy."""
-    from model.default_model import recover_default_model
+    from model.serving.default_model import recover_default_model
 
     with st.status("The shipped model files are damaged: retraining the default network on the built-in "
                    "data…", expanded=True) as status:
@@ -200,7 +175,7 @@ def prepare_default_model() -> None:
 
     app.py calls it in the main area before the sidebar, so retraining shows its progress there.
     """
-    from model.default_model import DefaultModelDamaged
+    from model.serving.default_model import DefaultModelDamaged
 
     try:
         _default_model()
@@ -220,11 +195,10 @@ def default_model_notice() -> str | None:
 
 def active_model() -> ActiveModel:
     """The model promoted in this session, else the default (pipeline None and `error` set if it fails)."""
-    require_router()
     promoted = st.session_state.get(KEY_ACTIVE_MODEL)
     if promoted is not None:
         return promoted
-    from model.default_model import DefaultModelDamaged
+    from model.serving.default_model import DefaultModelDamaged
 
     try:
         try:
@@ -247,10 +221,9 @@ def set_active_model(name: str, pipeline: Any, metadata: dict | None = None,
 def ann_config():
     """The network configuration of this session, exactly as the Configure form shows it (a private copy of
     the recommended preset at first). It may have errors (ANNConfig.errors()): pages refuse to train it then."""
-    require_router()
     config = st.session_state.get(KEY_ANN_CONFIG)
     if config is None:
-        from model.presets import RECOMMENDED
+        from model.nn.presets import RECOMMENDED
 
         config = copy.deepcopy(RECOMMENDED)
         st.session_state[KEY_ANN_CONFIG] = config
@@ -263,12 +236,11 @@ def set_ann_config(config) -> None:
 
 def training_runs() -> list:
     """This session's training runs (the list itself: append to it)."""
-    require_router()
     return st.session_state.setdefault(KEY_TRAINING_RUNS, [])
 
 
 def compare_job():
-    """This session's latest comparison job (a model.jobs.Job), running or ended; None before the first."""
+    """This session's latest comparison job (a model.runtime.jobs.Job), running or ended; None before the first."""
     return st.session_state.get(KEY_COMPARE_JOB)
 
 

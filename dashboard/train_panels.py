@@ -1,6 +1,6 @@
 """Widgets of the training page: Start/Stop, the live panel, a finished run's results, the run history.
 
-Runs (model.runs.TrainingRun) live in this session's state only (dashboard.state.training_runs()).
+Runs (model.serving.runs.TrainingRun) live in this session's state only (dashboard.state.training_runs()).
 The training thread never calls Streamlit: the live panel is a fragment that redraws from the
 run's recorded history on a timer, and asks for a full rerun once the run has ended.
 """
@@ -24,9 +24,9 @@ from dashboard.training_views import (
     threshold_figure,
     weight_histograms_figure,
 )
-from model import thresholds
-from model.compute_slots import ServerBusyError
-from model.runs import RunStatus, TrainingRun, config_summary, repeats_note
+from model.evaluation import thresholds
+from model.runtime.compute_slots import ServerBusyError
+from model.serving.runs import RunStatus, TrainingRun, config_summary, repeats_note
 
 REFRESH_SECONDS = 1.0     # live redraw interval: smooth enough to watch, light on a small server
 MAX_SESSION_RUNS = 10     # older finished runs are dropped (memory is bounded per session)

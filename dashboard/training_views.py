@@ -2,7 +2,7 @@
 boundary, and the evaluation of a finished run.
 
 Pure figure builders: they read a TrainingRun's recorded events / snapshots (or the
-curves computed in model/thresholds.py) and return themed figures. No widgets here.
+curves computed in model/evaluation/thresholds.py) and return themed figures. No widgets here.
 """
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import OUTCOME_COLORS, OUTCOME_LABELS, QUALITATIVE, apply_theme
-from model.evaluation import METRICS
-from model.projection import PatientProjection
-from model.runs import Snapshot, TrainingRun, config_summary
-from model.thresholds import Curve, OperatingPoint
-from model.training import EpochEvent
+from model.evaluation.cross_validation import METRICS
+from model.data.projection import PatientProjection
+from model.serving.runs import Snapshot, TrainingRun, config_summary
+from model.evaluation.thresholds import Curve, OperatingPoint
+from model.nn.training import EpochEvent
 
 TRAIN_STYLE = dict(dash="solid")
 VALIDATION_STYLE = dict(dash="dot")

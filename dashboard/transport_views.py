@@ -1,7 +1,7 @@
 """Views of the "Other hospitals" page: full vs reduced models at other sites, local recalibration, and
 making the recalibrated network the session's active model.
 
-Computation lives in model/transport.py; this module holds the widgets, the session keys of the page and
+Computation lives in model/evaluation/transport.py; this module holds the widgets, the session keys of the page and
 the Plotly figures. Results are kept in session state so that leaving the page and coming back shows them.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from sklearn.base import clone
 
 from dashboard import state
 from dashboard.charts import QUALITATIVE, apply_theme, show
-from model import transport as T
-from model.datasets import SITE_LABELS
+from model.evaluation import transport as T
+from model.data.datasets import SITE_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def site_label(site: str) -> str:
 def _fresh_copy(pipeline):
     """An unfitted pipeline with the same settings: a network rebuilt from its configuration (never the
     original's live-chart callbacks), anything else cloned."""
-    from model.pipelines import pipeline_from_config
+    from model.evaluation.pipelines import pipeline_from_config
 
     final = pipeline[-1]
     if hasattr(final, "network_") and callable(getattr(final, "config", None)):
@@ -111,9 +111,9 @@ def model_choices(active: state.ActiveModel) -> dict[str, str]:
 
 
 def _transport_models(chosen: dict[str, str], active: state.ActiveModel, notes: list[str]):
-    from model.classical import classical_models
-    from model.pipelines import pipeline_from_config
-    from model.reference import reference_for_model
+    from model.evaluation.classical import classical_models
+    from model.evaluation.pipelines import pipeline_from_config
+    from model.clinic.reference import reference_for_model
 
     builtin = state.builtin_dataset()
     config = state.ann_config()
@@ -141,7 +141,7 @@ def _transport_models(chosen: dict[str, str], active: state.ActiveModel, notes: 
 
 def _load_sites_widgets() -> None:
     """Download or upload the UCI sites (kept for the session; the session's dataset is not changed)."""
-    from model.datasets import combine_sites, download_uci_sites, load_uci_sites_from_files
+    from model.data.datasets import combine_sites, download_uci_sites, load_uci_sites_from_files
 
     st.info("Load the UCI sites to test on them: models are trained on Cleveland and tested at Hungary, "
             "Switzerland and VA Long Beach. You can also upload your own labelled patients below.",
@@ -184,7 +184,7 @@ def _load_sites_widgets() -> None:
 
 def render_local_upload() -> None:
     """Labelled patients of your own hospital (UCI or Kaggle coding), kept for the session."""
-    from model.csv_import import read_user_csv
+    from model.data.csv_import import read_user_csv
 
     with st.expander("Your own hospital's labelled patients (CSV)", expanded=st.session_state.get(KEY_LOCAL) is None
                      and state.uci_sites() is None):
@@ -247,7 +247,7 @@ def render_run_form(active: state.ActiveModel) -> None:
 
 
 def run(active: state.ActiveModel, chosen: dict[str, str], where: list[str], threshold: float) -> None:
-    from model.compute_slots import ServerBusyError, compute_slot
+    from model.runtime.compute_slots import ServerBusyError, compute_slot
 
     sites = state.uci_sites()
     frames = {}
@@ -558,6 +558,6 @@ def render_message() -> None:
     kind, text = message
     if kind == "success":
         st.success(text, icon=":material/check:")
-        st.page_link("pages/predict.py", label="Open Patient risk", icon=":material/monitor_heart:")
+        st.page_link("app_pages/predict.py", label="Open Patient risk", icon=":material/monitor_heart:")
     else:
         st.error(text, icon=":material/error:")

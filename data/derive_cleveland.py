@@ -1,9 +1,9 @@
-"""Derive data/heart_cleveland.csv (UCI coding) from the copy of the Cleveland data that
+"""Derive model/resources/heart_cleveland.csv (UCI coding) from the copy of the Cleveland data that
 the PyPI package pingouin ships as ``datasets/chi2_independence.csv`` (Kaggle coding).
 
 Run from the repository root:  python data/derive_cleveland.py  [--out PATH]
 
-The decoding tables live in model/codings.py (documented in data/README.md). The Kaggle
+The decoding tables live in model/data/codings.py (documented in data/README.md). The Kaggle
 copy lacks one Cleveland patient and repeats another; the derived file keeps its 303 rows
 as they are, duplicate included, so that the provenance stays checkable
 (tests/test_datasets.py compares it with the UCI original).
@@ -21,10 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from model.codings import kaggle_to_uci  # noqa: E402
-from model.schema import COLUMNS, FEATURES  # noqa: E402
+from model.data.codings import kaggle_to_uci  # noqa: E402
+from model.data.schema import COLUMNS, FEATURES  # noqa: E402
 
-DEFAULT_OUT = REPO / "data" / "heart_cleveland.csv"
+DEFAULT_OUT = REPO / "model" / "resources" / "heart_cleveland.csv"
 
 
 def pingouin_source() -> Path:
@@ -40,7 +40,7 @@ def pingouin_source() -> Path:
 
 
 def derive(source=None) -> pd.DataFrame:
-    """Return the 303 rows in UCI coding, columns model.schema.COLUMNS, target = num > 0."""
+    """Return the 303 rows in UCI coding, columns model.data.schema.COLUMNS, target = num > 0."""
     source = pingouin_source() if source is None else Path(source)
     kaggle = pd.read_csv(source, encoding="utf-8-sig")
     missing = [c for c in COLUMNS if c not in kaggle.columns]

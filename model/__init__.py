@@ -7,20 +7,20 @@ or the dashboard. The notebook API is re-exported here and imported lazily, so t
 from importlib import import_module
 
 _EXPORTS = {
-    "load_dataset": "model.datasets",
-    "read_user_csv": "model.csv_import",
-    "ann_pipeline": "model.pipelines",
-    "pipeline_from_config": "model.pipelines",
-    "classical_models": "model.classical",
-    "load_default_model": "model.bundle",
-    "save_bundle": "model.bundle",
-    "load_bundle": "model.bundle",
-    "cross_validate_models": "model.evaluation",
-    "ANNClassifier": "model.estimator",
-    "ANNConfig": "model.config",
-    "LayerConfig": "model.config",
-    "FEATURES": "model.schema",
-    "TARGET": "model.schema",
+    "load_dataset": "model.data.datasets",
+    "read_user_csv": "model.data.csv_import",
+    "ann_pipeline": "model.evaluation.pipelines",
+    "pipeline_from_config": "model.evaluation.pipelines",
+    "classical_models": "model.evaluation.classical",
+    "load_default_model": "model.serving.bundle",
+    "save_bundle": "model.serving.bundle",
+    "load_bundle": "model.serving.bundle",
+    "cross_validate_models": "model.evaluation.cross_validation",
+    "ANNClassifier": "model.nn.estimator",
+    "ANNConfig": "model.nn.config",
+    "LayerConfig": "model.nn.config",
+    "FEATURES": "model.data.schema",
+    "TARGET": "model.data.schema",
 }
 
 __all__ = sorted(_EXPORTS)

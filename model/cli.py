@@ -17,9 +17,9 @@ from typing import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .config import ANNConfig, ConfigError
-from .preprocessing import features_and_target
-from .schema import TARGET
+from model.nn.config import ANNConfig, ConfigError
+from model.data.preprocessing import features_and_target
+from model.data.schema import TARGET
 
 EXIT_BAD_INPUT = 2
 ANN_NAME = "ANN"
@@ -33,7 +33,7 @@ class InputError(Exception):
 def read_config(path: str | None) -> ANNConfig:
     """The ANNConfig in a JSON file, or presets.RECOMMENDED when no file is given."""
     if path is None:
-        from .presets import RECOMMENDED
+        from model.nn.presets import RECOMMENDED
         return RECOMMENDED
     file = Path(path)
     if not file.is_file():
@@ -50,14 +50,14 @@ def read_data(spec: str, coding: str | None = None) -> tuple[pd.DataFrame, str]:
     """(frame with the 13 features and the target, description) for a built-in name or a CSV path.
 
     `coding` ("uci", "kaggle", "tensorflow") reads a CSV whose values fit more than one coding."""
-    from .datasets import BUILT_IN, load_dataset
+    from model.data.datasets import BUILT_IN, load_dataset
 
     if spec in BUILT_IN:
         return load_dataset(spec), f"built-in {spec}"
     path = Path(spec)
     if not path.is_file():
         raise InputError(f"--data must be one of {', '.join(BUILT_IN)} or a CSV file; {spec!r} is neither")
-    from .csv_import import read_user_csv
+    from model.data.csv_import import read_user_csv
 
     result = read_user_csv(path, coding=coding)
     if result.report.needs_coding:
@@ -76,7 +76,7 @@ def read_data(spec: str, coding: str | None = None) -> tuple[pd.DataFrame, str]:
 # ---------------------------------------------------------------- progress
 def epoch_progress_callback(epochs: int):
     """A training Callback that advances a tqdm bar once per epoch."""
-    from .training import Callback
+    from model.nn.training import Callback
 
     class EpochBar(Callback):
         def __init__(self):
@@ -94,8 +94,8 @@ def epoch_progress_callback(epochs: int):
 
 def cross_validate_with_bar(models: dict, X, y, folds: int, repeats: int, seed: int):
     """Cross-validation with a progress bar; rows of one patient (identical features) share a fold."""
-    from .evaluation import cross_validate_models, make_splits
-    from .splits import patient_groups
+    from model.evaluation.cross_validation import cross_validate_models, make_splits
+    from model.data.splits import patient_groups
 
     patients = patient_groups(X, y)
     # ValueError with a plain message on bad counts
@@ -122,7 +122,7 @@ def cv_method(result) -> str:
 
 
 def describe(config: ANNConfig) -> str:
-    from .device import describe_device
+    from model.runtime.device import describe_device
 
     layers = "-".join(str(layer.units) for layer in config.hidden_layers) or "none (perceptron)"
     return (f"hidden layers {layers}, {config.optimizer}, {config.epochs} epochs, "
@@ -140,8 +140,8 @@ def read_inputs(args) -> tuple[ANNConfig, pd.DataFrame, str]:
 
 
 def train_command(args) -> int:
-    from .bundle import save_bundle
-    from .pipelines import pipeline_from_config
+    from model.serving.bundle import save_bundle
+    from model.evaluation.pipelines import pipeline_from_config
 
     config, frame, source = read_inputs(args)
     X, y = features_and_target(frame)
@@ -176,8 +176,8 @@ def train_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
-    from .classical import classical_models
-    from .pipelines import pipeline_from_config
+    from model.evaluation.classical import classical_models
+    from model.evaluation.pipelines import pipeline_from_config
 
     config, frame, source = read_inputs(args)
     X, y = features_and_target(frame)
@@ -221,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .bundle import BundleError
-    from .device import DeviceUnavailableError
+    from model.serving.bundle import BundleError
+    from model.runtime.device import DeviceUnavailableError
 
     args = build_parser().parse_args(argv)
     try:

@@ -12,7 +12,7 @@ def page_text(at: AppTest) -> str:
 
 
 def open_page(page: str, session_state: dict | None = None, timeout: float = 240) -> AppTest:
-    """Run app.py (the router) with `session_state` seeded, then switch to `page` (e.g. "pages/compare.py")."""
+    """Run app.py (the router) with `session_state` seeded, then switch to `page` (e.g. "app_pages/compare.py")."""
     at = AppTest.from_file("../app.py", default_timeout=timeout)
     for key, value in (session_state or {}).items():
         at.session_state[key] = value

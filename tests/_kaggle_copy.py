@@ -1,6 +1,6 @@
 """A 1,025-row file built like the public Kaggle copy: the 303 built-in patients plus 722 repeats of them.
 
-Written in Kaggle coding (model.codings.uci_to_kaggle) and read back through model.read_user_csv, so the
+Written in Kaggle coding (model.data.codings.uci_to_kaggle) and read back through model.read_user_csv, so the
 tests go through the importer path an analyst's upload takes.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ import io
 import numpy as np
 import pandas as pd
 
-from model.codings import uci_to_kaggle
-from model.csv_import import read_user_csv
-from model.datasets import load_dataset
+from model.data.codings import uci_to_kaggle
+from model.data.csv_import import read_user_csv
+from model.data.datasets import load_dataset
 
 N_REPEATS = 722
 

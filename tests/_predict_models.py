@@ -3,10 +3,10 @@ from functools import lru_cache
 
 from sklearn.linear_model import LogisticRegression
 
-from model.classical import with_preprocessing
-from model.datasets import load_dataset
-from model.pipelines import ann_pipeline
-from model.schema import FEATURE_NAMES
+from model.evaluation.classical import with_preprocessing
+from model.data.datasets import load_dataset
+from model.evaluation.pipelines import ann_pipeline
+from model.data.schema import FEATURE_NAMES
 
 
 @lru_cache(maxsize=None)

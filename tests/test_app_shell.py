@@ -13,7 +13,7 @@ import pytest
 from _apptest import page_text
 from streamlit.testing.v1 import AppTest
 
-from model.limits import MAX_ROWS, MAX_UPLOAD_MB
+from model.runtime.limits import MAX_ROWS, MAX_UPLOAD_MB
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 120
@@ -57,7 +57,7 @@ def test_landing_page_tells_a_first_time_user_where_to_start(app):
 
 def test_exploration_page_shows_every_view(app):
     app.run()
-    app.switch_page("pages/explore.py").run()
+    app.switch_page("app_pages/explore.py").run()
     assert not app.exception
     labels = [tab.label for tab in app.tabs]
     for name in ("Overview", "Codebook", "Distributions", "Associations", "Correlations", "PCA", "Data quality"):
@@ -70,7 +70,7 @@ def test_exploration_page_shows_every_view(app):
 
 def test_filters_update_every_view(app):
     app.run()
-    app.switch_page("pages/explore.py").run()
+    app.switch_page("app_pages/explore.py").run()
     sex = next(w for w in app.multiselect if w.key.startswith("explore.sexes"))
     sex.set_value([0]).run()
     assert not app.exception
@@ -85,7 +85,7 @@ def test_filters_update_every_view(app):
 
 def test_each_feature_can_be_drawn(app):
     app.run()
-    app.switch_page("pages/explore.py").run()
+    app.switch_page("app_pages/explore.py").run()
     for name in ("cp", "chol", "fbs"):
         app.selectbox(key="explore.feature").set_value(name).run()
         assert not app.exception
@@ -121,8 +121,8 @@ def test_a_bad_upload_gives_its_message_and_keeps_the_previous_dataset():
 
 
 def test_a_good_upload_becomes_the_dataset_and_its_conversions_are_reported():
-    from model.codings import uci_to_kaggle
-    from model.datasets import load_dataset
+    from model.data.codings import uci_to_kaggle
+    from model.data.datasets import load_dataset
 
     kaggle = uci_to_kaggle(load_dataset("cleveland")).to_csv(index=False).encode()
     at = AppTest.from_function(_upload_script, default_timeout=TIMEOUT, args=("heart.csv", kaggle)).run()
@@ -133,7 +133,7 @@ def test_a_good_upload_becomes_the_dataset_and_its_conversions_are_reported():
 
 
 def test_a_file_without_an_outcome_is_not_explored():
-    from model.datasets import load_dataset
+    from model.data.datasets import load_dataset
 
     features_only = load_dataset("cleveland").drop(columns="target").to_csv(index=False).encode()
     at = AppTest.from_function(_upload_script, default_timeout=TIMEOUT, args=("x.csv", features_only)).run()
@@ -177,14 +177,14 @@ def test_the_dataset_chosen_on_one_page_is_used_on_every_page(app):
     # AppTest drops the sidebar on every run after the first when st.navigation is used, so the
     # sidebar is read on a first run; the browser tests check it across pages and reruns.
     from dashboard.state import KEY_DATASET, SOURCE_UPLOAD, DatasetChoice
-    from model.datasets import load_dataset
+    from model.data.datasets import load_dataset
 
     frame = load_dataset("cleveland").head(120)
     app.session_state[KEY_DATASET] = DatasetChoice("Uploaded: mine.csv", frame, SOURCE_UPLOAD)
     app.run()
     assert "Uploaded: mine.csv" in _sidebar_text(app)
     assert "120 patients" in _sidebar_text(app)
-    app.switch_page("pages/explore.py").run()
+    app.switch_page("app_pages/explore.py").run()
     assert not app.exception
     assert "Exploring **Uploaded: mine.csv**" in page_text(app)
     assert "120 of 120 patients selected" in page_text(app)

@@ -1,4 +1,4 @@
-"""Stacked fold training (model/batched_cv.py) against fold-by-fold training with the real pipeline."""
+"""Stacked fold training (model/evaluation/batched_cv.py) against fold-by-fold training with the real pipeline."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +7,13 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from model.batched_cv import BatchedANN, FoldCache, SharedPreprocessingModel, preprocess_folds
-from model.classical import classical_models
-from model.config import OPTIMIZERS, ANNConfig, LayerConfig
-from model.datasets import load_dataset
-from model.evaluation import cross_validate_models, make_splits
-from model.pipelines import pipeline_from_config
-from model.schema import FEATURE_NAMES, NUMERIC
+from model.evaluation.batched_cv import BatchedANN, FoldCache, SharedPreprocessingModel, preprocess_folds
+from model.evaluation.classical import classical_models
+from model.nn.config import OPTIMIZERS, ANNConfig, LayerConfig
+from model.data.datasets import load_dataset
+from model.evaluation.cross_validation import cross_validate_models, make_splits
+from model.evaluation.pipelines import pipeline_from_config
+from model.data.schema import FEATURE_NAMES, NUMERIC
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +130,9 @@ def test_folds_of_unequal_size_with_early_stopping_equal_fold_by_fold_training(d
 
 
 def test_mini_batches_are_drawn_on_the_cpu_as_single_fits_draw_them(data, splits, monkeypatch):
-    """The permutations come from CPU generators whatever the device (model/training.py does the same), so a
+    """The permutations come from CPU generators whatever the device (model/nn/training.py does the same), so a
     seed gives the same batches on a GPU; a device generator would draw other permutations there."""
-    import model.batched_cv as batched_cv
+    import model.evaluation.batched_cv as batched_cv
 
     drawn = []
     real = torch.randperm

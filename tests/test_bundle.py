@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.bundle import (
+from model.serving.bundle import (
     BUNDLE_FORMAT,
     DEFAULT_BUNDLE,
     BundleError,
@@ -15,10 +15,10 @@ from model.bundle import (
     load_default_model,
     save_bundle,
 )
-from model.classical import classical_models
-from model.datasets import load_dataset
-from model.pipelines import ann_pipeline
-from model.schema import FEATURE_NAMES
+from model.evaluation.classical import classical_models
+from model.data.datasets import load_dataset
+from model.evaluation.pipelines import ann_pipeline
+from model.data.schema import FEATURE_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -136,12 +136,12 @@ def test_the_shipped_default_model(frame):
     model = load_default_model()
     metadata = model.metadata
     assert metadata["data_fingerprint"] == data_fingerprint(frame), "rebuild it: python -m model train --cv " \
-                                                                   "--out model/default_bundle"
+                                                                   "--out model/resources/default_bundle"
     assert metadata["cv"]["n_splits"] == 5 and metadata["cv"]["n_repeats"] == 10
     metrics = metadata["metrics"]
     assert metrics["roc_auc"]["mean"] >= 0.91 and metrics["accuracy"]["mean"] >= 0.84
     assert metrics["brier"]["mean"] <= 0.12
-    from model.presets import RECOMMENDED
+    from model.nn.presets import RECOMMENDED
     assert model.named_steps["ann"].config().to_dict() == RECOMMENDED.to_dict()
     from sklearn.metrics import roc_auc_score
     proba = model.predict_proba(frame[list(FEATURE_NAMES)])[:, 1]
@@ -161,7 +161,7 @@ def _zip(files: dict) -> bytes:
 
 
 def test_zipped_bundles_load_and_bad_zips_are_refused(bundle, fitted, frame, tmp_path):
-    from model.bundle import load_bundle_archive
+    from model.serving.bundle import load_bundle_archive
 
     files = {f"my-run/{p.name}": p.read_bytes() for p in bundle.iterdir()}
     X = frame[list(FEATURE_NAMES)]

@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 import torch
 
-from model import bundle as bundle_module
-from model.bundle import (BUNDLE_FORMAT, CONFIG_FILE, METADATA_FILE, PREPROCESSING_FILE, PROBE_TOLERANCE,
+from model.serving import bundle as bundle_module
+from model.serving.bundle import (BUNDLE_FORMAT, CONFIG_FILE, METADATA_FILE, PREPROCESSING_FILE, PROBE_TOLERANCE,
                           UNVERIFIED_WARNING, WEIGHTS_FILE, BundleError, load_bundle, load_bundle_archive,
                           load_default_model, probe_patients, save_bundle)
-from model.datasets import load_dataset
-from model.pipelines import ann_pipeline
-from model.schema import FEATURE_NAMES
+from model.data.datasets import load_dataset
+from model.evaluation.pipelines import ann_pipeline
+from model.data.schema import FEATURE_NAMES
 
 FORMAT_1_BUNDLE = Path(__file__).parent / "data" / "bundle_format1"  # the shipped default as saved before hashes
 
@@ -81,7 +81,7 @@ def test_a_saved_bundle_records_hashes_and_probes_and_loads_verified(saved, fram
 
 
 def test_probe_patients_are_valid_for_the_schema_and_exercise_the_imputers():
-    from model.schema import feature
+    from model.data.schema import feature
     patients = probe_patients()
     assert all(list(p) == list(FEATURE_NAMES) for p in patients)
     assert all(feature(k).check(v) is None for p in patients for k, v in p.items())
@@ -352,7 +352,7 @@ def test_callers_cannot_forge_the_integrity_record(tmp_path, frame):
 
 # ----------------------------------------------------------------------------- bundles saved before this change
 def test_an_old_format_bundle_loads_with_a_visible_logged_warning(caplog, frame):
-    with caplog.at_level(logging.WARNING, logger="model.bundle"):
+    with caplog.at_level(logging.WARNING, logger="model.serving.bundle"):
         old = load_bundle(FORMAT_1_BUNDLE)
     assert old.metadata["bundle_format"] == 1
     assert old.integrity_warning == UNVERIFIED_WARNING
@@ -370,8 +370,8 @@ def test_an_old_format_bundle_re_saved_is_verified(tmp_path):
 @pytest.mark.parametrize("units", [[8], [16, 8], [5, 4, 3]])
 def test_expected_weight_shapes_are_the_networks_own(units):
     """The names and shapes checked before loading are exactly those of the network's state_dict."""
-    from model.config import ANNConfig
-    from model.network import MLP
+    from model.nn.config import ANNConfig
+    from model.nn.network import MLP
 
     config = ANNConfig.from_dict({"hidden_layers": [{"units": u} for u in units]})
     network = MLP(config, 22)

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
-from model.classical import classical_models
-from model.datasets import load_dataset
-from model.preprocessing import features_and_target
+from model.evaluation.classical import classical_models
+from model.data.datasets import load_dataset
+from model.data.preprocessing import features_and_target
 
 EXPECTED = ["Logistic regression", "Random forest", "Gradient boosting", "SVM", "k-nearest neighbours",
             "Naive Bayes", "Decision tree"]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from model.bundle import load_bundle
+from model.serving.bundle import load_bundle
 from model.cli import main
-from model.datasets import load_dataset
+from model.data.datasets import load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"hidden_layers": [{"units": 4, "activation": "relu", "dropout": 0.0}], "epochs": 5,
@@ -98,8 +98,8 @@ def test_module_entry_point_gives_no_traceback(tmp_path):
 
 def test_evaluate_keeps_each_patient_of_the_public_1025_row_copy_in_one_fold(tmp_path, tiny_config, capsys,
                                                                               monkeypatch):
-    from model import evaluation
-    from model.schema import FEATURE_NAMES
+    from model.evaluation import cross_validation as evaluation
+    from model.data.schema import FEATURE_NAMES
     from _kaggle_copy import kaggle_1025_bytes, kaggle_1025_frame, total_seen
 
     csv = tmp_path / "heart.csv"
@@ -120,7 +120,7 @@ def test_evaluate_keeps_each_patient_of_the_public_1025_row_copy_in_one_fold(tmp
 
 
 def test_a_csv_that_fits_two_codings_asks_for_coding_and_then_trains(tmp_path, tiny_config, capsys):
-    from model.codings import uci_to_kaggle
+    from model.data.codings import uci_to_kaggle
 
     kaggle = uci_to_kaggle(load_dataset("cleveland"))
     fits_both = (kaggle["cp"] != 0) & (kaggle["slope"] != 0) & (kaggle["ca"] != 4) & ~kaggle["thal"].isin([0, 1, 2])

@@ -12,12 +12,13 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_panels as panels
 from dashboard.state import KEY_ANN_CONFIG, KEY_COMPARE_JOB, KEY_UCI_SITES
-from model import compute_slots, estimates
-from model.comparison import ANN_NAME, CLASSICAL_NAMES, PERCEPTRON_NAME
-from model.config import ANNConfig, LayerConfig
-from model.datasets import combine_sites, load_uci_sites_from_files
-from model.estimates import MachineSpeed
-from model.jobs import JobStatus
+from model.runtime import compute_slots
+from model.evaluation import estimates
+from model.evaluation.comparison import ANN_NAME, CLASSICAL_NAMES, PERCEPTRON_NAME
+from model.nn.config import ANNConfig, LayerConfig
+from model.data.datasets import combine_sites, load_uci_sites_from_files
+from model.evaluation.estimates import MachineSpeed
+from model.runtime.jobs import JobStatus
 
 TIMEOUT = 240
 SMALL_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,
@@ -50,7 +51,7 @@ def _recording(start, jobs):
 
 
 def _open(session_state: dict | None = None) -> AppTest:
-    return open_page("pages/compare.py", session_state, TIMEOUT)
+    return open_page("app_pages/compare.py", session_state, TIMEOUT)
 
 
 def _submit_small(at: AppTest, models: list[str]) -> AppTest:
@@ -118,8 +119,8 @@ def test_a_busy_server_says_so_politely_and_keeps_the_form():
 def test_a_model_that_fails_is_named_and_the_form_is_kept(monkeypatch):
     from sklearn.dummy import DummyClassifier
 
-    from model import comparison
-    from model.classical import with_preprocessing
+    from model.evaluation import comparison
+    from model.evaluation.classical import with_preprocessing
 
     class FailingNaiveBayes(DummyClassifier):
         def fit(self, X, y, sample_weight=None):
@@ -163,9 +164,9 @@ def test_a_small_run_shows_the_leaderboard_and_is_kept_for_the_session():
     assert "Load the four UCI sites" in text  # external validation explains how to get the data
 
     # Back on the page: the session's result is shown at once; a changed network is flagged.
-    at.switch_page("pages/explore.py").run()
+    at.switch_page("app_pages/explore.py").run()
     at.session_state[KEY_ANN_CONFIG] = SMALL_ANN.replace(epochs=31)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert "has the highest mean ROC AUC" in page_text(at)
     assert any("the ANN configuration" in w.value for w in at.warning)
@@ -235,12 +236,12 @@ def test_leaving_the_page_keeps_the_run_going_and_coming_back_shows_it():
     at = _open({KEY_ANN_CONFIG: SMALL_ANN})
     _submit_small(at, ["Logistic regression", ANN_NAME])
     job = _job(at)
-    at.switch_page("pages/explore.py").run()
+    at.switch_page("app_pages/explore.py").run()
     assert not at.exception
     assert job.status is not JobStatus.CANCELLED and _job(at) is job  # not discarded by leaving
     assert any(m.value.startswith("**Comparison:**") for m in at.sidebar.markdown)  # visible from any page
     _wait(job)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert job.status is JobStatus.DONE
     assert "has the highest mean ROC AUC" in page_text(at)
@@ -250,8 +251,8 @@ def test_leaving_the_page_keeps_the_run_going_and_coming_back_shows_it():
 def test_coming_back_while_it_runs_shows_its_progress_and_stop():
     at = _open({KEY_ANN_CONFIG: LONG_ANN})
     _submit_small(at, [ANN_NAME])
-    at.switch_page("pages/explore.py").run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/explore.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception and _job(at).is_active
     assert at.button(key=panels.KEY_STOP)
     assert "press **Run comparison**" not in page_text(at)  # not the empty form's invitation
@@ -283,8 +284,8 @@ def test_an_identical_request_gets_the_kept_result_without_a_new_job():
 def test_coming_back_shows_the_settings_of_the_latest_comparison_in_the_form():
     at = _open({KEY_ANN_CONFIG: SMALL_ANN})
     _run_small(at, ["Logistic regression", PERCEPTRON_NAME])
-    at.switch_page("pages/explore.py").run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/explore.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Logistic regression", PERCEPTRON_NAME]
     assert at.number_input(key=panels.KEY_FORM_FOLDS).value == 3

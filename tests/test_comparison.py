@@ -1,4 +1,4 @@
-"""The comparison logic (model/comparison.py): identical folds, the paired test, importance, curves, sites."""
+"""The comparison logic (model/evaluation/comparison.py): identical folds, the paired test, importance, curves, sites."""
 from __future__ import annotations
 
 import io
@@ -10,10 +10,11 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.inspection import permutation_importance
 
-from model import comparison, compute_slots
-from model.batched_cv import FoldCache, SharedPreprocessingModel
-from model.classical import classical_models, with_preprocessing
-from model.comparison import (
+from model.evaluation import comparison
+from model.runtime import compute_slots
+from model.evaluation.batched_cv import FoldCache, SharedPreprocessingModel
+from model.evaluation.classical import classical_models, with_preprocessing
+from model.evaluation.comparison import (
     ANN_NAME,
     DEFAULT_MODELS,
     PERCEPTRON_NAME,
@@ -26,13 +27,13 @@ from model.comparison import (
     selection_problems,
     workload_problems,
 )
-from model.compute_slots import ServerBusyError
-from model.config import ANNConfig, LayerConfig
-from model.datasets import SITE_LABELS, combine_sites, load_dataset, load_uci_sites_from_files
-from model.evaluation import cross_validate_models, make_splits
-from model.preprocessing import feature_groups
-from model.schema import FEATURE_NAMES
-from model.splits import patient_groups
+from model.runtime.compute_slots import ServerBusyError
+from model.nn.config import ANNConfig, LayerConfig
+from model.data.datasets import SITE_LABELS, combine_sites, load_dataset, load_uci_sites_from_files
+from model.evaluation.cross_validation import cross_validate_models, make_splits
+from model.data.preprocessing import feature_groups
+from model.data.schema import FEATURE_NAMES
+from model.data.splits import patient_groups
 from _kaggle_copy import kaggle_1025_frame, total_seen
 
 FAST_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,

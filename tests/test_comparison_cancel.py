@@ -10,11 +10,11 @@ import threading
 import pandas as pd
 import pytest
 
-from model import compute_slots
-from model.comparison import ANN_NAME, Protocol, external_validation, run_comparison
-from model.config import ANNConfig, LayerConfig
-from model.datasets import load_dataset
-from model.jobs import Cancelled, Job, JobStatus
+from model.runtime import compute_slots
+from model.evaluation.comparison import ANN_NAME, Protocol, external_validation, run_comparison
+from model.nn.config import ANNConfig, LayerConfig
+from model.data.datasets import load_dataset
+from model.runtime.jobs import Cancelled, Job, JobStatus
 
 LONG_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.0)], optimizer="adam", learning_rate=0.01,
                      batch_size=None, epochs=5_000, seed=0)  # minutes of work if nothing stopped it

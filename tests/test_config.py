@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.config import ACTIVATIONS, OPTIMIZERS, ANNConfig, ConfigError, LayerConfig
-from model.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
+from model.nn.config import ACTIVATIONS, OPTIMIZERS, ANNConfig, ConfigError, LayerConfig
+from model.runtime.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
 
 
 def fields_with_errors(config: ANNConfig) -> list[str]:

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.config import ACTIVATIONS, INITS, OPTIMIZERS, ANNConfig, ConfigError, LayerConfig
-from model.csv_import import ValidationReport, validate_frame
-from model.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
-from model.schema import COLUMNS, FEATURES, TARGET, feature
+from model.nn.config import ACTIVATIONS, INITS, OPTIMIZERS, ANNConfig, ConfigError, LayerConfig
+from model.data.csv_import import ValidationReport, validate_frame
+from model.runtime.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
+from model.data.schema import COLUMNS, FEATURES, TARGET, feature
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FRAMES = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -285,7 +285,7 @@ def test_validate_frame_on_any_small_frame_gives_a_report(frame):
 @FRAMES
 @given(small_frames())
 def test_every_value_validate_frame_accepts_is_possible(frame):
-    from model.csv_import import validated_frame
+    from model.data.csv_import import validated_frame
     report = ValidationReport(coding="uci")
     checked = validated_frame(frame, report)
     assert (checked is None) == (not report.ok)

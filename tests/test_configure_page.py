@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.configure_form import drawn_keys, widget_values
 from dashboard.state import KEY_ANN_CONFIG
-from model.config import ANNConfig
-from model.presets import PRESETS, RECOMMENDED, matching_preset
+from model.nn.config import ANNConfig
+from model.nn.presets import PRESETS, RECOMMENDED, matching_preset
 
 APP = "../app.py"
 
@@ -92,7 +92,7 @@ def form():
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     browser = ShownNumbers(at)
-    browser.open("pages/configure.py")
+    browser.open("app_pages/configure.py")
     return browser
 
 
@@ -112,9 +112,9 @@ def test_sgd_then_momentum_then_adam_shows_adams_own_defaults(form):
     assert (form.config.optimizer, form.config.batch_size, form.config.epochs, form.config.betas,
             form.config.eps) == ("adam", 16, 3000, (0.9, 0.999), 1e-8)
 
-    form.open("pages/train.py")
+    form.open("app_pages/train.py")
     assert any("adam lr 0.01, batch 16, 3000 epochs" in md.value for md in form.at.markdown)
-    form.open("pages/configure.py")  # and back: the form is as it was left
+    form.open("app_pages/configure.py")  # and back: the form is as it was left
     form.assert_shows_config()
     assert form.shown["configure.batch_size"] == 16 and form.shown["configure.epochs"] == 3000
     assert form.at.selectbox(key="configure.optimizer").value == "adam"
@@ -181,7 +181,7 @@ def test_a_bad_value_is_what_the_train_page_shows_and_refuses(form):
     assert "must be in (0, 1]; got 0.0" in form.errors()
     form.type("configure.epochs", 300)  # later edits are taken, not silently ignored
     assert form.config.epochs == 300 and form.config.eps == 0.0
-    form.open("pages/train.py")
+    form.open("app_pages/train.py")
     assert any("300 epochs" in md.value for md in form.at.markdown)
     assert any("cannot be trained" in error for error in form.errors())
     assert not [button for button in form.at.button if button.key == "train.start"]

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.coding_choice import PREVIEW_COLUMNS, labelled_rows, read_candidates
-from model.coding_detection import decide_coding, target_direction
-from model.codings import KAGGLE_MISSING_CODE, KAGGLE_TO_UCI, UCI_TO_KAGGLE, uci_to_kaggle
-from model.csv_cells import numbers_of
-from model.csv_import import read_user_csv, set_aside_bad_rows, validate_frame
-from model.datasets import load_dataset, read_uci_processed
-from model.risk import check_patient
-from model.schema import COLUMNS, FEATURE_NAMES, feature
+from model.data.coding_choice import PREVIEW_COLUMNS, labelled_rows, read_candidates
+from model.data.coding_detection import decide_coding, target_direction
+from model.data.codings import KAGGLE_MISSING_CODE, KAGGLE_TO_UCI, UCI_TO_KAGGLE, uci_to_kaggle
+from model.data.csv_cells import numbers_of
+from model.data.csv_import import read_user_csv, set_aside_bad_rows, validate_frame
+from model.data.datasets import load_dataset, read_uci_processed
+from model.clinic.risk import check_patient
+from model.data.schema import COLUMNS, FEATURE_NAMES, feature
 
 TF_THAL_WORDS = {3: "normal", 6: "fixed", 7: "reversible"}
 SITES = ("cleveland", "hungarian", "switzerland", "va")

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.codings import KAGGLE_TO_UCI, uci_to_kaggle
-from model.csv_import import ImportResult, describe_rows, read_user_csv, validate_frame
-from model.datasets import load_dataset, read_uci_processed
-from model.schema import COLUMNS, FEATURE_NAMES
+from model.data.codings import KAGGLE_TO_UCI, uci_to_kaggle
+from model.data.csv_import import ImportResult, describe_rows, read_user_csv, validate_frame
+from model.data.datasets import load_dataset, read_uci_processed
+from model.data.schema import COLUMNS, FEATURE_NAMES
 
 TF_THAL_WORDS = {3: "normal", 6: "fixed", 7: "reversible"}
 

@@ -6,8 +6,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.csv_import import read_user_csv, validate_frame
-from model.schema import COLUMNS, FEATURE_NAMES, FEATURES, TARGET, feature
+from model.data.csv_import import read_user_csv, validate_frame
+from model.data.schema import COLUMNS, FEATURE_NAMES, FEATURES, TARGET, feature
 
 # Examples per property: enough to hit the odd cases, few enough to keep the file under ~10 s.
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

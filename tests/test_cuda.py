@@ -7,9 +7,9 @@ import pytest
 import torch
 from sklearn.datasets import make_classification
 
-from model.device import DeviceUnavailableError, available_devices, describe_device, resolve_device
-from model.estimator import ANNClassifier
-from model.training import roc_auc
+from model.runtime.device import DeviceUnavailableError, available_devices, describe_device, resolve_device
+from model.nn.estimator import ANNClassifier
+from model.nn.training import roc_auc
 
 PARAMS = dict(hidden_units=(16, 8), activation="tanh", epochs=40, batch_size=32, seed=0)
 
@@ -84,8 +84,8 @@ def test_roc_auc_on_cuda():
 
 
 # Apple's MPS has no float64: tensors go to the host before any conversion to double.
-ENGINE_FILES = ("model/engine.py", "model/network.py", "model/optimizers.py", "model/training.py",
-                "model/batched_cv.py", "model/estimator.py")
+ENGINE_FILES = ("model/nn/engine.py", "model/nn/network.py", "model/nn/optimizers.py", "model/nn/training.py",
+                "model/evaluation/batched_cv.py", "model/nn/estimator.py")
 
 
 def test_float64_conversions_happen_on_the_host():
@@ -99,11 +99,11 @@ def test_float64_conversions_happen_on_the_host():
 @pytest.mark.cuda
 def test_batched_cross_validation_on_cuda_matches_cpu():
     """The stacked folds draw their mini-batches on the CPU whatever the device, as single fits do."""
-    from model.batched_cv import BatchedANN
-    from model.config import ANNConfig, LayerConfig
-    from model.datasets import load_dataset
-    from model.evaluation import make_splits
-    from model.schema import FEATURE_NAMES
+    from model.evaluation.batched_cv import BatchedANN
+    from model.nn.config import ANNConfig, LayerConfig
+    from model.data.datasets import load_dataset
+    from model.evaluation.cross_validation import make_splits
+    from model.data.schema import FEATURE_NAMES
 
     frame = load_dataset("cleveland")
     X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()

@@ -9,15 +9,15 @@ from urllib.error import URLError
 import pandas as pd
 import pytest
 
-import model.datasets as datasets
-from model.datasets import (
+import model.data.datasets as datasets
+from model.data.datasets import (
     UCI_SITES, DatasetDownloadError, DatasetError, combine_sites, download_uci_sites, load_dataset,
     load_uci_sites_from_files, read_uci_processed, site_of_filename,
 )
-from model.schema import COLUMNS, FEATURE_NAMES
+from model.data.schema import COLUMNS, FEATURE_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
-COMMITTED_CSV = REPO / "data" / "heart_cleveland.csv"
+COMMITTED_CSV = REPO / "model" / "resources" / "heart_cleveland.csv"
 # rows and num > 0 per site, as published (shared README table)
 SITE_COUNTS = {"cleveland": (303, 139), "hungarian": (294, 106), "switzerland": (123, 115), "va": (200, 149)}
 # 1-based rows of processed.cleveland.data that the Kaggle-derived copy lacks / repeats

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import bundle
-from model import default_model
-from model.datasets import load_dataset
-from model.schema import FEATURE_NAMES
+from model.serving import bundle
+from model.serving import default_model
+from model.data.datasets import load_dataset
+from model.data.schema import FEATURE_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def test_intact_shipped_model_loads_without_notice(tmp_path, monkeypatch):
 
 
 def test_damaged_bundle_is_retrained_saved_to_the_cache_and_explained(damaged_default, tmp_path):
-    shipped_before = _digest(REPO / "model" / "default_bundle")
+    shipped_before = _digest(REPO / "model" / "resources" / "default_bundle")
     damaged_before = _digest(damaged_default)
     steps = []
     pipeline, notice = default_model.load_default_model_or_recover(progress=lambda f, m: steps.append((f, m)))
@@ -57,14 +57,14 @@ def test_damaged_bundle_is_retrained_saved_to_the_cache_and_explained(damaged_de
     assert (cache / bundle.METADATA_FILE).exists()
     assert steps[0][0] == 0.0 and steps[-1][0] == 1.0 and any("epoch" in m for _, m in steps)
     # Nothing in the repository (or the damaged copy, left for a person to inspect) was written.
-    assert _digest(REPO / "model" / "default_bundle") == shipped_before
+    assert _digest(REPO / "model" / "resources" / "default_bundle") == shipped_before
     assert _digest(damaged_default) == damaged_before
 
     frame = load_dataset("cleveland")
     proba = pipeline.predict_proba(frame[list(FEATURE_NAMES)])[:, 1]
     assert np.all((proba >= 0) & (proba <= 1))
     assert ((proba > 0.5) == frame["target"].to_numpy()).mean() > 0.75  # it learned: not a placeholder model
-    shipped = bundle.load_bundle(REPO / "model" / "default_bundle")
+    shipped = bundle.load_bundle(REPO / "model" / "resources" / "default_bundle")
     assert pipeline.metadata[default_model.RECOVERY_KEY]["config"] == shipped[-1].config().to_dict()
 
 
@@ -91,7 +91,7 @@ def test_a_damaged_recovered_copy_is_itself_retrained(damaged_default, tmp_path)
 
 def test_a_foreign_bundle_in_the_cache_is_not_trusted(damaged_default, tmp_path):
     """Any valid bundle is not enough: it must be a recovery of today's recommended network."""
-    from model.pipelines import ann_pipeline
+    from model.evaluation.pipelines import ann_pipeline
 
     frame = load_dataset("cleveland")
     other = ann_pipeline(hidden_units=[3], epochs=5).fit(frame[list(FEATURE_NAMES)], frame["target"])
@@ -120,7 +120,7 @@ def test_a_tampered_shipped_bundle_is_recovered_like_a_damaged_one(tmp_path, mon
     assert "shipped model files are damaged" in notice and "changed after the model was saved" in notice
     assert pipeline.integrity_warning is None
 
-    shutil.copy(REPO / "model" / "default_bundle" / bundle.WEIGHTS_FILE, copy / bundle.WEIGHTS_FILE)
+    shutil.copy(REPO / "model" / "resources" / "default_bundle" / bundle.WEIGHTS_FILE, copy / bundle.WEIGHTS_FILE)
     bundle.load_default_model()  # intact again
     metadata = json.loads((copy / bundle.METADATA_FILE).read_text())
     metadata["classes"] = [1, 0]
@@ -201,7 +201,7 @@ def test_the_app_starts_says_so_and_predicts_with_a_damaged_default(damaged_defa
         warnings = " ".join(w.value for w in at.warning)
         assert "shipped model files are damaged" in warnings  # home page: the full notice
         assert "retrained copy of the default network is in use" in " ".join(w.value for w in at.sidebar.warning)
-        at.switch_page("pages/predict.py").run()
+        at.switch_page("app_pages/predict.py").run()
         assert not at.exception
         assert not any("No model is available" in e.value for e in at.error)
         # The risk page names the model that answers (not the shipped one) and says why.
@@ -215,7 +215,7 @@ def test_the_app_starts_says_so_and_predicts_with_a_damaged_default(damaged_defa
 
 def test_no_pickle_and_every_torch_load_is_weights_only():
     """Model files are read without unpickling anything (a user's file could run code)."""
-    sources = [p for folder in ("model", "dashboard", "pages") for p in (REPO / folder).rglob("*.py")]
+    sources = [p for folder in ("model", "dashboard", "app_pages") for p in (REPO / folder).rglob("*.py")]
     sources.append(REPO / "app.py")
     for path in sources:
         code = path.read_text()
@@ -226,8 +226,8 @@ def test_no_pickle_and_every_torch_load_is_weights_only():
 
 
 def test_home_page_lists_every_resource_limit_from_limits_py():
-    """The caps are shown to the user, with the values model/limits.py enforces."""
-    from model import limits
+    """The caps are shown to the user, with the values model/runtime/limits.py enforces."""
+    from model.runtime import limits
 
     at = AppTest.from_file("../app.py", default_timeout=120).run()
     assert not at.exception

@@ -8,18 +8,18 @@ import math
 
 import pytest
 
-from model import estimates
-from model.comparison import ANN_NAME, CLASSICAL_NAMES, DEFAULT_MODELS, PERCEPTRON_NAME
-from model.config import ANNConfig, LayerConfig
-from model.estimates import (
+from model.evaluation import estimates
+from model.evaluation.comparison import ANN_NAME, CLASSICAL_NAMES, DEFAULT_MODELS, PERCEPTRON_NAME
+from model.nn.config import ANNConfig, LayerConfig
+from model.evaluation.estimates import (
     MachineSpeed,
     ann_training_seconds,
     classical_fold_seconds,
     describe_seconds,
     estimate_comparison,
 )
-from model.network import parameter_count
-from model.preprocessing import output_feature_names
+from model.nn.network import parameter_count
+from model.data.preprocessing import output_feature_names
 
 SPEED = MachineSpeed(step_seconds=1e-3, unit_seconds=1e-9, preprocess_seconds_per_row=1e-5,
                      classical_fold_seconds={name: 0.01 for name in CLASSICAL_NAMES} | {"Random forest": 0.2},

@@ -11,9 +11,9 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validat
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from model.config import ANNConfig, ConfigError, LayerConfig
-from model.estimator import ANNClassifier
-from model.training import Callback
+from model.nn.config import ANNConfig, ConfigError, LayerConfig
+from model.nn.estimator import ANNClassifier
+from model.nn.training import Callback
 
 FAST = dict(hidden_units=(8,), epochs=15, batch_size=32, device="cpu")
 
@@ -148,10 +148,10 @@ def test_same_seed_same_predictions(data):
 
 
 def test_fit_refuses_a_training_too_large_in_total(data, monkeypatch):
-    import model.network
+    import model.nn.network
 
     X, y = data
-    monkeypatch.setattr(model.network, "MAX_TRAINING_WORK", 1_000)
+    monkeypatch.setattr(model.nn.network, "MAX_TRAINING_WORK", 1_000)
     with pytest.raises(ValueError, match="rows × .* parameters × .* epochs"):
         ANNClassifier(**FAST).fit(X, y)
 

@@ -6,10 +6,10 @@ from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from model.batched_cv import FoldCache, SharedPreprocessingModel
-from model.classical import with_preprocessing
-from model.datasets import load_dataset
-from model.evaluation import (
+from model.evaluation.batched_cv import FoldCache, SharedPreprocessingModel
+from model.evaluation.classical import with_preprocessing
+from model.data.datasets import load_dataset
+from model.evaluation.cross_validation import (
     METRIC_DIRECTIONS,
     METRICS,
     best_first,
@@ -23,8 +23,8 @@ from model.evaluation import (
     make_splits,
     verdict,
 )
-from model.preprocessing import features_and_target
-from model.splits import patient_groups
+from model.data.preprocessing import features_and_target
+from model.data.splits import patient_groups
 
 SEEN: dict[str, list] = {}
 
@@ -304,8 +304,8 @@ def test_verdict_words():
 
 # ---------------------------------------------------------------- repeated patients
 def test_repeated_patients_share_a_fold_by_default_and_mixing_them_inflates_the_scores():
-    from model.classical import classical_models
-    from model.schema import FEATURE_NAMES
+    from model.evaluation.classical import classical_models
+    from model.data.schema import FEATURE_NAMES
     from _kaggle_copy import kaggle_1025_frame, total_seen
 
     frame = kaggle_1025_frame()

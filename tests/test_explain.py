@@ -1,13 +1,13 @@
-"""model/explain.py: per-feature contributions, grouped one-hot columns, the model-agnostic fallback."""
+"""model/clinic/explain.py: per-feature contributions, grouped one-hot columns, the model-agnostic fallback."""
 import numpy as np
 import pandas as pd
 import pytest
 from _predict_models import ann_with_dropout, cleveland, logistic
 
-from model.explain import NOT_GIVEN, Explainer, contributions_are_complete, explain_patient
-from model.preprocessing import feature_groups
-from model.risk import check_patient, typical_patient
-from model.schema import FEATURE_NAMES
+from model.clinic.explain import NOT_GIVEN, Explainer, contributions_are_complete, explain_patient
+from model.data.preprocessing import feature_groups
+from model.clinic.risk import check_patient, typical_patient
+from model.data.schema import FEATURE_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import exploration as ex
-from model.datasets import combine_sites, load_dataset, read_uci_processed
-from model.schema import COLUMNS, FEATURE_NAMES, FEATURES, TARGET, feature
+from model.data import exploration as ex
+from model.data.datasets import combine_sites, load_dataset, read_uci_processed
+from model.data.schema import COLUMNS, FEATURE_NAMES, FEATURES, TARGET, feature
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.explore_views import BUTTON_DEDUPLICATE, BUTTON_RESTORE, WIDGET_CONFLICT_POLICY
 from dashboard.state import KEY_DATASET, SOURCE_UPLOAD, DatasetChoice
-from model import exploration as ex
+from model.data import exploration as ex
 from _kaggle_copy import kaggle_1025_frame
 
 TIMEOUT = 180
@@ -17,7 +17,7 @@ def _explore(frame: pd.DataFrame, name: str = "Uploaded: heart.csv") -> AppTest:
     app = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     app.session_state[KEY_DATASET] = DatasetChoice(name, frame, SOURCE_UPLOAD)
     app.run()
-    app.switch_page("pages/explore.py").run()
+    app.switch_page("app_pages/explore.py").run()
     assert not app.exception
     return app
 

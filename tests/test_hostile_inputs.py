@@ -20,14 +20,14 @@ import pandas as pd
 import pytest
 import torch
 
-from model.bundle import (BUNDLE_FILES, BUNDLE_FORMAT, CONFIG_FILE, MAX_JSON_BYTES, MAX_WEIGHTS_BYTES,
+from model.serving.bundle import (BUNDLE_FILES, BUNDLE_FORMAT, CONFIG_FILE, MAX_JSON_BYTES, MAX_WEIGHTS_BYTES,
                           METADATA_FILE, PREPROCESSING_FILE, WEIGHTS_FILE, BundleError, load_bundle,
                           load_bundle_archive, save_bundle)
-from model.config import ANNConfig, ConfigError
-from model.csv_import import read_user_csv, validate_frame
-from model.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
-from model.risk import PatientError, check_patient, predict_risk
-from model.schema import COLUMNS, FEATURE_NAMES, FEATURES
+from model.nn.config import ANNConfig, ConfigError
+from model.data.csv_import import read_user_csv, validate_frame
+from model.runtime.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
+from model.clinic.risk import PatientError, check_patient, predict_risk
+from model.data.schema import COLUMNS, FEATURE_NAMES, FEATURES
 
 # ============================================================================= upload (read_user_csv)
 
@@ -404,8 +404,8 @@ def test_empty_key_is_named_visibly():
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     """A real, tiny bundle (one hidden layer of 4 units, 3 epochs) for the corruption cases."""
-    from model.datasets import load_dataset
-    from model.pipelines import ann_pipeline
+    from model.data.datasets import load_dataset
+    from model.evaluation.pipelines import ann_pipeline
     data = load_dataset().sample(80, random_state=0)
     pipeline = ann_pipeline(hidden_units=[4], dropout=0.5, epochs=3, optimizer="gd", batch_size=None,
                             device="cpu", seed=0)
@@ -686,7 +686,7 @@ def test_predict_risk_refuses_an_impossible_patient_naming_every_field(bundle):
 
 
 def test_training_on_a_single_class_target_is_refused():
-    from model.pipelines import ann_pipeline
+    from model.evaluation.pipelines import ann_pipeline
     frame = pd.read_csv(io.StringIO(csv_text()))
     frame["target"] = 0
     with pytest.raises(ValueError, match="class"):
@@ -694,8 +694,8 @@ def test_training_on_a_single_class_target_is_refused():
 
 
 def test_a_model_trained_with_an_all_empty_column_can_be_saved_and_loaded_back(tmp_path):
-    from model.datasets import load_dataset
-    from model.pipelines import ann_pipeline
+    from model.data.datasets import load_dataset
+    from model.evaluation.pipelines import ann_pipeline
     data = load_dataset().sample(60, random_state=1)
     data["chol"] = np.nan
     pipeline = ann_pipeline(hidden_units=[2], epochs=2, device="cpu", seed=0)

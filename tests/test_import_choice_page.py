@@ -8,8 +8,8 @@ TIMEOUT = 120
 
 def _ambiguous_kaggle_rows():
     """12 rows of the Kaggle copy whose every code is also a valid UCI code (too few for the target to decide)."""
-    from model.codings import uci_to_kaggle
-    from model.datasets import load_dataset
+    from model.data.codings import uci_to_kaggle
+    from model.data.datasets import load_dataset
 
     cleveland = load_dataset("cleveland")
     kaggle = uci_to_kaggle(cleveland)
@@ -64,8 +64,8 @@ def test_an_ambiguous_upload_offers_both_readings_and_reads_the_chosen_one():
 
 
 def test_a_file_whose_coding_is_clear_is_read_without_a_choice():
-    from model.codings import uci_to_kaggle
-    from model.datasets import load_dataset
+    from model.data.codings import uci_to_kaggle
+    from model.data.datasets import load_dataset
 
     data = uci_to_kaggle(load_dataset("cleveland")).to_csv(index=False).encode()
     at = AppTest.from_function(_upload_script, default_timeout=TIMEOUT, args=("heart.csv", data)).run()

@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from model import compute_slots
-from model.compute_slots import ServerBusyError
-from model.jobs import Cancelled, Job, JobStatus, raise_if_cancelled
+from model.runtime import compute_slots
+from model.runtime.compute_slots import ServerBusyError
+from model.runtime.jobs import Cancelled, Job, JobStatus, raise_if_cancelled
 
 JOIN = 120.0  # seconds: a safety net, never a measurement
 
@@ -202,7 +202,7 @@ def test_the_watchdog_thread_cancels_a_job_whose_session_went_silent(caplog):
     clock, release = FakeClock(), threading.Event()
     before = compute_slots.slots_in_use()
     job = Job(blocking_work(release), "Test job", "busy", heartbeat_timeout=10.0, clock=clock, watchdog_poll=0.01)
-    with caplog.at_level("WARNING", logger="model.jobs"):
+    with caplog.at_level("WARNING", logger="model.runtime.jobs"):
         in_thread(job.start)
         try:
             for _ in range(20):  # heartbeats keep it alive, however long it runs

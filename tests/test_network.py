@@ -4,9 +4,9 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from model.config import ACTIVATIONS, ANNConfig, LayerConfig
-from model.engine import StackedMLP
-from model.network import MLP, activation_curve, layer_names, linear_layers, parameter_count
+from model.nn.config import ACTIVATIONS, ANNConfig, LayerConfig
+from model.nn.engine import StackedMLP
+from model.nn.network import MLP, activation_curve, layer_names, linear_layers, parameter_count
 
 
 def make_network(activations=("tanh", "relu"), units=(6, 4), dropout=0.0, n_inputs=5, **changes) -> MLP:

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
-from model.datasets import load_dataset
-from model.evaluation import make_splits
-from model.runs import split_frame
-from model.schema import FEATURE_NAMES
-from model.splits import (
+from model.data.datasets import load_dataset
+from model.evaluation.cross_validation import make_splits
+from model.serving.runs import split_frame
+from model.data.schema import FEATURE_NAMES
+from model.data.splits import (
     grouped_holdout,
     patient_groups,
     seen_patients,
@@ -119,8 +119,8 @@ def test_split_frame_groups_repeats_and_is_train_test_split_on_clean_data(kaggle
 
 
 def test_training_run_knows_its_repeats(kaggle):
-    from model.presets import RECOMMENDED
-    from model.runs import TrainingRun, repeats_note
+    from model.nn.presets import RECOMMENDED
+    from model.serving.runs import TrainingRun, repeats_note
 
     run = TrainingRun(kaggle, RECOMMENDED)
     assert run.patients.n_repeated_rows == 723
@@ -144,8 +144,8 @@ def test_stratified_group_splits_say_so_when_a_fold_is_unusable():
 
 def test_the_train_page_says_how_repeats_were_split(kaggle):
     from dashboard.train_panels import validation_caption
-    from model.config import ANNConfig, LayerConfig
-    from model.runs import TrainingRun
+    from model.nn.config import ANNConfig, LayerConfig
+    from model.serving.runs import TrainingRun
 
     tiny = ANNConfig(hidden_layers=[LayerConfig(4, "relu", 0.0)], epochs=3, batch_size=None, device="cpu")
     run = TrainingRun(kaggle, tiny, live=False).start()

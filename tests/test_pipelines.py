@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from model.config import ConfigError
-from model.datasets import load_dataset
-from model.pipelines import ann_pipeline, pipeline_from_config
-from model.presets import PRESET_DESCRIPTIONS, PRESETS, RECOMMENDED
-from model.preprocessing import features_and_target
+from model.nn.config import ConfigError
+from model.data.datasets import load_dataset
+from model.evaluation.pipelines import ann_pipeline, pipeline_from_config
+from model.nn.presets import PRESET_DESCRIPTIONS, PRESETS, RECOMMENDED
+from model.data.preprocessing import features_and_target
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import predict_form
 from dashboard.state import KEY_ACTIVE_MODEL, KEY_DATASET, SOURCE_UPLOAD, ActiveModel, DatasetChoice
-from model.bundle import DEFAULT_BUNDLE
-from model.risk import check_patient, mmol_to_mgdl, predict_risk, typical_patient, what_if
-from model.schema import feature
+from model.serving.bundle import DEFAULT_BUNDLE
+from model.clinic.risk import check_patient, mmol_to_mgdl, predict_risk, typical_patient, what_if
+from model.data.schema import feature
 
 APP = "../app.py"
-PAGE = "pages/predict.py"
+PAGE = "app_pages/predict.py"
 RISK_LABEL = "Estimated probability of heart disease"
 
 
@@ -146,7 +146,7 @@ def test_a_batch_file_that_fits_two_codings_waits_for_the_users_choice():
     """Kaggle rows whose codes are all valid UCI codes: nothing is scored until the user picks a reading,
     and the chosen reading is the one scored (the form's and the importer's rules, issue 11)."""
     from dashboard import predict_views
-    from model.codings import uci_to_kaggle
+    from model.data.codings import uci_to_kaggle
 
     kaggle = uci_to_kaggle(cleveland())
     fits_both = (kaggle["cp"] != 0) & (kaggle["slope"] != 0) & (kaggle["ca"] != 4) & ~kaggle["thal"].isin([0, 1, 2])

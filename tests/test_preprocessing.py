@@ -3,11 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.datasets import load_dataset
-from model.pipelines import ann_pipeline
-from model.preprocessing import N_OUTPUTS, feature_groups, features_and_target, group_of_column
-from model.preprocessing import make_preprocessor, output_feature_names
-from model.schema import BINARY, CATEGORICAL, FEATURE_NAMES, NUMERIC, feature
+from model.data.datasets import load_dataset
+from model.evaluation.pipelines import ann_pipeline
+from model.data.preprocessing import N_OUTPUTS, feature_groups, features_and_target, group_of_column
+from model.data.preprocessing import make_preprocessor, output_feature_names
+from model.data.schema import BINARY, CATEGORICAL, FEATURE_NAMES, NUMERIC, feature
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ pre-image lies on the PCA plane so the network is asked about points of that pla
 import numpy as np
 import pytest
 
-from model.projection import boundary_grid, probability_grid, project_patients
-from model.thresholds import calibration, operating_point, precision_recall, roc, sensitivity_specificity_curve
+from model.data.projection import boundary_grid, probability_grid, project_patients
+from model.evaluation.thresholds import calibration, operating_point, precision_recall, roc, sensitivity_specificity_curve
 
 
 @pytest.fixture

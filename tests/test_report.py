@@ -1,13 +1,13 @@
-"""model/report.py and model/model_card.py: a self-contained HTML report and a card from metadata."""
+"""model/clinic/report.py and model/clinic/model_card.py: a self-contained HTML report and a card from metadata."""
 import re
 
 import pytest
 from _predict_models import ann_with_dropout, cleveland, logistic
 
-from model.explain import explain_patient
-from model.model_card import DISCLAIMER, NOT_RECORDED, build_model_card
-from model.report import NEUTRAL_COLOR, patient_report_html
-from model.risk import check_patient, predict_risk, typical_patient, what_if
+from model.clinic.explain import explain_patient
+from model.clinic.model_card import DISCLAIMER, NOT_RECORDED, build_model_card
+from model.clinic.report import NEUTRAL_COLOR, patient_report_html
+from model.clinic.risk import check_patient, predict_risk, typical_patient, what_if
 
 METADATA = {
     "metrics": {"roc_auc": {"mean": 0.905, "std": 0.03, "ci_low": 0.874, "ci_high": 0.936},

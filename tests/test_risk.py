@@ -1,4 +1,4 @@
-"""model/risk.py: limits, units, unknowns, bands, uncertainty, what-if, population, batch scoring."""
+"""model/clinic/risk.py: limits, units, unknowns, bands, uncertainty, what-if, population, batch scoring."""
 import math
 import threading
 import time
@@ -11,10 +11,10 @@ from _predict_models import ann_with_dropout, ann_without_dropout, cleveland, lo
 
 from sklearn.datasets import make_classification
 
-from model import risk
-from model.config import ANNConfig, LayerConfig
-from model.network import MLP
-from model.risk import (
+from model.clinic import risk
+from model.nn.config import ANNConfig, LayerConfig
+from model.nn.network import MLP
+from model.clinic.risk import (
     CHOLESTEROL_MGDL_PER_MMOL,
     RISK_BANDS,
     BatchError,
@@ -34,8 +34,8 @@ from model.risk import (
     typical_patient,
     what_if,
 )
-from model.schema import FEATURES, feature
-from model.training import train
+from model.data.schema import FEATURES, feature
+from model.nn.training import train
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +287,7 @@ def test_read_batch_csv_sets_bad_rows_aside_in_a_non_utf8_file(encoding):
 
 
 def test_read_batch_csv_scores_a_kaggle_coded_file_around_its_bad_row():
-    from model.codings import uci_to_kaggle
+    from model.data.codings import uci_to_kaggle
 
     data = uci_to_kaggle(cleveland().head(6).dropna().reset_index(drop=True))
     data["cp"] = data["cp"].astype(object)

@@ -6,16 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import compute_slots
-from model.bundle import load_bundle
-from model.compute_slots import ServerBusyError
-from model.config import ANNConfig, LayerConfig
-from model.datasets import load_dataset
-from model.estimator import ANNClassifier
-from model.limits import MAX_CONCURRENT_TRAININGS, MAX_TRAINING_WORK
-from model.network import TrainingTooLargeError, check_training_work
-from model.runs import RunStatus, TrainingDataError, TrainingRun, config_summary
-from model.schema import FEATURE_NAMES, NUMERIC
+from model.runtime import compute_slots
+from model.serving.bundle import load_bundle
+from model.runtime.compute_slots import ServerBusyError
+from model.nn.config import ANNConfig, LayerConfig
+from model.data.datasets import load_dataset
+from model.nn.estimator import ANNClassifier
+from model.runtime.limits import MAX_CONCURRENT_TRAININGS, MAX_TRAINING_WORK
+from model.nn.network import TrainingTooLargeError, check_training_work
+from model.serving.runs import RunStatus, TrainingDataError, TrainingRun, config_summary
+from model.data.schema import FEATURE_NAMES, NUMERIC
 
 FAST = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.5)], optimizer="adam", learning_rate=0.02,
                  batch_size=None, epochs=12, seed=3)

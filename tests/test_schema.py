@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.schema import (
+from model.data.schema import (
     BINARY, CATEGORICAL, COLUMNS, FEATURE_NAMES, FEATURES, NUMERIC, TARGET, codebook_markdown, feature,
 )
 

@@ -1,4 +1,4 @@
-"""model/threads.py: one process-wide torch thread policy, one thread for small work, and limits that
+"""model/runtime/threads.py: one process-wide torch thread policy, one thread for small work, and limits that
 hold with real concurrent threads (torch's intra-op count is per thread; BLAS's is process-wide)."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info
 
-from model.estimator import ANNClassifier
-from model.threads import SMALL_WORK, configure_threads, one_thread, threads_for
-from model.training import Callback
+from model.nn.estimator import ANNClassifier
+from model.runtime.threads import SMALL_WORK, configure_threads, one_thread, threads_for
+from model.nn.training import Callback
 
 POLICY = 2  # more than one, so that a thread left on one thread shows, also on a one-core machine
 CPU = torch.device("cpu")

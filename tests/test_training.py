@@ -6,11 +6,11 @@ import torch
 from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 
-from model.config import OPTIMIZERS, ANNConfig, LayerConfig
-from model.engine import StackedMLP
-from model.network import MLP
-from model.optimizers import make_optimizer
-from model.training import Callback, History, class_weights, roc_auc, train
+from model.nn.config import OPTIMIZERS, ANNConfig, LayerConfig
+from model.nn.engine import StackedMLP
+from model.nn.network import MLP
+from model.nn.optimizers import make_optimizer
+from model.nn.training import Callback, History, class_weights, roc_auc, train
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -375,7 +375,7 @@ def test_early_stopping_holds_out_part_of_the_training_rows_and_a_monitor_set_ne
 def test_the_early_stopping_hold_out_keeps_repeated_patients_on_one_side():
     """Copies of a patient in both the fitted rows and the hold-out would make early stopping watch
     rows it fits on (the public 1,025-row copy repeats most patients)."""
-    from model.training import identical_row_groups, split_validation
+    from model.nn.training import identical_row_groups, split_validation
 
     rng = np.random.default_rng(0)
     patients = rng.normal(size=(60, 5)).astype(np.float32)

@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.state import KEY_ACTIVE_MODEL, KEY_ANN_CONFIG, KEY_TRAINING_RUNS
 from dashboard.train_panels import metric_delta
-from model.presets import PRESETS
-from model.runs import RunStatus
+from model.nn.presets import PRESETS
+from model.serving.runs import RunStatus
 
 APP = "../app.py"
 
@@ -38,29 +38,29 @@ def _errors(at):
 
 
 def test_a_bad_value_gets_its_message_and_the_train_page_refuses_it(app):
-    at = _open(app, "pages/configure.py")
+    at = _open(app, "app_pages/configure.py")
     at.number_input(key="configure.learning_rate").set_value(-1.0).run()
     assert "must be in (0, 10]; got -1.0" in _errors(at)
     assert any("1 setting(s) need attention" in w.value for w in at.warning)
     # The session holds what the form shows; the Train page names the problem and offers no Start button.
     assert at.session_state[KEY_ANN_CONFIG].learning_rate == -1.0
-    _open(at, "pages/train.py")
+    _open(at, "app_pages/train.py")
     assert any("lr -1," in md.value for md in at.markdown)
     assert any("cannot be trained" in e.value and "Learning rate η ∈ (0, 10]: must be in (0, 10]; got -1.0" in e.value
                for e in at.error)
     assert not [b for b in at.button if b.key == "train.start"]
 
-    _open(at, "pages/configure.py")
+    _open(at, "app_pages/configure.py")
     assert at.number_input(key="configure.learning_rate").value == -1.0  # the bad value is kept, not lost
     at.number_input(key="configure.learning_rate").set_value(0.05).run()
     assert _errors(at) == [] and not at.warning
     assert at.session_state[KEY_ANN_CONFIG].learning_rate == 0.05
-    _open(at, "pages/train.py")
+    _open(at, "app_pages/train.py")
     assert not at.error and at.button(key="train.start")
 
 
 def test_layer_limits_and_editing(app):
-    at = _open(app, "pages/configure.py")
+    at = _open(app, "app_pages/configure.py")
     at.button(key="configure.preset.perceptron").click().run()
     assert at.session_state[KEY_ANN_CONFIG].hidden_layers == []
     assert any("single perceptron" in info.value for info in at.info)
@@ -82,7 +82,7 @@ def test_layer_limits_and_editing(app):
 
 
 def test_optimizer_fields_follow_the_optimizer(app):
-    at = _open(app, "pages/configure.py")
+    at = _open(app, "app_pages/configure.py")
     labels = lambda: {n.key for n in at.number_input}  # noqa: E731
     at.selectbox(key="configure.optimizer").set_value("gd").run()
     assert "configure.momentum" not in labels() and "configure.batch_size" not in labels()
@@ -98,12 +98,12 @@ def test_optimizer_fields_follow_the_optimizer(app):
 
 
 def test_the_configuration_survives_a_page_switch(app):
-    at = _open(app, "pages/configure.py")
+    at = _open(app, "app_pages/configure.py")
     at.button(key="configure.preset.deep_dropout").click().run()
     at.number_input(key="configure.epochs").set_value(77).run()
-    _open(at, "pages/train.py")
+    _open(at, "app_pages/train.py")
     assert any("77 epochs" in md.value for md in at.markdown)
-    _open(at, "pages/configure.py")
+    _open(at, "app_pages/configure.py")
     assert at.number_input(key="configure.epochs").value == 77
     assert at.number_input(key="configure.layer2.units").value == 16
     assert at.session_state[KEY_ANN_CONFIG] == PRESETS["deep_dropout"].replace(epochs=77)
@@ -114,18 +114,18 @@ def test_a_device_this_machine_lacks_is_flagged_next_to_the_field(app):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    at = _open(app, "pages/configure.py")
+    at = _open(app, "app_pages/configure.py")
     at.selectbox(key="configure.device").set_value("cuda").run()
     assert any("no CUDA GPU is available here" in message for message in _errors(at))
-    _open(at, "pages/train.py")
+    _open(at, "app_pages/train.py")
     assert any("cannot be trained" in e.value and "Device:" in e.value for e in at.error)
 
 
 def test_a_short_run_leaves_its_history_results_and_can_become_the_active_model(app):
-    at = _open(app, "pages/configure.py")
+    at = _open(app, "app_pages/configure.py")
     at.button(key="configure.preset.perceptron").click().run()
     at.number_input(key="configure.epochs").set_value(15).run()
-    _open(at, "pages/train.py")
+    _open(at, "app_pages/train.py")
     at.button(key="train.start").click().run()
     assert not at.exception
     runs = at.session_state[KEY_TRAINING_RUNS]
@@ -147,9 +147,9 @@ def test_a_short_run_leaves_its_history_results_and_can_become_the_active_model(
 
 
 def test_one_training_at_a_time_and_stop_keeps_the_partial_run(app):
-    at = _open(app, "pages/configure.py")
+    at = _open(app, "app_pages/configure.py")
     at.number_input(key="configure.epochs").set_value(5000).run()
-    _open(at, "pages/train.py")
+    _open(at, "app_pages/train.py")
     at.button(key="train.start").click().run()
     run = at.session_state[KEY_TRAINING_RUNS][0]
     assert at.button(key="train.start").disabled and not at.button(key="train.stop").disabled
@@ -164,13 +164,13 @@ def test_one_training_at_a_time_and_stop_keeps_the_partial_run(app):
 
 
 def test_with_early_stopping_the_results_say_what_decided_the_stop(app):
-    at = _open(app, "pages/configure.py")
+    at = _open(app, "app_pages/configure.py")
     at.button(key="configure.preset.perceptron").click().run()
     at.number_input(key="configure.epochs").set_value(300).run()
     at.checkbox(key="configure.early_stopping").check().run()
     at.number_input(key="configure.patience").set_value(3).run()
     assert not at.exception
-    _open(at, "pages/train.py")
+    _open(at, "app_pages/train.py")
     at.button(key="train.start").click().run()
     run = at.session_state[KEY_TRAINING_RUNS][0]
     run.join()

@@ -13,14 +13,14 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from model import transport as T
-from model.bundle import load_bundle, save_bundle
-from model.classical import classical_models
-from model.datasets import load_dataset, load_uci_sites_from_files
-from model.evaluation import calibration_slope_intercept, make_splits
-from model.pipelines import ann_pipeline
-from model.preprocessing import feature_groups, make_preprocessor
-from model.schema import FEATURE_NAMES
+from model.evaluation import transport as T
+from model.serving.bundle import load_bundle, save_bundle
+from model.evaluation.classical import classical_models
+from model.data.datasets import load_dataset, load_uci_sites_from_files
+from model.evaluation.cross_validation import calibration_slope_intercept, make_splits
+from model.evaluation.pipelines import ann_pipeline
+from model.data.preprocessing import feature_groups, make_preprocessor
+from model.data.schema import FEATURE_NAMES
 
 LR = "Logistic regression"
 

@@ -9,10 +9,10 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import transport_views as views
 from dashboard.state import KEY_ACTIVE_MODEL, KEY_ANN_CONFIG, KEY_UCI_SITES
-from model import compute_slots
-from model.config import ANNConfig, LayerConfig
-from model.datasets import combine_sites, load_uci_sites_from_files
-from model.transport import FULL, REDUCED
+from model.runtime import compute_slots
+from model.nn.config import ANNConfig, LayerConfig
+from model.data.datasets import combine_sites, load_uci_sites_from_files
+from model.evaluation.transport import FULL, REDUCED
 
 TIMEOUT = 240
 SMALL_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,
@@ -25,7 +25,7 @@ def sites(shared_data_dir) -> pd.DataFrame:
 
 
 def _open(session_state: dict | None = None) -> AppTest:
-    return open_page("pages/transport.py", session_state, TIMEOUT)
+    return open_page("app_pages/transport.py", session_state, TIMEOUT)
 
 
 def _run(at: AppTest, models: list[str], sites: list[str]) -> AppTest:
@@ -98,7 +98,7 @@ def test_recalibrated_ann_becomes_the_active_model_after_confirmation(sites):
     expected = recal.local.recalibration.apply(original.decision_function(X))
     assert active.pipeline.predict_proba(X)[:, 1] == pytest.approx(expected, abs=1e-5)
 
-    at.switch_page("pages/predict.py").run()
+    at.switch_page("app_pages/predict.py").run()
     assert not at.exception
     assert any("recalibrated to V.A. Medical Center" in str(c.value) for c in at.caption)
 

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from _predict_models import ann_with_dropout, cleveland, logistic
 
-from model.bundle import data_fingerprint, load_default_model
-from model.explain import NOT_GIVEN, Explainer, contributions_are_complete
-from model.imputation import IMPUTATION_DRAWS
-from model.reference import reference_for_model, training_reference
-from model.risk import check_patient, mmol_to_mgdl, positive_probability, predict_risk, score_batch, what_if
-from model.schema import FEATURE_NAMES, FEATURES, feature
-from model.typicality import TYPICALITY_NEIGHBOURS
+from model.serving.bundle import data_fingerprint, load_default_model
+from model.clinic.explain import NOT_GIVEN, Explainer, contributions_are_complete
+from model.clinic.imputation import IMPUTATION_DRAWS
+from model.clinic.reference import reference_for_model, training_reference
+from model.clinic.risk import check_patient, mmol_to_mgdl, positive_probability, predict_risk, score_batch, what_if
+from model.data.schema import FEATURE_NAMES, FEATURES, feature
+from model.clinic.typicality import TYPICALITY_NEIGHBOURS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -204,7 +204,7 @@ def test_the_shipped_model_finds_its_training_data_by_fingerprint():
 
 
 def test_a_model_without_its_training_data_says_so_and_logs_it(caplog):
-    with caplog.at_level(logging.WARNING, logger="model.reference"):
+    with caplog.at_level(logging.WARNING, logger="model.clinic.reference"):
         found = reference_for_model(logistic(), {}, model_name="Uploaded model")
     assert not found.is_training_data and "are not available" in found.note and "Uploaded model" in found.note
     assert any("stand-in" in record.message for record in caplog.records)
@@ -248,7 +248,7 @@ def test_the_old_patient_with_high_cholesterol_is_flagged_with_reasons(reference
 
 # ---- MPS has no float64: .cpu() before .double() ---------------------------------------------------
 
-@pytest.mark.parametrize("path", ["model/risk.py", "model/explain.py"])
+@pytest.mark.parametrize("path", ["model/clinic/risk.py", "model/clinic/explain.py"])
 def test_nothing_calls_double_before_cpu(path):
     for number, line in enumerate((ROOT / path).read_text().splitlines(), start=1):
         for match in re.finditer(r"\.double\(\)", line):

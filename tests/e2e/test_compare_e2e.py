@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from model.comparison import ANN_NAME, DEFAULT_MODELS
+from model.evaluation.comparison import ANN_NAME, DEFAULT_MODELS
 
 from .conftest import APP_IDLE_TIMEOUT_MS, screenshot, wait_for_app
 

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from model.datasets import load_dataset
-from model.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS
+from model.data.datasets import load_dataset
+from model.runtime.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS
 
 from .conftest import APP_IDLE_TIMEOUT_MS, NAV, open_page, screenshot, set_number, wait_for_app
 from .server import REPO, start_server, stop_server
@@ -47,7 +47,7 @@ def _epochs(i: int) -> int:
 
 
 def _summary(i: int) -> str:
-    """The one-line configuration model.runs.config_summary gives session i's network."""
+    """The one-line configuration model.serving.runs.config_summary gives session i's network."""
     return f"{_units(i)} relu, adam lr 0.01, batch {BATCH}, {_epochs(i)} epochs"
 
 

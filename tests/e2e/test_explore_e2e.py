@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from model.codings import uci_to_kaggle
-from model.datasets import load_dataset
+from model.data.codings import uci_to_kaggle
+from model.data.datasets import load_dataset
 
 from .conftest import NAV, screenshot, wait_for_app
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from model.codings import uci_to_kaggle
-from model.datasets import load_dataset
+from model.data.codings import uci_to_kaggle
+from model.data.datasets import load_dataset
 
 from .conftest import screenshot, wait_for_app
 

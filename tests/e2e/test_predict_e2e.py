@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from model.datasets import load_dataset
-from model.schema import feature
+from model.data.datasets import load_dataset
+from model.data.schema import feature
 
 from dashboard.predict_form import UNKNOWN_OPTION
 

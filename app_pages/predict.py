@@ -1,0 +1,67 @@
+"""Patient risk (for clinicians): one patient's estimated risk with its uncertainty and reasons, or a batch."""
+import streamlit as st
+
+from dashboard import state
+from dashboard.predict_form import reset_form, render_patient_form
+from dashboard.predict_views import (
+    model_support,
+    render_batch,
+    render_explanation,
+    render_model_card,
+    render_population,
+    render_reference_note,
+    render_report_download,
+    render_risk_summary,
+    render_what_if,
+)
+from model.clinic.model_card import DISCLAIMER, build_model_card
+from model.clinic.risk import percentile_of, predict_risk, typical_patient
+
+st.title("Patient risk")
+st.warning(f"**Not a medical device.** {DISCLAIMER}", icon=":material/info:")
+
+model = state.active_model()
+if model.pipeline is None:
+    st.error(f"No model is available, so no risk can be estimated. {model.error or ''}", icon=":material/block:")
+    st.stop()
+dataset = state.current_dataset()
+if model.notice:  # the shipped model was damaged: say which model is answering, and why
+    st.warning(model.notice, icon=":material/build:")
+card = build_model_card(model.display_name, model.pipeline, model.metadata)
+st.caption(f"Model: **{model.display_name}** · reference population: **{dataset.name}** ({dataset.n_rows:,} patients). "
+           "The model is ready: nothing needs to be trained first.")
+
+one, batch, about = st.tabs(["One patient", "Batch of patients (CSV)", "Model card"])
+with one:
+    with st.container(border=True):
+        heading, reset = st.columns([4, 1])
+        heading.markdown("**Patient** — defaults are the typical Cleveland patient (median or most frequent value).")
+        reset.button("Reset to typical patient", on_click=reset_form, key="predict.reset")
+        form = render_patient_form(typical_patient(state.builtin_dataset()))
+    checked = form.check
+    if not checked.ok:
+        st.error("Correct the highlighted field(s) to see the risk: "
+                 + " ".join(checked.errors.values()), icon=":material/block:")
+    else:
+        explainer, population, reference = model_support(model, dataset.frame, dataset.name)
+        risk = predict_risk(model.pipeline, checked, reference=reference)
+        explanation = explainer.explain(checked.frame(), risk.fillings)
+        percentile = percentile_of(risk.probability, population)
+        st.subheader("Result")
+        render_reference_note(reference)
+        render_risk_summary(risk, checked)
+        st.subheader("Why this estimate")
+        render_explanation(explanation)
+        left, right = st.columns(2)
+        with left:
+            st.subheader("Where this patient sits")
+            render_population(population, risk.probability, percentile, dataset.name)
+        with right:
+            st.subheader("What if?")
+            change = render_what_if(model.pipeline, checked, reference)
+        st.subheader("Report")
+        render_report_download(checked, risk, explanation, card, percentile, dataset.name, form.chol_unit, change)
+with batch:
+    render_batch(model.pipeline, model.display_name, model_support(model, dataset.frame, dataset.name)[2])
+with about:
+    render_model_card(card)
