@@ -2,6 +2,7 @@
 
 Each page is one short file in app_pages/; computation lives in model/, shared UI in dashboard/.
 """
+
 import streamlit as st
 
 from dashboard import state

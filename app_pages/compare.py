@@ -1,4 +1,5 @@
 """Classical machine learning vs deep learning: a fair comparison on identical folds, plus external validation."""
+
 import streamlit as st
 
 from dashboard import compare_panels as panels
@@ -12,10 +13,15 @@ dataset = state.current_dataset()
 config = state.ann_config()  # exactly what the Configure page shows, errors included
 sites = state.uci_sites()
 config_problems = len(config.errors())
-st.markdown(f"**Data:** {dataset.name} ({dataset.n_rows:,} patients)  \n"
-            f"**ANN as configured:** {config_summary(config)}"
-            + (f" — **{config_problems} setting(s) need attention**: the ANN cannot run until they are fixed"
-               if config_problems else ""))
+st.markdown(
+    f"**Data:** {dataset.name} ({dataset.n_rows:,} patients)  \n"
+    f"**ANN as configured:** {config_summary(config)}"
+    + (
+        f" — **{config_problems} setting(s) need attention**: the ANN cannot run until they are fixed"
+        if config_problems
+        else ""
+    )
+)
 st.page_link("app_pages/configure.py", label="Change the network", icon=":material/tune:")
 
 calibrate_in_background()  # the first estimate then need not wait for it
@@ -40,9 +46,12 @@ elif job is not None:
 last = panels.last_run()
 if last is None:
     if (job is None or not job.is_active) and panels.KEY_PENDING not in st.session_state:
-        st.info("Choose the models and the protocol, then press **Run comparison**. The default — seven classical "
-                "models and the ANN, 5-fold cross-validation repeated 10 times — takes about a minute; the page "
-                "tells you its estimate before a long run starts.", icon=":material/school:")
+        st.info(
+            "Choose the models and the protocol, then press **Run comparison**. The default — seven classical "
+            "models and the ANN, 5-fold cross-validation repeated 10 times — takes about a minute; the page "
+            "tells you its estimate before a long run starts.",
+            icon=":material/school:",
+        )
 else:
     note = panels.stale_note(last, dataset, config)
     if note:

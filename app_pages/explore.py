@@ -1,4 +1,5 @@
 """Data Exploration (for analysts): the session's dataset, filtered, from overview to data quality."""
+
 import hashlib
 
 import streamlit as st
@@ -14,12 +15,13 @@ with st.expander("Change the data: upload a CSV, the four UCI sites, or the buil
 
 try:
     dataset = state.current_dataset()
-except Exception as error:  # noqa: BLE001 - a broken install should read as a message, not a traceback
+except Exception as error:  # a broken install should read as a message, not a traceback
     st.error(f"The built-in data could not be loaded: {error}")
     st.stop()
 
-st.markdown(f"Exploring **{dataset.name}**: {dataset.n_rows:,} patients. "
-            "This dataset is used by every page for your session.")
+st.markdown(
+    f"Exploring **{dataset.name}**: {dataset.n_rows:,} patients. This dataset is used by every page for your session."
+)
 # Filter widgets are renewed per dataset so old ranges never outlive the data they were set on.
 token = hashlib.sha1(f"{dataset.name}:{dataset.n_rows}".encode()).hexdigest()[:8]
 with st.container(border=True):

@@ -1,4 +1,5 @@
 """Landing view: what the app does and where each kind of user starts."""
+
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -24,21 +25,37 @@ st.markdown(
 
 # (who, where to start, why) — the page path is the one registered in app.py.
 STARTING_POINTS = [
-    ("Analyst", "app_pages/explore.py", "Data exploration",
-     "Look at your data first: distributions by outcome, associations, data quality. Upload your own CSV or "
-     "the four UCI sites there."),
-    ("Clinician", "app_pages/predict.py", "Patient risk",
-     "Enter one patient's features and read the estimated risk, how certain it is, and which features drove it."),
-    ("Demo / teaching", "app_pages/configure.py", "Configure a network",
-     "Build a network layer by layer, see activations and parameter counts, then train it and watch the "
-     "loss curves live."),
-    ("Another hospital", "app_pages/transport.py", "Other hospitals",
-     "See how the model does on other hospitals' patients, honestly, and recalibrate it to your own."),
+    (
+        "Analyst",
+        "app_pages/explore.py",
+        "Data exploration",
+        "Look at your data first: distributions by outcome, associations, data quality. Upload your own CSV or "
+        "the four UCI sites there.",
+    ),
+    (
+        "Clinician",
+        "app_pages/predict.py",
+        "Patient risk",
+        "Enter one patient's features and read the estimated risk, how certain it is, and which features drove it.",
+    ),
+    (
+        "Demo / teaching",
+        "app_pages/configure.py",
+        "Configure a network",
+        "Build a network layer by layer, see activations and parameter counts, then train it and watch the "
+        "loss curves live.",
+    ),
+    (
+        "Another hospital",
+        "app_pages/transport.py",
+        "Other hospitals",
+        "See how the model does on other hospitals' patients, honestly, and recalibrate it to your own.",
+    ),
 ]
 
 st.subheader("Where to start")
 columns = st.columns(len(STARTING_POINTS))
-for column, (who, path, title, why) in zip(columns, STARTING_POINTS):
+for column, (who, path, title, why) in zip(columns, STARTING_POINTS, strict=True):
     with column.container(border=True):
         st.markdown(f"**{who}**")
         st.write(why)
@@ -61,23 +78,38 @@ RESOURCE_LIMITS = [
     ("Units per hidden layer", f"{limits.MAX_UNITS_PER_LAYER:,}", "Configure a network"),
     ("Epochs", f"{limits.MAX_EPOCHS:,}", "Configure a network"),
     ("Batch size", f"{limits.MAX_BATCH_SIZE:,}", "Configure a network"),
-    ("Uploaded file size", f"{limits.MAX_UPLOAD_MB} MB",
-     "every upload (configuration and UCI site files have smaller caps of their own)"),
+    (
+        "Uploaded file size",
+        f"{limits.MAX_UPLOAD_MB} MB",
+        "every upload (configuration and UCI site files have smaller caps of their own)",
+    ),
     ("Rows of an uploaded CSV", f"{limits.MAX_ROWS:,}", "Data exploration and Patient risk (batch) uploads"),
     ("Columns of an uploaded CSV", f"{limits.MAX_COLUMNS:,}", "Data exploration and Patient risk (batch) uploads"),
-    ("Cross-validation folds × repeats", f"{limits.MAX_CV_FOLDS} × {limits.MAX_CV_REPEATS} "
-     f"(and at most {limits.MAX_STACKED_ROWS:,} patient-fold rows)", "Classical ML vs deep learning"),
-    ("Networks training at once", f"{limits.MAX_CONCURRENT_TRAININGS} on this server (all users together; "
-     "a running comparison counts as one)",
-     "Train and watch, Classical ML vs deep learning: beyond it, the server says it is busy; try again when a "
-     "run ends"),
+    (
+        "Cross-validation folds × repeats",
+        f"{limits.MAX_CV_FOLDS} × {limits.MAX_CV_REPEATS} (and at most {limits.MAX_STACKED_ROWS:,} patient-fold rows)",
+        "Classical ML vs deep learning",
+    ),
+    (
+        "Networks training at once",
+        f"{limits.MAX_CONCURRENT_TRAININGS} on this server (all users together; a running comparison counts as one)",
+        "Train and watch, Classical ML vs deep learning: beyond it, the server says it is busy; try again when a "
+        "run ends",
+    ),
     ("Runs kept per session", f"{MAX_SESSION_RUNS}", "Train and watch (older finished runs are dropped)"),
 ]
 with st.expander("Limits of this server", icon=":material/speed:"):
-    st.markdown("Every resource a user can ask for is bounded, so that one person cannot slow the app down "
-                "for everyone else. Asking for more gets a message saying what the limit is.")
-    st.table({"What": [row[0] for row in RESOURCE_LIMITS], "At most": [row[1] for row in RESOURCE_LIMITS],
-              "Where": [row[2] for row in RESOURCE_LIMITS]})
+    st.markdown(
+        "Every resource a user can ask for is bounded, so that one person cannot slow the app down "
+        "for everyone else. Asking for more gets a message saying what the limit is."
+    )
+    st.table(
+        {
+            "What": [row[0] for row in RESOURCE_LIMITS],
+            "At most": [row[1] for row in RESOURCE_LIMITS],
+            "Where": [row[2] for row in RESOURCE_LIMITS],
+        }
+    )
 
 st.caption(
     "Data: Janosi, Steinbrunn, Pfisterer and Detrano (1988), Heart Disease, UCI Machine Learning Repository, "

@@ -1,8 +1,9 @@
 """Patient risk (for clinicians): one patient's estimated risk with its uncertainty and reasons, or a batch."""
+
 import streamlit as st
 
 from dashboard import state
-from dashboard.predict_form import reset_form, render_patient_form
+from dashboard.predict_form import render_patient_form, reset_form
 from dashboard.predict_views import (
     model_support,
     render_batch,
@@ -15,7 +16,8 @@ from dashboard.predict_views import (
     render_what_if,
 )
 from model.clinic.model_card import DISCLAIMER, build_model_card
-from model.clinic.risk import percentile_of, predict_risk, typical_patient
+from model.clinic.patient_checks import typical_patient
+from model.clinic.risk import percentile_of, predict_risk
 
 st.title("Patient risk")
 st.warning(f"**Not a medical device.** {DISCLAIMER}", icon=":material/info:")
@@ -28,8 +30,10 @@ dataset = state.current_dataset()
 if model.notice:  # the shipped model was damaged: say which model is answering, and why
     st.warning(model.notice, icon=":material/build:")
 card = build_model_card(model.display_name, model.pipeline, model.metadata)
-st.caption(f"Model: **{model.display_name}** · reference population: **{dataset.name}** ({dataset.n_rows:,} patients). "
-           "The model is ready: nothing needs to be trained first.")
+st.caption(
+    f"Model: **{model.display_name}** · reference population: **{dataset.name}** ({dataset.n_rows:,} patients). "
+    "The model is ready: nothing needs to be trained first."
+)
 
 one, batch, about = st.tabs(["One patient", "Batch of patients (CSV)", "Model card"])
 with one:
@@ -40,8 +44,10 @@ with one:
         form = render_patient_form(typical_patient(state.builtin_dataset()))
     checked = form.check
     if not checked.ok:
-        st.error("Correct the highlighted field(s) to see the risk: "
-                 + " ".join(checked.errors.values()), icon=":material/block:")
+        st.error(
+            "Correct the highlighted field(s) to see the risk: " + " ".join(checked.errors.values()),
+            icon=":material/block:",
+        )
     else:
         explainer, population, reference = model_support(model, dataset.frame, dataset.name)
         risk = predict_risk(model.pipeline, checked, reference=reference)

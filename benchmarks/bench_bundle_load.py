@@ -3,18 +3,18 @@
 Ours:  model.serving.bundle.load_bundle on the shipped default bundle: strict metadata checks, weight
        names/dtypes/shapes checked before their values, SHA-256 of the three files, and the
        probe patients' P(disease) recomputed and compared with the record.
-Peer:  the load path before these checks (issue 11), kept below as `load_without_checks`: read the
-       JSON files, torch.load(weights_only=True), NaN check, rebuild the preprocessor by fitting it
-       on a two-row stand-in and putting the saved statistics in place, rebuild the network.
+Peer:  the load path without these checks, kept below as `load_without_checks`: read the JSON
+       files, torch.load(weights_only=True), NaN check, rebuild the preprocessor from the saved
+       statistics (SavedPreprocessor, as load_bundle does) and the network.
 Goal:  ours ≤ 1.2× the peer. Also printed: the cost of the checks alone (hashes, probes).
 
 Both are timed alternately, one call each per round, median over rounds: the two cores of this
-machine are shared, and alternating exposes both to the same load. A process's first load also
-fits the preprocessor's structure (later loads copy it), so --cold N also times the first load
-in N fresh processes each (after the imports), alternating ours and the peer.
+machine are shared, and alternating exposes both to the same load. --cold N also times the first
+load in N fresh processes each (after the imports), alternating ours and the peer.
 
     python benchmarks/bench_bundle_load.py [--rounds 40] [--cold 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,11 +33,11 @@ from sklearn.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.serving import bundle  # noqa: E402
-from model.nn.estimator import ANNClassifier  # noqa: E402
-from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP  # noqa: E402
-from model.data.preprocessing import make_preprocessor  # noqa: E402
-from model.data.schema import FEATURE_NAMES, feature  # noqa: E402
+from model.data.schema import FEATURE_NAMES
+from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP
+from model.nn.estimator import ANNClassifier
+from model.serving import bundle
+from model.serving.saved_preprocessor import SavedPreprocessor
 
 GOAL_RATIO = 1.2
 BENCHMARKS = Path(__file__).resolve().parent
@@ -66,28 +66,19 @@ def load_without_checks(folder: Path) -> Pipeline:
     state = json.loads((folder / bundle.PREPROCESSING_FILE).read_text(encoding="utf-8"))
     weights = torch.load(folder / bundle.WEIGHTS_FILE, map_location="cpu", weights_only=True)
     assert all(bool(torch.isfinite(v).all()) for v in weights.values())
-    stand_in = pd.DataFrame({name: [float(feature(name).codes[0]) if feature(name).codes else 0.0,
-                                    float(feature(name).codes[-1]) if feature(name).codes else 1.0]
-                             for name in state["feature_names_in"]})
-    preprocessor = make_preprocessor().fit(stand_in)
-    numeric = preprocessor.named_transformers_["numeric"]
-    numeric.named_steps["impute"].statistics_ = np.asarray(state["numeric"]["impute_median"], dtype=float)
-    scaler = numeric.named_steps["scale"]
-    scaler.mean_ = np.asarray(state["numeric"]["scale_mean"], dtype=float)
-    scaler.scale_ = np.asarray(state["numeric"]["scale_scale"], dtype=float)
-    scaler.var_ = np.asarray(state["numeric"]["scale_var"], dtype=float)
-    scaler.n_samples_seen_ = np.int64(state["numeric"]["n_samples_seen"])
-    preprocessor.named_transformers_["binary"].statistics_ = np.asarray(
-        state["binary"]["impute_most_frequent"], dtype=float)
-    preprocessor.named_transformers_["categorical"].named_steps["impute"].statistics_ = np.asarray(
-        state["categorical"]["impute_most_frequent"], dtype=float)
-    for imputer in (numeric.named_steps["impute"], preprocessor.named_transformers_["binary"],
-                    preprocessor.named_transformers_["categorical"].named_steps["impute"]):
-        imputer.empty_features_ = np.isin(imputer.feature_names_in_, state.get("empty_features", []))
+    numeric, binary, categorical = state["numeric"], state["binary"], state["categorical"]
+    preprocessor = SavedPreprocessor.from_statistics(
+        numeric_median=numeric["impute_median"],
+        numeric_mean=numeric["scale_mean"],
+        numeric_scale=numeric["scale_scale"],
+        numeric_var=numeric["scale_var"],
+        n_samples_seen=numeric["n_samples_seen"],
+        binary_fill=binary["impute_most_frequent"],
+        categorical_fill=categorical["impute_most_frequent"],
+        empty_features=state.get("empty_features", []),
+    )
     ann = ANNClassifier.from_state(config_dict, weights, metadata["n_inputs"], classes=metadata["classes"])
-    pipeline = Pipeline([(PREPROCESS_STEP, preprocessor), (ANN_STEP, ann)])
-    pipeline.metadata = metadata
-    return pipeline
+    return Pipeline([(PREPROCESS_STEP, preprocessor), (ANN_STEP, ann)])
 
 
 def main() -> int:
@@ -99,8 +90,9 @@ def main() -> int:
 
     ours, peer = bundle.load_bundle(folder), load_without_checks(folder)
     assert ours.integrity_warning is None, ours.integrity_warning
-    X = pd.DataFrame([[np.nan if v is None else v for v in p.values()] for p in bundle.probe_patients()],
-                     columns=list(FEATURE_NAMES))
+    X = pd.DataFrame(
+        [[np.nan if v is None else v for v in p.values()] for p in bundle.probe_patients()], columns=list(FEATURE_NAMES)
+    )
     np.testing.assert_array_equal(ours.predict_proba(X), peer.predict_proba(X))  # the same model either way
 
     record = ours.metadata["integrity"]
@@ -111,10 +103,12 @@ def main() -> int:
         for name, data in files.items():
             assert hashlib.sha256(data).hexdigest() == record["sha256"][name]
 
-    work = {"ours (with checks)": lambda: bundle.load_bundle(folder),
-            "peer (before the checks)": lambda: load_without_checks(folder),
-            "  of which hashes": hashes,
-            "  of which probe predictions": lambda: ours.predict_proba(probe_frame)}
+    work = {
+        "ours (with checks)": lambda: bundle.load_bundle(folder),
+        "peer (before the checks)": lambda: load_without_checks(folder),
+        "  of which hashes": hashes,
+        "  of which probe predictions": lambda: ours.predict_proba(probe_frame),
+    }
     times: dict[str, list[float]] = {name: [] for name in work}
     for _ in range(args.rounds):
         for name, call in work.items():
@@ -123,8 +117,10 @@ def main() -> int:
             times[name].append(time.perf_counter() - start)
     median = {name: statistics.median(values) for name, values in times.items()}
 
-    print(f"Bundle load, shipped default ({folder.name}), median of {args.rounds} alternating rounds; "
-          f"torch {torch.__version__}")
+    print(
+        f"Bundle load, shipped default ({folder.name}), median of {args.rounds} alternating rounds; "
+        f"torch {torch.__version__}"
+    )
     for name, seconds in median.items():
         print(f"  {name:32s} {seconds * 1000:7.1f} ms")
     ratio = median["ours (with checks)"] / median["peer (before the checks)"]
@@ -135,8 +131,10 @@ def main() -> int:
             for which in cold:
                 cold[which].append(first_load_seconds(which))
         ours_s, peer_s = statistics.median(cold["ours"]), statistics.median(cold["peer"])
-        print(f"First load in a fresh process, median of {args.cold}: ours {ours_s * 1000:.0f} ms, peer "
-              f"{peer_s * 1000:.0f} ms, ratio {ours_s / peer_s:.2f}x")
+        print(
+            f"First load in a fresh process, median of {args.cold}: ours {ours_s * 1000:.0f} ms, peer "
+            f"{peer_s * 1000:.0f} ms, ratio {ours_s / peer_s:.2f}x"
+        )
     return 0
 
 

@@ -14,6 +14,7 @@
 
 The machine is shared: the load average at the start is printed with the timings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,33 +26,43 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
 
-from model.evaluation.batched_cv import BatchedANN  # noqa: E402
-from model.evaluation.classical import with_preprocessing  # noqa: E402
-from model.evaluation.comparison import DEFAULT_MODELS, Protocol, run_comparison  # noqa: E402
-from model.nn.config import LayerConfig  # noqa: E402
-from model.data.datasets import load_dataset  # noqa: E402
-from model.nn.estimator import ANNClassifier  # noqa: E402
-from model.evaluation.cross_validation import cross_validate_models, make_splits  # noqa: E402
-from model.evaluation.pipelines import pipeline_from_config  # noqa: E402
-from model.data.preprocessing import features_and_target  # noqa: E402
-from model.nn.presets import RECOMMENDED  # noqa: E402
-from model.runtime.threads import one_thread  # noqa: E402
+from model.data.datasets import load_dataset
+from model.data.preprocessing import features_and_target
+from model.evaluation.batched_cv import BatchedANN
+from model.evaluation.classical import with_preprocessing
+from model.evaluation.comparison import DEFAULT_MODELS, Protocol, run_comparison
+from model.evaluation.cross_validation import cross_validate_models, make_splits
+from model.evaluation.pipelines import pipeline_from_config
+from model.nn.config import LayerConfig
+from model.nn.estimator import ANNClassifier
+from model.nn.presets import RECOMMENDED
+from model.runtime.threads import one_thread
 
-MINI_BATCH = RECOMMENDED.replace(hidden_layers=[LayerConfig(16, "relu", 0.2)], batch_size=32, epochs=100,
-                                 learning_rate=0.005)
+MINI_BATCH = RECOMMENDED.replace(
+    hidden_layers=[LayerConfig(16, "relu", 0.2)], batch_size=32, epochs=100, learning_rate=0.005
+)
 
 
 def peer_for(config) -> MLPClassifier:
     """MLPClassifier with the config's layers, optimizer (Adam), epochs, batch and L2."""
-    return MLPClassifier(hidden_layer_sizes=[layer.units for layer in config.hidden_layers],
-                         activation=config.hidden_layers[0].activation, solver="adam",
-                         learning_rate_init=config.learning_rate, alpha=config.weight_decay,
-                         batch_size=config.batch_size or 1_000_000, max_iter=config.epochs, shuffle=True,
-                         random_state=config.seed, early_stopping=False, tol=0.0, n_iter_no_change=10**6)
+    return MLPClassifier(
+        hidden_layer_sizes=[layer.units for layer in config.hidden_layers],
+        activation=config.hidden_layers[0].activation,
+        solver="adam",
+        learning_rate_init=config.learning_rate,
+        alpha=config.weight_decay,
+        batch_size=config.batch_size or 1_000_000,
+        max_iter=config.epochs,
+        shuffle=True,
+        random_state=config.seed,
+        early_stopping=False,
+        tol=0.0,
+        n_iter_no_change=10**6,
+    )
 
 
 def timed_cv(model, X, y, splits, n_splits: int) -> tuple[float, float]:
@@ -75,21 +86,29 @@ def ann_cv(name: str, config, X, y, splits, n_splits: int) -> None:
     peer = with_preprocessing(peer_for(config))
     for model in (BatchedANN(config.replace(epochs=2)), pipeline_from_config(config.replace(epochs=2)), peer):
         timed_cv(model, X, y, splits[:n_splits], n_splits)  # warm-up: first calls pay lazy initialisation
-    whole = [("batched (all folds together)", *timed_cv(batched, X, y, splits, n_splits)),
-             ("sequential (fold by fold)", *timed_cv(pipeline_from_config(config), X, y, splits, n_splits)),
-             (f"sklearn MLPClassifier x{len(splits)}", *timed_cv(peer, X, y, splits, n_splits))]
+    whole = [
+        ("batched (all folds together)", *timed_cv(batched, X, y, splits, n_splits)),
+        ("sequential (fold by fold)", *timed_cv(pipeline_from_config(config), X, y, splits, n_splits)),
+        (f"sklearn MLPClassifier x{len(splits)}", *timed_cv(peer, X, y, splits, n_splits)),
+    ]
     folds = batched.cache.get(X, splits)
-    training = [batched.fit_.seconds,
-                training_only(lambda: ANNClassifier.from_config(config), folds, y, splits),
-                training_only(lambda: peer_for(config), folds, y, splits)]
+    training = [
+        batched.fit_.seconds,
+        training_only(lambda: ANNClassifier.from_config(config), folds, y, splits),
+        training_only(lambda: peer_for(config), folds, y, splits),
+    ]
     print(f"  {'':32s} {'whole CV':>9s} {'training only':>14s}   mean ROC AUC")
-    for (label, seconds, auc), train_s in zip(whole, training):
+    for (label, seconds, auc), train_s in zip(whole, training, strict=True):
         print(f"  {label:32s} {seconds:7.2f} s {train_s:11.2f} s   {auc:.3f}")
-    print("  (whole CV = per-fold preprocessing + training + prediction + metrics, the same work for all three;"
-          "\n   training only = the fits on the already preprocessed folds)")
+    print(
+        "  (whole CV = per-fold preprocessing + training + prediction + metrics, the same work for all three;"
+        "\n   training only = the fits on the already preprocessed folds)"
+    )
     for index, peer_name in ((1, "sequential"), (2, "MLPClassifier")):
-        print(f"  {peer_name} / batched: whole CV {whole[index][1] / whole[0][1]:.1f}x, "
-              f"training {training[index] / training[0]:.1f}x")
+        print(
+            f"  {peer_name} / batched: whole CV {whole[index][1] / whole[0][1]:.1f}x, "
+            f"training {training[index] / training[0]:.1f}x"
+        )
 
 
 def main() -> int:
@@ -112,8 +131,10 @@ def main() -> int:
 
     if args.skip_full:
         return 0
-    print(f"\n== Full default comparison: {len(DEFAULT_MODELS)} models, {args.folds}x{args.repeats}, "
-          "learning curves, permutation importance")
+    print(
+        f"\n== Full default comparison: {len(DEFAULT_MODELS)} models, {args.folds}x{args.repeats}, "
+        "learning curves, permutation importance"
+    )
     start = time.perf_counter()
     report = run_comparison(frame, list(DEFAULT_MODELS), RECOMMENDED, Protocol(args.folds, args.repeats, 0))
     total = time.perf_counter() - start

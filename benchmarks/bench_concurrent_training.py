@@ -15,6 +15,7 @@ process (no Streamlit, no browser). The ratios dashboard / peer are printed.
 On this 2-core machine the browser shares the cores with the server, so the dashboard arms
 also pay for Chromium drawing the charts; on a real deployment the browsers are elsewhere.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from model.data.datasets import load_dataset  # noqa: E402
-from model.runtime.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS  # noqa: E402
 from model.nn.presets import PRESETS  # noqa: E402
+from model.runtime.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS  # noqa: E402
 from model.serving.runs import TrainingRun  # noqa: E402
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, open_page, set_number, wait_for_app  # noqa: E402
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, new_app_context, open_page, set_number, wait_for_app  # noqa: E402
 from tests.e2e.server import start_server, stop_server  # noqa: E402
 
 TIMEOUT_MS = 300_000  # a run of several minutes on a slow machine
@@ -53,7 +54,7 @@ def dashboard_seconds(browser, sessions: int, epochs: int, batch: int, post_scri
     try:
         pages = []
         for _ in range(sessions):
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = new_app_context(browser)
             contexts.append(context)
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
@@ -92,8 +93,12 @@ def headless_seconds(sessions: int, epochs: int, batch: int) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=MAX_CONCURRENT_TRAININGS,
-                        help=f"1-{MAX_CONCURRENT_TRAININGS} (the server's training cap)")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=MAX_CONCURRENT_TRAININGS,
+        help=f"1-{MAX_CONCURRENT_TRAININGS} (the server's training cap)",
+    )
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args(argv)
@@ -111,8 +116,10 @@ def main(argv=None) -> int:
         finally:
             browser.close()
 
-    print(f"{args.sessions} trainings at once: one hidden layer of 16 ReLU, batch {args.batch}, "
-          f"{args.epochs} epochs, 303 patients")
+    print(
+        f"{args.sessions} trainings at once: one hidden layer of 16 ReLU, batch {args.batch}, "
+        f"{args.epochs} epochs, 303 patients"
+    )
     print(f"peer: headless threads, one process      {peer:6.1f} s")
     print(f"dashboard, shipped config                {shipped:6.1f} s   {shipped / peer:4.1f}x the peer")
     print(f"dashboard, Streamlit's post-script GC    {default:6.1f} s   {default / peer:4.1f}x the peer")

@@ -11,6 +11,7 @@ it is the cost of the quality shown, not a same-settings speed test of the train
 
 Exit status 1 when the default network misses a target.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,16 +21,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pandas as pd  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 
-from model.evaluation.classical import with_preprocessing  # noqa: E402
-from model.data.datasets import load_dataset  # noqa: E402
-from model.evaluation.cross_validation import cross_validate_models, make_splits  # noqa: E402
-from model.evaluation.pipelines import ann_pipeline  # noqa: E402
-from model.data.preprocessing import features_and_target  # noqa: E402
+from model.data.datasets import load_dataset
+from model.data.preprocessing import features_and_target
+from model.evaluation.classical import with_preprocessing
+from model.evaluation.cross_validation import cross_validate_models, make_splits
+from model.evaluation.pipelines import ann_pipeline
 
 TARGETS = {"roc_auc": (">=", 0.91), "accuracy": (">=", 0.84), "brier": ("<=", 0.12)}
 ANN = "ANN (recommended)"
@@ -49,8 +50,11 @@ def main() -> int:
     models = {
         ANN: ann_pipeline(),
         "Logistic regression": with_preprocessing(LogisticRegression(max_iter=2000)),
-        MLP: with_preprocessing(MLPClassifier(hidden_layer_sizes=(32, 16), solver="adam", batch_size=64,
-                                              max_iter=300, random_state=args.seed)),
+        MLP: with_preprocessing(
+            MLPClassifier(
+                hidden_layer_sizes=(32, 16), solver="adam", batch_size=64, max_iter=300, random_state=args.seed
+            )
+        ),
     }
     warnings.simplefilter("ignore", ConvergenceWarning)
     result = cross_validate_models(models, X, y, n_splits=args.folds, splits=splits, seed=args.seed)
@@ -61,13 +65,22 @@ def main() -> int:
     verdicts = result.paired_tests.set_index("model")["verdict"]
     rows = []
     for name in models:
-        rows.append({"model": name,
-                     **{m: f"{mean.loc[name, m]:.3f} ({low.loc[name, m]:.3f}-{high.loc[name, m]:.3f})"
-                        for m in ("roc_auc", "accuracy", "brier", "calibration_slope")},
-                     "CV seconds": f"{seconds[name]:.1f}", "vs best (ROC AUC)": verdicts[name]})
+        rows.append(
+            {
+                "model": name,
+                **{
+                    m: f"{mean.loc[name, m]:.3f} ({low.loc[name, m]:.3f}-{high.loc[name, m]:.3f})"
+                    for m in ("roc_auc", "accuracy", "brier", "calibration_slope")
+                },
+                "CV seconds": f"{seconds[name]:.1f}",
+                "vs best (ROC AUC)": verdicts[name],
+            }
+        )
     table = pd.DataFrame(rows).set_index("model")
-    print(f"{args.folds}x{args.repeats} repeated stratified CV, built-in Cleveland data ({len(y)} patients), "
-          f"identical splits (seed {args.seed}); mean (95% corrected-t interval)")
+    print(
+        f"{args.folds}x{args.repeats} repeated stratified CV, built-in Cleveland data ({len(y)} patients), "
+        f"identical splits (seed {args.seed}); mean (95% corrected-t interval)"
+    )
     with pd.option_context("display.width", 250, "display.max_columns", 10, "display.max_colwidth", 60):
         print(table.to_string())
     print(f"ANN CV seconds / MLPClassifier CV seconds = {seconds[ANN] / seconds[MLP]:.2f}")

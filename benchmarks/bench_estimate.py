@@ -10,6 +10,7 @@ measured, their ratio, and the stages' estimated vs measured seconds. Goal: ever
 The machine is shared: the load average at the start is printed with the timings; calibration on a
 busy machine measures it busy, so the estimates grow with the load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,15 +21,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.evaluation.comparison import ANN_NAME, DEFAULT_MODELS, Protocol, run_comparison  # noqa: E402
-from model.nn.config import ANNConfig, LayerConfig  # noqa: E402
-from model.data.datasets import load_dataset  # noqa: E402
-from model.evaluation.estimates import estimate_comparison, machine_speed  # noqa: E402
-from model.nn.presets import RECOMMENDED  # noqa: E402
+from model.data.datasets import load_dataset
+from model.evaluation.comparison import ANN_NAME, DEFAULT_MODELS, Protocol, run_comparison
+from model.evaluation.estimates import estimate_comparison, machine_speed
+from model.nn.config import ANNConfig, LayerConfig
+from model.nn.presets import RECOMMENDED
 
 MINI_BATCH = ANNConfig(hidden_layers=[LayerConfig(16, "relu", 0.0)], optimizer="adam", batch_size=16, epochs=100)
-WIDE = ANNConfig(hidden_layers=[LayerConfig(64, "tanh", 0.0), LayerConfig(64, "tanh", 0.0)], optimizer="adam",
-                 batch_size=None, epochs=300)
+WIDE = ANNConfig(
+    hidden_layers=[LayerConfig(64, "tanh", 0.0), LayerConfig(64, "tanh", 0.0)],
+    optimizer="adam",
+    batch_size=None,
+    epochs=300,
+)
 CASES = [
     ("default models, recommended ANN, 5x10", list(DEFAULT_MODELS), RECOMMENDED, Protocol(5, 10, 0)),
     ("default models, recommended ANN, 5x2", list(DEFAULT_MODELS), RECOMMENDED, Protocol(5, 2, 0)),
@@ -44,8 +49,10 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     start = time.perf_counter()
     speed = machine_speed()
-    print(f"calibration: {time.perf_counter() - start:.1f} s; step {speed.step_seconds * 1e3:.2f} ms, "
-          f"{speed.unit_seconds * 1e9:.2f} ns per row x parameter")
+    print(
+        f"calibration: {time.perf_counter() - start:.1f} s; step {speed.step_seconds * 1e3:.2f} ms, "
+        f"{speed.unit_seconds * 1e9:.2f} ns per row x parameter"
+    )
     frame = load_dataset("cleveland")
     ratios = []
     for label, names, config, protocol in CASES[1:] if args.quick else CASES:
@@ -54,13 +61,17 @@ def main() -> None:
         report = run_comparison(frame, names, config, protocol)
         measured = time.perf_counter() - start
         ratios.append(guess.seconds / measured)
-        print(f"\n{label}: estimate {guess.seconds:.1f} s, measured {measured:.1f} s, "
-              f"ratio {guess.seconds / measured:.2f}")
+        print(
+            f"\n{label}: estimate {guess.seconds:.1f} s, measured {measured:.1f} s, "
+            f"ratio {guess.seconds / measured:.2f}"
+        )
         print("  estimated: " + ", ".join(f"{k} {v:.1f}" for k, v in guess.parts.items()))
         print("  measured:  " + ", ".join(f"{k} {v:.1f}" for k, v in report.stage_seconds.items()))
     worst = max(max(ratios), 1 / min(ratios))
-    print(f"\nratios estimate/measured: {', '.join(f'{r:.2f}' for r in ratios)}; worst factor {worst:.1f} "
-          f"({'within' if worst <= 3 else 'OUTSIDE'} the goal of 3)")
+    print(
+        f"\nratios estimate/measured: {', '.join(f'{r:.2f}' for r in ratios)}; worst factor {worst:.1f} "
+        f"({'within' if worst <= 3 else 'OUTSIDE'} the goal of 3)"
+    )
 
 
 if __name__ == "__main__":

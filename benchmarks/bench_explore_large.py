@@ -17,6 +17,7 @@ Timed:
   page-filter the rerun after narrowing the sex filter (new selection: caches miss again)
 Target from the issue: the page renders within 10 s on this machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -121,8 +122,10 @@ def main() -> None:
     print(f"page-filter  {filtered:7.3f} s   (rerun after the sex filter changed)")
     print(f"page-cold / peer ratio {cold / peer:.2f} x")
     verdict = "within" if max(cold, filtered) < TARGET_SECONDS else "OVER"
-    print(f"target: render < {TARGET_SECONDS:.0f} s -> {verdict} target "
-          f"(median of the two renders {statistics.median([cold, filtered]):.2f} s)")
+    print(
+        f"target: render < {TARGET_SECONDS:.0f} s -> {verdict} target "
+        f"(median of the two renders {statistics.median([cold, filtered]):.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ tiny matrices (→ one thread for small problems), DataLoader (→ permute on th
 views), sklearn AUC + .item() per metric (→ AUC in torch, one host transfer per epoch),
 train()/eval() toggling each epoch (→ MLP.evaluate).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
 
-from model.nn.estimator import ANNClassifier  # noqa: E402
+from model.nn.estimator import ANNClassifier
 
 HIDDEN, EPOCHS, BATCH, LR = (32, 16), 300, 64, 0.01
 
@@ -84,9 +85,13 @@ class PlainTorchLoop:
         torch.manual_seed(0)
         X_t = torch.tensor(X, dtype=torch.float32)
         y_t = torch.tensor(y, dtype=torch.float32)
-        net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], HIDDEN[0]), torch.nn.ReLU(),
-                                  torch.nn.Linear(HIDDEN[0], HIDDEN[1]), torch.nn.ReLU(),
-                                  torch.nn.Linear(HIDDEN[1], 1))
+        net = torch.nn.Sequential(
+            torch.nn.Linear(X.shape[1], HIDDEN[0]),
+            torch.nn.ReLU(),
+            torch.nn.Linear(HIDDEN[0], HIDDEN[1]),
+            torch.nn.ReLU(),
+            torch.nn.Linear(HIDDEN[1], 1),
+        )
         optimizer = torch.optim.Adam(net.parameters(), lr=LR)
         loader = DataLoader(TensorDataset(X_t, y_t), batch_size=BATCH, shuffle=True)
         for _ in range(EPOCHS):
@@ -103,14 +108,31 @@ class PlainTorchLoop:
 
 
 def ours():
-    return ANNClassifier(hidden_units=HIDDEN, activation="relu", optimizer="adam", learning_rate=LR,
-                         batch_size=BATCH, epochs=EPOCHS, device="cpu", seed=0)
+    return ANNClassifier(
+        hidden_units=HIDDEN,
+        activation="relu",
+        optimizer="adam",
+        learning_rate=LR,
+        batch_size=BATCH,
+        epochs=EPOCHS,
+        device="cpu",
+        seed=0,
+    )
 
 
 def sklearns():
-    return MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", solver="adam", learning_rate_init=LR,
-                         batch_size=BATCH, max_iter=EPOCHS, alpha=0.0, tol=0.0, n_iter_no_change=EPOCHS + 1,
-                         random_state=0)
+    return MLPClassifier(
+        hidden_layer_sizes=HIDDEN,
+        activation="relu",
+        solver="adam",
+        learning_rate_init=LR,
+        batch_size=BATCH,
+        max_iter=EPOCHS,
+        alpha=0.0,
+        tol=0.0,
+        n_iter_no_change=EPOCHS + 1,
+        random_state=0,
+    )
 
 
 def one_fit_table(X, y, repeats: int, with_plain: bool) -> None:
@@ -132,8 +154,10 @@ def one_fit_table(X, y, repeats: int, with_plain: bool) -> None:
         print(f"{name:<26}{medians[name][0]:>14.3f}{min(wall):>8.3f}{max(wall):>8.3f}{medians[name][1]:>14.3f}")
     ours_t, sk_t = medians["ANNClassifier (ours)"], medians["MLPClassifier (sklearn)"]
     ratio = ours_t[0] / sk_t[0]
-    print(f"ratio ours / sklearn = {ratio:.2f} wall, {ours_t[1] / sk_t[1]:.2f} CPU  "
-          f"({'OK' if ratio <= 1.0 else 'SLOWER than sklearn'})")
+    print(
+        f"ratio ours / sklearn = {ratio:.2f} wall, {ours_t[1] / sk_t[1]:.2f} CPU  "
+        f"({'OK' if ratio <= 1.0 else 'SLOWER than sklearn'})"
+    )
     if with_plain:
         plain = medians["plain torch loop (ref.)"]
         print(f"ratio plain torch loop / sklearn = {plain[0] / sk_t[0]:.2f} wall, {plain[1] / sk_t[1]:.2f} CPU")
@@ -152,9 +176,11 @@ def cv_time(X, y) -> None:
     start = time.perf_counter()
     result = cross_validate(model, X, y, cv=cv, scoring="roc_auc")
     seconds = time.perf_counter() - start
-    print(f"\n5x10 CV of the default ANN ({label}): 50 fits in {seconds:.2f} s "
-          f"({'OK' if seconds <= 15 else 'over'} the 15 s goal); mean fit {np.mean(result['fit_time']):.3f} s; "
-          f"AUC {np.mean(result['test_score']):.3f}")
+    print(
+        f"\n5x10 CV of the default ANN ({label}): 50 fits in {seconds:.2f} s "
+        f"({'OK' if seconds <= 15 else 'over'} the 15 s goal); mean fit {np.mean(result['fit_time']):.3f} s; "
+        f"AUC {np.mean(result['test_score']):.3f}"
+    )
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ ROC AUC and Brier score on the held-out patients, and the time per patient.
 
     python benchmarks/bench_intervals.py
 """
+
 from __future__ import annotations
 
 import sys
@@ -26,13 +27,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sklearn.metrics import brier_score_loss, roc_auc_score  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.model_selection import train_test_split
 
-from model.data.datasets import load_dataset  # noqa: E402
-from model.evaluation.pipelines import ann_pipeline  # noqa: E402
-from model.clinic.risk import mc_dropout_bounds, positive_probability  # noqa: E402
-from model.data.schema import FEATURE_NAMES, feature  # noqa: E402
+from model.clinic.risk import mc_dropout_bounds, positive_probability
+from model.data.datasets import load_dataset
+from model.data.schema import FEATURE_NAMES, feature
+from model.evaluation.pipelines import ann_pipeline
 
 MEMBERS = 5
 
@@ -61,16 +62,21 @@ def main() -> None:
         spread = np.stack([positive_probability(member, frame) for member in members])
         ensemble_time = (time.perf_counter() - start) / len(frame)
         widths[name] = (float(np.mean(bounds[:, 1] - bounds[:, 0])), float(np.mean(spread.max(0) - spread.min(0))))
-        print(f"{name:32s} mean width: MC dropout {widths[name][0]:.3f} ({1000 * mc_time:.2f} ms/patient), "
-              f"deep ensemble of {MEMBERS} {widths[name][1]:.3f} ({1000 * ensemble_time:.2f} ms/patient)")
+        print(
+            f"{name:32s} mean width: MC dropout {widths[name][0]:.3f} ({1000 * mc_time:.2f} ms/patient), "
+            f"deep ensemble of {MEMBERS} {widths[name][1]:.3f} ({1000 * ensemble_time:.2f} ms/patient)"
+        )
     typical, far = widths["typical (held out)"], widths["atypical (held out, moved far)"]
-    print(f"ratio atypical / typical width: MC dropout {far[0] / typical[0]:.2f}, "
-          f"deep ensemble {far[1] / typical[1]:.2f}")
+    print(
+        f"ratio atypical / typical width: MC dropout {far[0] / typical[0]:.2f}, deep ensemble {far[1] / typical[1]:.2f}"
+    )
     mean = np.mean([positive_probability(member, X_test) for member in members], axis=0)
     alone = positive_probability(single, X_test)
-    print(f"held-out ROC AUC / Brier: single network {roc_auc_score(y_test, alone):.3f} / "
-          f"{brier_score_loss(y_test, alone):.3f}; ensemble mean {roc_auc_score(y_test, mean):.3f} / "
-          f"{brier_score_loss(y_test, mean):.3f}")
+    print(
+        f"held-out ROC AUC / Brier: single network {roc_auc_score(y_test, alone):.3f} / "
+        f"{brier_score_loss(y_test, alone):.3f}; ensemble mean {roc_auc_score(y_test, mean):.3f} / "
+        f"{brier_score_loss(y_test, mean):.3f}"
+    )
 
 
 if __name__ == "__main__":

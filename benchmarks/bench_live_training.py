@@ -14,6 +14,7 @@ seed (same split, preprocessing and weights), timed from start() to the end of t
 The arms alternate (headless, live, headless, ...) and the median of --repeats is reported.
 Target (issue 4): live / headless <= 1.5.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,16 +25,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard.train_panels import REFRESH_SECONDS  # noqa: E402
-from dashboard.training_views import (  # noqa: E402
+from dashboard.train_panels import REFRESH_SECONDS
+from dashboard.training_views import (
     gradient_norms_figure,
     learning_curves_figure,
     run_boundary_figure,
     weight_histograms_figure,
 )
-from model.data.datasets import load_dataset  # noqa: E402
-from model.nn.presets import PRESETS  # noqa: E402
-from model.serving.runs import TrainingRun  # noqa: E402
+from model.data.datasets import load_dataset
+from model.nn.presets import PRESETS
+from model.serving.runs import TrainingRun
 
 TARGET_RATIO = 1.5
 
@@ -83,11 +84,15 @@ def main() -> int:
         live.append(seconds)
         figures.append(built)
     ratio = statistics.median(live) / statistics.median(headless)
-    print(f"preset {args.preset}, {args.epochs} epochs, batch "
-          f"{config.effective_batch_size or 'full'}, {len(frame)} patients, {args.repeats} repeats")
+    print(
+        f"preset {args.preset}, {args.epochs} epochs, batch "
+        f"{config.effective_batch_size or 'full'}, {len(frame)} patients, {args.repeats} repeats"
+    )
     print(f"headless  median {statistics.median(headless):.2f} s  runs {', '.join(f'{s:.2f}' for s in headless)}")
-    print(f"live      median {statistics.median(live):.2f} s  runs {', '.join(f'{s:.2f}' for s in live)}"
-          f"  (figures built per run: {', '.join(map(str, figures))})")
+    print(
+        f"live      median {statistics.median(live):.2f} s  runs {', '.join(f'{s:.2f}' for s in live)}"
+        f"  (figures built per run: {', '.join(map(str, figures))})"
+    )
     print(f"ratio live / headless = {ratio:.2f}  (target <= {TARGET_RATIO})")
     return 0 if ratio <= TARGET_RATIO else 1
 

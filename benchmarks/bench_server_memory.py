@@ -13,6 +13,7 @@ Peer: a bare Streamlit app (a title and a sentence) started the same way and vis
 Streamlit itself costs. The ratio ours / peer is printed.
 Linux only (reads /proc).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,12 +25,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, open_page, set_number, wait_for_app  # noqa: E402
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, new_app_context, open_page, set_number, wait_for_app  # noqa: E402
 from tests.e2e.server import start_server, stop_server  # noqa: E402  (no pytest: a plain module)
 
 TIMEOUT_MS = 300_000
 SERVER_START_TIMEOUT_S = 180
-PEER_APP = 'import streamlit as st\n\nst.title("Hello")\nst.write("A bare Streamlit app: the peer of the memory benchmark.")\n'
+PEER_APP = (
+    'import streamlit as st\n\nst.title("Hello")\nst.write("A bare Streamlit app: the peer of the memory benchmark.")\n'
+)
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -113,10 +116,10 @@ def main(argv=None) -> int:
                 peer = Server("hello.py", Path(folder))
                 try:
                     peer_start = peer.memory()["VmRSS"]
-                    page = browser.new_page()
+                    page = new_app_context(browser).new_page()
                     page.goto(peer.url)
                     wait_for_app(page)
-                    page.close()
+                    page.context.close()
                     peer_memory = peer.memory()
                 finally:
                     peer.stop()
@@ -130,10 +133,10 @@ def main(argv=None) -> int:
                 def record(step: str) -> None:
                     print(f"{step:<46} {ours.memory()['VmRSS']:8.0f}", flush=True)
 
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page = new_app_context(browser).new_page()
                 page.set_default_timeout(TIMEOUT_MS)
                 visit_everything(page, ours, args.epochs, record)
-                page.close()
+                page.context.close()
                 time.sleep(2)
                 end = ours.memory()
             finally:
@@ -142,12 +145,18 @@ def main(argv=None) -> int:
             browser.close()
 
     print()
-    print(f"bare Streamlit (peer): {peer_start:.0f} MB at start, {peer_memory['VmRSS']:.0f} MB after one visit, "
-          f"peak {peer_memory['VmHWM']:.0f} MB")
-    print(f"Heart-ANN:             {start:.0f} MB at start, {end['VmRSS']:.0f} MB after the tour, "
-          f"peak {end['VmHWM']:.0f} MB")
-    print(f"ratio ours / peer (after the visit): {end['VmRSS'] / peer_memory['VmRSS']:.1f}x; "
-          f"peak: {end['VmHWM'] / peer_memory['VmHWM']:.1f}x")
+    print(
+        f"bare Streamlit (peer): {peer_start:.0f} MB at start, {peer_memory['VmRSS']:.0f} MB after one visit, "
+        f"peak {peer_memory['VmHWM']:.0f} MB"
+    )
+    print(
+        f"Heart-ANN:             {start:.0f} MB at start, {end['VmRSS']:.0f} MB after the tour, "
+        f"peak {end['VmHWM']:.0f} MB"
+    )
+    print(
+        f"ratio ours / peer (after the visit): {end['VmRSS'] / peer_memory['VmRSS']:.1f}x; "
+        f"peak: {end['VmHWM'] / peer_memory['VmHWM']:.1f}x"
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ Pages build figures however they like (plotly.express or graph_objects), then ca
 `apply_theme(fig)` (or `show(fig)`, which also draws it). Outcome colours are fixed so
 "disease" is the same red on every page.
 """
+
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -20,7 +21,7 @@ OUTCOME_COLOR_MAP: dict[str, str] = {OUTCOME_LABELS[code]: color for code, color
 OUTCOME_ORDER: list[str] = [OUTCOME_LABELS[code] for code in sorted(OUTCOME_LABELS)]
 
 PRIMARY = "#3a6ea5"
-DIVERGING_SCALE = "RdBu_r"   # correlations: symmetric around 0
+DIVERGING_SCALE = "RdBu_r"  # correlations: symmetric around 0
 SEQUENTIAL_SCALE = "Blues"
 QUALITATIVE = ["#3a6ea5", "#e9a03b", "#6a4c93", "#8ab17d", "#5c5c5c", "#c36f9b", "#2f9bb3", "#b5651d"]
 FONT_FAMILY = "'Source Sans', 'Source Sans Pro', Helvetica, Arial, sans-serif"  # Streamlit's own font first

@@ -12,6 +12,7 @@ Finished results are kept server-wide for a few identical requests (data fingerp
 JSON, protocol, models, extras), so a second visit, or a second user with the same data and
 settings, gets the result at once; the session also keeps its last result.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,6 +27,8 @@ import streamlit as st
 from dashboard import compare_views as views
 from dashboard import state
 from dashboard.charts import show
+from model.data.exploration import frame_fingerprint
+from model.evaluation import verdicts
 from model.evaluation.comparison import (
     BUSY_MESSAGE,
     CLASSICAL_NAMES,
@@ -35,27 +38,26 @@ from model.evaluation.comparison import (
     ComparisonReport,
     ExternalValidation,
     Protocol,
-    external_validation,
     checked_features_and_target,
+    external_validation,
     protocol_problems,
     run_comparison,
     selection_problems,
     workload_problems,
 )
-from model.runtime.compute_slots import ServerBusyError, slots_in_use
-from model.nn.config import ANNConfig
-from model.evaluation.estimates import ComparisonEstimate, describe_seconds, estimate_comparison
 from model.evaluation.cross_validation import ModelFitError
-from model.data.exploration import frame_fingerprint
+from model.evaluation.estimates import ComparisonEstimate, describe_seconds, estimate_comparison
+from model.nn.config import ANNConfig
+from model.runtime.compute_slots import ServerBusyError, slots_in_use
 from model.runtime.jobs import Job, JobStatus
 from model.runtime.limits import MAX_CONCURRENT_TRAININGS, MAX_CV_FOLDS, MAX_CV_REPEATS
 from model.serving.runs import config_summary
 
 logger = logging.getLogger(__name__)
 
-KEY_LAST = "compare.last_run"          # LastRun of this session
-KEY_PENDING = "compare.pending"        # PendingRun waiting for the user's confirmation (a long estimate)
-KEY_NOTICE = "compare.notice"          # (kind, text) to show once, from a button callback
+KEY_LAST = "compare.last_run"  # LastRun of this session
+KEY_PENDING = "compare.pending"  # PendingRun waiting for the user's confirmation (a long estimate)
+KEY_NOTICE = "compare.notice"  # (kind, text) to show once, from a button callback
 KEY_FORM_MODELS = "compare.form.models"
 KEY_FORM_FOLDS = "compare.form.folds"
 KEY_FORM_REPEATS = "compare.form.repeats"
@@ -70,9 +72,9 @@ KEY_DISCARD = "compare.discard"
 KEY_STOP = "compare.stop"
 
 CONFIRM_ABOVE_SECONDS = 60.0  # a longer estimate asks "start it?" first
-REFRESH_SECONDS = 1.0         # the page's progress redraw (each redraw is also a heartbeat)
-STOP_WAIT_SECONDS = 2.0       # Stop waits this long for the job to reach its next check
-MAX_KEPT_RESULTS = 8          # finished results kept server-wide for identical requests
+REFRESH_SECONDS = 1.0  # the page's progress redraw (each redraw is also a heartbeat)
+STOP_WAIT_SECONDS = 2.0  # Stop waits this long for the job to reach its next check
+MAX_KEPT_RESULTS = 8  # finished results kept server-wide for identical requests
 
 
 @dataclass(frozen=True)
@@ -109,36 +111,58 @@ class PendingRun:
 class ComparisonJob(Job):
     """A comparison (then, when asked, the external validation) in the background, and what it was for."""
 
-    def __init__(self, settings: Settings, dataset: state.DatasetChoice, config: ANNConfig,
-                 sites: pd.DataFrame | None, estimate: ComparisonEstimate | None):
+    def __init__(
+        self,
+        settings: Settings,
+        dataset: state.DatasetChoice,
+        config: ANNConfig,
+        sites: pd.DataFrame | None,
+        estimate: ComparisonEstimate | None,
+    ):
         self.settings, self.dataset_name = settings, dataset.name
         self.data_key, self.config_json = frame_fingerprint(dataset.frame), config.to_json(indent=None)
         self.collected = False  # the page has turned the result into the session's LastRun
-        frame, config = dataset.frame, copy.deepcopy(config)
+        frame = dataset.frame
         external_sites = sites if settings.external else None
 
         def work(progress, stop_event: threading.Event):
             share = 0.9 if external_sites is not None else 1.0
-            report = run_comparison(frame, list(settings.names), config, settings.protocol,
-                                    lambda f, message: progress(share * f, message),
-                                    with_learning_curve=settings.learning_curve, with_importance=settings.importance,
-                                    stop_event=stop_event, hold_slot=False)
+            report = run_comparison(
+                frame,
+                list(settings.names),
+                config,
+                settings.protocol,
+                lambda f, message: progress(share * f, message),
+                with_learning_curve=settings.learning_curve,
+                with_importance=settings.importance,
+                stop_event=stop_event,
+                hold_slot=False,
+            )
             external, error = None, None
             if external_sites is not None:
                 try:
-                    external = external_validation(external_sites, list(settings.names), config,
-                                                   progress=lambda f, message: progress(share + (1 - share) * f,
-                                                                                        message),
-                                                   stop_event=stop_event, hold_slot=False)
+                    external = external_validation(
+                        external_sites,
+                        list(settings.names),
+                        config,
+                        progress=lambda f, message: progress(share + (1 - share) * f, message),
+                        stop_event=stop_event,
+                        hold_slot=False,
+                    )
                 except ValueError as problem:  # the comparison itself is kept and shown
                     logger.warning("external validation could not run: %s", problem)
                     error = str(problem)
             return report, external, error
 
-        super().__init__(work, "The comparison", BUSY_MESSAGE,
-                         estimate_seconds=None if estimate is None else estimate.seconds)
-        self.result_key = _result_key(self.data_key, self.config_json, settings,
-                                      None if external_sites is None else frame_fingerprint(external_sites))
+        super().__init__(
+            work, "The comparison", BUSY_MESSAGE, estimate_seconds=None if estimate is None else estimate.seconds
+        )
+        self.result_key = _result_key(
+            self.data_key,
+            self.config_json,
+            settings,
+            None if external_sites is None else frame_fingerprint(external_sites),
+        )
 
 
 # ------------------------------------------------------------------ results kept for identical requests
@@ -176,11 +200,15 @@ def _seed_form(previous: Settings | None, sites_loaded: bool) -> None:
     """Give each form field its value: the user's edit while on the page, else the settings of the session's
     latest comparison (Streamlit drops widget values when the page is left), else the defaults."""
     protocol = previous.protocol if previous else Protocol()
-    values = {KEY_FORM_MODELS: list(previous.names) if previous else list(DEFAULT_MODELS),
-              KEY_FORM_FOLDS: protocol.n_splits, KEY_FORM_REPEATS: protocol.n_repeats, KEY_FORM_SEED: protocol.seed,
-              KEY_FORM_CURVES: previous.learning_curve if previous else True,
-              KEY_FORM_IMPORTANCE: previous.importance if previous else True,
-              KEY_FORM_EXTERNAL: (previous.external if previous else True) and sites_loaded}
+    values = {
+        KEY_FORM_MODELS: list(previous.names) if previous else list(DEFAULT_MODELS),
+        KEY_FORM_FOLDS: protocol.n_splits,
+        KEY_FORM_REPEATS: protocol.n_repeats,
+        KEY_FORM_SEED: protocol.seed,
+        KEY_FORM_CURVES: previous.learning_curve if previous else True,
+        KEY_FORM_IMPORTANCE: previous.importance if previous else True,
+        KEY_FORM_EXTERNAL: (previous.external if previous else True) and sites_loaded,
+    }
     for key, value in values.items():
         if key not in st.session_state:
             st.session_state[key] = value
@@ -191,31 +219,59 @@ def render_form(config: ANNConfig, sites_loaded: bool, previous: Settings | None
     _seed_form(previous, sites_loaded)
     with st.form("compare.form", border=True):
         names = st.multiselect(
-            "Models", MODEL_NAMES, key=KEY_FORM_MODELS,
+            "Models",
+            MODEL_NAMES,
+            key=KEY_FORM_MODELS,
             help=f"Seven classical models, the ANN as configured ({config_summary(config)}), and the "
-                 f"single perceptron (no hidden layer).")
+            f"single perceptron (no hidden layer).",
+        )
         cols = st.columns(3)
-        folds = cols[0].number_input("Folds", 2, MAX_CV_FOLDS, key=KEY_FORM_FOLDS,
-                                     help=f"k of stratified k-fold cross-validation (2 to {MAX_CV_FOLDS}).")
-        repeats = cols[1].number_input("Repeats", 1, MAX_CV_REPEATS, key=KEY_FORM_REPEATS,
-                                       help=f"How many times the k folds are reshuffled (1 to {MAX_CV_REPEATS}). "
-                                            "More repeats: narrower intervals, longer run.")
-        seed = cols[2].number_input("Seed", 0, 2**31 - 1, key=KEY_FORM_SEED,
-                                    help="Fixes the folds: every model sees exactly the same ones.")
+        folds = cols[0].number_input(
+            "Folds",
+            2,
+            MAX_CV_FOLDS,
+            key=KEY_FORM_FOLDS,
+            help=f"k of stratified k-fold cross-validation (2 to {MAX_CV_FOLDS}).",
+        )
+        repeats = cols[1].number_input(
+            "Repeats",
+            1,
+            MAX_CV_REPEATS,
+            key=KEY_FORM_REPEATS,
+            help=f"How many times the k folds are reshuffled (1 to {MAX_CV_REPEATS}). "
+            "More repeats: narrower intervals, longer run.",
+        )
+        seed = cols[2].number_input(
+            "Seed", 0, 2**31 - 1, key=KEY_FORM_SEED, help="Fixes the folds: every model sees exactly the same ones."
+        )
         cols = st.columns(3)
-        curves = cols[0].checkbox("Learning curves", key=KEY_FORM_CURVES,
-                                  help="ANN and best classical model trained on 10% … 100% of each fold.")
-        importance = cols[1].checkbox("Permutation importance", key=KEY_FORM_IMPORTANCE,
-                                      help="Per model, on the held-out rows of the first repeat's folds.")
-        external = cols[2].checkbox("External validation", key=KEY_FORM_EXTERNAL,
-                                    disabled=not sites_loaded,
-                                    help="Train on Cleveland, test on Hungary, Switzerland and VA "
-                                         + ("." if sites_loaded else "(load the four UCI sites first)."))
+        curves = cols[0].checkbox(
+            "Learning curves",
+            key=KEY_FORM_CURVES,
+            help="ANN and best classical model trained on 10% … 100% of each fold.",
+        )
+        importance = cols[1].checkbox(
+            "Permutation importance",
+            key=KEY_FORM_IMPORTANCE,
+            help="Per model, on the held-out rows of the first repeat's folds.",
+        )
+        external = cols[2].checkbox(
+            "External validation",
+            key=KEY_FORM_EXTERNAL,
+            disabled=not sites_loaded,
+            help="Train on Cleveland, test on Hungary, Switzerland and VA "
+            + ("." if sites_loaded else "(load the four UCI sites first)."),
+        )
         submitted = st.form_submit_button("Run comparison", type="primary", icon=":material/play_arrow:", key=KEY_RUN)
     if not submitted:
         return None
-    return Settings(tuple(n for n in MODEL_NAMES if n in names), Protocol(int(folds), int(repeats), int(seed)),
-                    bool(curves), bool(importance), bool(external and sites_loaded))
+    return Settings(
+        tuple(n for n in MODEL_NAMES if n in names),
+        Protocol(int(folds), int(repeats), int(seed)),
+        bool(curves),
+        bool(importance),
+        bool(external and sites_loaded),
+    )
 
 
 def settings_problems(settings: Settings, frame: pd.DataFrame, config: ANNConfig) -> list[str]:
@@ -228,9 +284,11 @@ def settings_problems(settings: Settings, frame: pd.DataFrame, config: ANNConfig
     problems += protocol_problems(y, settings.protocol, X)
     problems += workload_problems(len(frame), settings.protocol)
     if any(n not in CLASSICAL_NAMES and n != PERCEPTRON_NAME for n in settings.names):
-        problems += [f"The ANN configuration is not valid: {e}. Fix it on the configuration page."
-                     for e in config.errors()]
+        problems += [
+            f"The ANN configuration is not valid: {e}. Fix it on the configuration page." for e in config.errors()
+        ]
     return problems
+
 
 # ------------------------------------------------------------------ estimate, start, confirm, stop
 def notice(kind: str, text: str) -> None:
@@ -241,8 +299,9 @@ def notice(kind: str, text: str) -> None:
 def render_server_load() -> None:
     """How busy the server is (all users): a run needs one free slot."""
     busy = slots_in_use()
-    st.caption(f"This server is running {busy} of its {MAX_CONCURRENT_TRAININGS} trainings and comparisons "
-               f"(all users) now.")
+    st.caption(
+        f"This server is running {busy} of its {MAX_CONCURRENT_TRAININGS} trainings and comparisons (all users) now."
+    )
 
 
 def render_notice() -> None:
@@ -257,9 +316,16 @@ def estimate(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig
     """How long these settings will take on this server (model.estimates)."""
     sites = state.uci_sites() if settings.external else None
     external_rows = 0 if sites is None or "site" not in sites.columns else int((sites["site"] == "cleveland").sum())
-    return estimate_comparison(dataset.n_rows, settings.names, config, settings.protocol.n_splits,
-                               settings.protocol.n_repeats, settings.learning_curve, settings.importance,
-                               external_rows=external_rows)
+    return estimate_comparison(
+        dataset.n_rows,
+        settings.names,
+        config,
+        settings.protocol.n_splits,
+        settings.protocol.n_repeats,
+        settings.learning_curve,
+        settings.importance,
+        external_rows=external_rows,
+    )
 
 
 def submit(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) -> None:
@@ -272,8 +338,9 @@ def submit(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) 
         return
     data_key, config_json = frame_fingerprint(dataset.frame), config.to_json(indent=None)
     sites = state.uci_sites() if settings.external else None
-    kept = _kept_result(_result_key(data_key, config_json, settings,
-                                    None if sites is None else frame_fingerprint(sites)))
+    kept = _kept_result(
+        _result_key(data_key, config_json, settings, None if sites is None else frame_fingerprint(sites))
+    )
     if kept is not None:
         report, external, error = kept
         st.session_state[KEY_LAST] = LastRun(settings, data_key, dataset.name, config_json, report, external, error)
@@ -281,7 +348,7 @@ def submit(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) 
     try:
         with st.spinner("Estimating how long it will take on this server…"):
             guess = estimate(settings, dataset, config)
-    except Exception as error:  # noqa: BLE001 - no estimate is no reason not to run; the user decides
+    except Exception as error:  # no estimate is no reason not to run; the user decides
         logger.exception("the comparison's time could not be estimated")
         st.session_state[KEY_PENDING] = PendingRun(settings, data_key, config_json, None, str(error))
         return
@@ -291,8 +358,9 @@ def submit(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig) 
     start(settings, dataset, config, guess)
 
 
-def start(settings: Settings, dataset: state.DatasetChoice, config: ANNConfig,
-          guess: ComparisonEstimate | None) -> ComparisonJob | None:
+def start(
+    settings: Settings, dataset: state.DatasetChoice, config: ANNConfig, guess: ComparisonEstimate | None
+) -> ComparisonJob | None:
     """Start the comparison in the background (None, with a notice, when the server is busy)."""
     job = ComparisonJob(settings, dataset, config, state.uci_sites(), guess)
     try:
@@ -311,8 +379,11 @@ def confirm_pending() -> None:
         return
     dataset, config = state.current_dataset(), state.ann_config()
     if frame_fingerprint(dataset.frame) != pending.data_key or config.to_json(indent=None) != pending.config_json:
-        notice("warning", "The data or the network changed since the estimate was made: press **Run comparison** "
-                          "again to see a new estimate.")
+        notice(
+            "warning",
+            "The data or the network changed since the estimate was made: press **Run comparison** "
+            "again to see a new estimate.",
+        )
         return
     start(pending.settings, dataset, config, pending.estimate)
 
@@ -338,23 +409,32 @@ def render_pending() -> None:
         return
     protocol = pending.settings.protocol
     if pending.estimate is None:
-        text = (f"How long this comparison will take could not be estimated ({pending.estimate_error}). "
-                "Start it anyway?")
+        text = f"How long this comparison will take could not be estimated ({pending.estimate_error}). Start it anyway?"
     else:
-        text = (f"This comparison will take **{pending.estimate.describe()}** on this server: "
-                f"{len(pending.settings.names)} models on {protocol.n_fits} folds"
-                f"{', with learning curves' if pending.settings.learning_curve else ''}"
-                f"{', permutation importance' if pending.settings.importance else ''}. Start it?")
+        text = (
+            f"This comparison will take **{pending.estimate.describe()}** on this server: "
+            f"{len(pending.settings.names)} models on {protocol.n_fits} folds"
+            f"{', with learning curves' if pending.settings.learning_curve else ''}"
+            f"{', permutation importance' if pending.settings.importance else ''}. Start it?"
+        )
     with st.container(border=True):
         st.warning(text, icon=":material/schedule:")
         if pending.estimate is not None:
-            st.caption(f"Estimated from the work it implies (folds × epochs × patients × network parameters, and "
-                       f"each classical model's time on this machine). Largest parts: "
-                       f"{_largest_parts(pending.estimate)}. It keeps running while you visit other pages; "
-                       f"Stop ends it at any time.")
+            st.caption(
+                f"Estimated from the work it implies (folds × epochs × patients × network parameters, and "
+                f"each classical model's time on this machine). Largest parts: "
+                f"{_largest_parts(pending.estimate)}. It keeps running while you visit other pages; "
+                f"Stop ends it at any time."
+            )
         start_column, discard_column, _ = st.columns([2, 1, 3])
-        start_column.button("Start the comparison", key=KEY_CONFIRM, on_click=confirm_pending, type="primary",
-                            icon=":material/play_arrow:", width="stretch")
+        start_column.button(
+            "Start the comparison",
+            key=KEY_CONFIRM,
+            on_click=confirm_pending,
+            type="primary",
+            icon=":material/play_arrow:",
+            width="stretch",
+        )
         discard_column.button("Don't start", key=KEY_DISCARD, on_click=discard_pending, width="stretch")
 
 
@@ -366,11 +446,11 @@ def _format_seconds(seconds: float) -> str:
 def progress_text(job: Job) -> str:
     """'Running · Random forest: fold 3 of 50 · 12 s elapsed · about 30 s left (estimate)'."""
     parts = [job.status.words.capitalize(), job.message, f"{_format_seconds(job.elapsed)} elapsed"]
-    remaining = job.remaining_seconds()
+    estimate, remaining = job.estimate_seconds, job.remaining_seconds()
     if remaining is not None and remaining > 0:
         parts.append(f"{describe_seconds(remaining)} left (estimate)")
-    elif remaining is not None:
-        parts.append(f"longer than the estimate of {describe_seconds(job.estimate_seconds).removeprefix('about ')}")
+    elif estimate is not None:  # the estimate has run out
+        parts.append(f"longer than the estimate of {describe_seconds(estimate).removeprefix('about ')}")
     return " · ".join(parts)
 
 
@@ -383,10 +463,13 @@ def live_job(job: Job) -> None:
     with st.container(border=True):
         st.progress(min(job.fraction, 1.0), text=progress_text(job))
         stop_column, caption_column = st.columns([1, 5])
-        stop_column.button("Stop", key=KEY_STOP, on_click=stop_job, args=(job,), icon=":material/stop:",
-                           width="stretch")
-        caption_column.caption("The comparison runs on the server: you may visit other pages and come back. "
-                               "Closing the browser tab stops it.")
+        stop_column.button(
+            "Stop", key=KEY_STOP, on_click=stop_job, args=(job,), icon=":material/stop:", width="stretch"
+        )
+        caption_column.caption(
+            "The comparison runs on the server: you may visit other pages and come back. "
+            "Closing the browser tab stops it."
+        )
 
 
 def collect(job: ComparisonJob) -> None:
@@ -397,27 +480,39 @@ def collect(job: ComparisonJob) -> None:
     if job.status is JobStatus.DONE:
         report, external, error = job.result
         _keep_result(job.result_key, copy.deepcopy(job.result))
-        st.session_state[KEY_LAST] = LastRun(job.settings, job.data_key, job.dataset_name, job.config_json,
-                                             report, external, error)
+        st.session_state[KEY_LAST] = LastRun(
+            job.settings, job.data_key, job.dataset_name, job.config_json, report, external, error
+        )
 
 
 def render_outcome(job: ComparisonJob) -> None:
     """How the session's latest comparison ended, in plain words (until the next one starts)."""
     if job.status is JobStatus.CANCELLED:
-        st.info(f"The comparison was cancelled ({job.cancel_reason or 'stopped'}) after "
-                f"{_format_seconds(job.elapsed)}, at {job.fraction:.0%} ({job.message}). Nothing of it was kept; "
-                "your settings are. Press **Run comparison** to start again.", icon=":material/cancel:")
+        st.info(
+            f"The comparison was cancelled ({job.cancel_reason or 'stopped'}) after "
+            f"{_format_seconds(job.elapsed)}, at {job.fraction:.0%} ({job.message}). Nothing of it was kept; "
+            "your settings are. Press **Run comparison** to start again.",
+            icon=":material/cancel:",
+        )
     elif job.status is JobStatus.FAILED and isinstance(job.exception, ModelFitError):
-        st.error(f"The comparison stopped because a model failed: {job.error}. Your settings are kept; leave "
-                 "that model out or check the data, then press **Run comparison** again.", icon=":material/error:")
+        st.error(
+            f"The comparison stopped because a model failed: {job.error}. Your settings are kept; leave "
+            "that model out or check the data, then press **Run comparison** again.",
+            icon=":material/error:",
+        )
     elif job.status is JobStatus.FAILED and isinstance(job.exception, ValueError):  # bad data found while running
         st.error(f"The comparison could not run: {job.error}", icon=":material/error:")
     elif job.status is JobStatus.FAILED:
-        st.error(f"The comparison failed unexpectedly: {job.error}. Your settings are kept; the server log has "
-                 "the details.", icon=":material/error:")
+        st.error(
+            f"The comparison failed unexpectedly: {job.error}. Your settings are kept; the server log has the details.",
+            icon=":material/error:",
+        )
     elif job.status is JobStatus.DONE:
-        st.caption(f"Comparison {job.status.words} in {_format_seconds(job.elapsed)}"
-                   + (f" (estimated {describe_seconds(job.estimate_seconds)})." if job.estimate_seconds else "."))
+        st.caption(
+            f"Comparison {job.status.words} in {_format_seconds(job.elapsed)}"
+            + (f" (estimated {describe_seconds(job.estimate_seconds)})." if job.estimate_seconds else ".")
+        )
+
 
 def last_run() -> LastRun | None:
     return st.session_state.get(KEY_LAST)
@@ -447,10 +542,20 @@ def stale_note(last: LastRun, dataset: state.DatasetChoice, config: ANNConfig) -
 # ------------------------------------------------------------------ the results
 def render_results(last: LastRun) -> None:
     report = last.report
-    st.caption(f"{report.protocol.describe()} on {report.n_rows:,} patients ({last.dataset_name}): "
-               f"{report.protocol.n_fits} identical train/test splits for every model.")
-    tabs = st.tabs(["Leaderboard", "ROC & calibration", "Learning curves", "Permutation importance",
-                    "Classical ML vs deep learning", "External validation"])
+    st.caption(
+        f"{report.protocol.describe()} on {report.n_rows:,} patients ({last.dataset_name}): "
+        f"{report.protocol.n_fits} identical train/test splits for every model."
+    )
+    tabs = st.tabs(
+        [
+            "Leaderboard",
+            "ROC & calibration",
+            "Learning curves",
+            "Permutation importance",
+            "Classical ML vs deep learning",
+            "External validation",
+        ]
+    )
     with tabs[0]:
         _leaderboard(report)
     with tabs[1]:
@@ -459,8 +564,10 @@ def render_results(last: LastRun) -> None:
             show(views.roc_figure(report), key="compare.roc")
         with cols[1]:
             show(views.calibration_figure(report), key="compare.calibration")
-        st.caption("Each model's out-of-fold predictions from every repeat, pooled: each patient is predicted "
-                   "by a model that never saw them, once per repeat.")
+        st.caption(
+            "Each model's out-of-fold predictions from every repeat, pooled: each patient is predicted "
+            "by a model that never saw them, once per repeat."
+        )
     with tabs[2]:
         _learning(report)
     with tabs[3]:
@@ -473,15 +580,23 @@ def render_results(last: LastRun) -> None:
 
 def _leaderboard(report: ComparisonReport) -> None:
     st.dataframe(views.leaderboard_styler(report), width="stretch")
-    st.caption("Mean over all folds with its 95% interval (Nadeau–Bengio corrected t, which allows for the "
-               "overlap between training sets). Green: best per column (lowest for Brier score and times). "
-               "Times are per fold and leave out the preprocessing, which every model shares; the ANN's and "
-               "perceptron's fold networks train together, so theirs is that batched time divided by the "
-               "number of folds.")
-    for sentence in views.significance_sentences(report):
+    st.caption(
+        "Mean over all folds with its 95% interval (Nadeau–Bengio corrected t, which allows for the "
+        "overlap between training sets). Green: best per column (lowest for Brier score and times). "
+        "Times are per fold and leave out the preprocessing, which every model shares; the ANN's and "
+        "perceptron's fold networks train together, so theirs is that batched time divided by the "
+        "number of folds."
+    )
+    for sentence in verdicts.significance_sentences(report):
         st.markdown(f"- {sentence}")
-    st.download_button("Download the leaderboard (CSV)", report.leaderboard_csv(), file_name="leaderboard.csv",
-                       mime="text/csv", icon=":material/download:", key="compare.download")
+    st.download_button(
+        "Download the leaderboard (CSV)",
+        report.leaderboard_csv(),
+        file_name="leaderboard.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="compare.download",
+    )
     with st.expander("Where the time went"):
         show(views.time_figure(report), key="compare.times")
         seconds = pd.Series(report.stage_seconds, name="seconds").round(2)
@@ -491,13 +606,17 @@ def _leaderboard(report: ComparisonReport) -> None:
 def _learning(report: ComparisonReport) -> None:
     fig = views.learning_curve_figure(report)
     if fig is None:
-        st.info("Learning curves need at least one classical model and the ANN or perceptron, with "
-                "**Learning curves** ticked.")
+        st.info(
+            "Learning curves need at least one classical model and the ANN or perceptron, with "
+            "**Learning curves** ticked."
+        )
         return
     show(fig, key="compare.learning")
-    st.caption(f"{report.deep_model} and the best classical model ({report.best_classical}) trained on nested, "
-               f"stratified subsets of each training fold of the first repeat and scored on the same held-out "
-               f"fold.")
+    st.caption(
+        f"{report.deep_model} and the best classical model ({report.best_classical}) trained on nested, "
+        f"stratified subsets of each training fold of the first repeat and scored on the same held-out "
+        f"fold."
+    )
 
 
 def _importance(report: ComparisonReport) -> None:
@@ -508,19 +627,28 @@ def _importance(report: ComparisonReport) -> None:
     show(fig, key="compare.importance_heatmap")
     for note in report.notes:
         st.caption(note)
-    models = list(report.result._ranked_models())
+    models = list(report.result.ranked_models())
     model = st.selectbox("Features one model needed", models, key=KEY_IMPORTANCE_MODEL)
     show(views.importance_bars(report, model), key="compare.importance_bars")
 
 
 def _evidence(report: ComparisonReport) -> None:
-    st.markdown("The course contrasts classical machine learning and deep learning on four points. "
-                "Here each is filled with what this run measured.")
-    st.table(report.evidence().set_index("Aspect"))
-    facts = report.model_facts.rename(columns={
-        "model": "Model", "family": "Family", "size": "Size of the fitted model", "size_unit": "counted as",
-        "input_columns": "Input columns", "fit_all_seconds": "One fit on all patients (s)",
-        "predict_all_seconds": "Predict all patients (s)"})
+    st.markdown(
+        "The course contrasts classical machine learning and deep learning on four points. "
+        "Here each is filled with what this run measured."
+    )
+    st.table(verdicts.evidence_table(report).set_index("Aspect"))
+    facts = report.model_facts.rename(
+        columns={
+            "model": "Model",
+            "family": "Family",
+            "size": "Size of the fitted model",
+            "size_unit": "counted as",
+            "input_columns": "Input columns",
+            "fit_all_seconds": "One fit on all patients (s)",
+            "predict_all_seconds": "Predict all patients (s)",
+        }
+    )
     st.dataframe(facts.set_index("Model"), width="stretch")
 
 
@@ -531,23 +659,45 @@ def _external(last: LastRun) -> None:
     validation = last.external
     if validation is None:
         if state.uci_sites() is None:
-            st.info("Load the four UCI sites (Data exploration → *Change the data* → the four UCI sites), then "
-                    "run again with **External validation** ticked: models trained on Cleveland are tested on "
-                    "the Hungarian, Swiss and VA Long Beach patients.", icon=":material/public:")
+            st.info(
+                "Load the four UCI sites (Data exploration → *Change the data* → the four UCI sites), then "
+                "run again with **External validation** ticked: models trained on Cleveland are tested on "
+                "the Hungarian, Swiss and VA Long Beach patients.",
+                icon=":material/public:",
+            )
             st.page_link("app_pages/explore.py", label="Go to Data exploration", icon=":material/query_stats:")
         else:
             st.info("Tick **External validation** and run again.")
         return
-    st.page_link("app_pages/transport.py", label="Missing features are imputed here with the training site's typical values; for models trained without them, and recalibration to a site, open Other hospitals", icon=":material/local_hospital:")  # noqa: E501
+    st.page_link(
+        "app_pages/transport.py",
+        label="Missing features are imputed here with the training site's typical values; for models trained "
+        "without them, and recalibration to a site, open Other hospitals",
+        icon=":material/local_hospital:",
+    )
     for warning in validation.warnings:
         st.warning(warning, icon=":material/warning:")
     show(views.external_metrics_figure(validation), key="compare.external")
     show(views.external_calibration_figure(validation), key="compare.external_calibration")
-    st.dataframe(views.external_table(validation), width="stretch", hide_index=True,
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
-                                ("Prevalence (observed)", "Mean predicted risk", "ROC AUC", "Accuracy",
-                                 "Brier score", "Calibration slope", "Calibration intercept")})
-    st.caption("Missing values by site, and what replaced them (the training site's median for numbers, "
-               "its most frequent value for categories):")
+    st.dataframe(
+        views.external_table(validation),
+        width="stretch",
+        hide_index=True,
+        column_config={
+            c: st.column_config.NumberColumn(format="%.3f")
+            for c in (
+                "Prevalence (observed)",
+                "Mean predicted risk",
+                "ROC AUC",
+                "Accuracy",
+                "Brier score",
+                "Calibration slope",
+                "Calibration intercept",
+            )
+        },
+    )
+    st.caption(
+        "Missing values by site, and what replaced them (the training site's median for numbers, "
+        "its most frequent value for categories):"
+    )
     st.dataframe(views.missing_table(validation), width="stretch")
-

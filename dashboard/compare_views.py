@@ -4,6 +4,7 @@ Pure builders: they read a model.evaluation.comparison.ComparisonReport / Extern
 Plotly figures or pandas Stylers. No widgets here; app_pages/compare.py places them.
 Every model keeps one colour on every chart; the deep-learning models are drawn thicker.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.charts import QUALITATIVE, SEQUENTIAL_SCALE, apply_theme
+from model.data.datasets import SITE_LABELS
+from model.data.schema import feature
 from model.evaluation.comparison import (
     ANN_NAME,
     CLASSICAL_NAMES,
@@ -23,27 +26,36 @@ from model.evaluation.comparison import (
     calibration_points,
     roc_points,
 )
-from model.data.datasets import SITE_LABELS
 from model.evaluation.cross_validation import METRICS
-from model.data.schema import feature
 
 LEGEND_BELOW = dict(orientation="h", y=-0.2, yanchor="top", x=0, xanchor="left")
 BEST_CELL = "background-color: #d8ead2; font-weight: 600"
 # Classical models share the app's palette; the two deep-learning models stand out.
-MODEL_COLORS: dict[str, str] = {**dict(zip(CLASSICAL_NAMES, QUALITATIVE)), ANN_NAME: "#b8002e",
-                                PERCEPTRON_NAME: "#00798c"}
+# strict=False: the palette may hold more colours than there are classical models.
+MODEL_COLORS: dict[str, str] = {
+    **dict(zip(CLASSICAL_NAMES, QUALITATIVE, strict=False)),
+    ANN_NAME: "#b8002e",
+    PERCEPTRON_NAME: "#00798c",
+}
 SECONDS_METRICS = ("fit_seconds", "predict_seconds")
 
 
 def _line(model: str) -> dict:
     deep = model in DEEP_LEARNING_NAMES
-    return dict(color=MODEL_COLORS.get(model, "#5c5c5c"), width=3.2 if deep else 1.8,
-                dash="solid" if deep else "dot" if model == "Decision tree" else "solid")
+    return dict(
+        color=MODEL_COLORS.get(model, "#5c5c5c"),
+        width=3.2 if deep else 1.8,
+        dash="solid" if deep else "dot" if model == "Decision tree" else "solid",
+    )
 
 
 # Chart axes need short names; tables and warnings use the full SITE_LABELS.
-_SHORT_SITES = {"cleveland": "Cleveland", "hungarian": "Hungary (Budapest)", "switzerland": "Switzerland",
-                "va": "VA Long Beach"}
+_SHORT_SITES = {
+    "cleveland": "Cleveland",
+    "hungarian": "Hungary (Budapest)",
+    "switzerland": "Switzerland",
+    "va": "VA Long Beach",
+}
 
 
 def _site(site: str) -> str:
@@ -72,7 +84,10 @@ def leaderboard_display(report: ComparisonReport) -> tuple[pd.DataFrame, dict[st
     for metric in LEADERBOARD_METRICS:
         shown[METRICS[metric]] = [
             _interval(m, lo, hi, metric)
-            for m, lo, hi in zip(table[f"{metric}_mean"], table[f"{metric}_ci_low"], table[f"{metric}_ci_high"])]
+            for m, lo, hi in zip(
+                table[f"{metric}_mean"], table[f"{metric}_ci_low"], table[f"{metric}_ci_high"], strict=True
+            )
+        ]
     shown[f"Compared with the best ({METRICS[report.result.compare_metric]})"] = table["verdict"]
     return shown.set_index("Model"), report.best_per_metric()
 
@@ -89,49 +104,43 @@ def leaderboard_styler(report: ComparisonReport):
     return shown.style.apply(highlight, axis=0)
 
 
-def repeats_sentence(report: ComparisonReport) -> str | None:
-    """How many rows repeat an earlier patient and how the folds handled them (None when none do)."""
-    return report.result.repeats_note()
-
-
-def significance_sentences(report: ComparisonReport) -> list[str]:
-    """The paired tests in plain words, one sentence per model; first, how repeated patients were handled."""
-    tests = report.result.paired_tests.set_index("model")
-    best = report.best
-    means = report.result.wide("mean")["roc_auc"]
-    repeats = repeats_sentence(report)
-    out = [f"**Repeated patients.** {repeats}"] if repeats else []
-    out.append(f"**{best}** has the highest mean ROC AUC ({means[best]:.3f}).")
-    for model in report.result._ranked_models():
-        if model == best:
-            continue
-        p = tests.loc[model, "p_value"]
-        words = ("is **not distinguishable from the best**" if p >= 0.05 else "is **worse than the best**")
-        shown = "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
-        out.append(f"{model} (ROC AUC {means[model]:.3f}) {words} ({shown}, corrected resampled t-test "
-                   f"over the {report.protocol.n_fits} paired folds).")
-    return out
-
-
 def time_figure(report: ComparisonReport) -> go.Figure:
     """Where the time went: fit and predict seconds per fold, per model (log scale)."""
     means = report.result.wide("mean")
     order = list(means.sort_values("fit_seconds").index)
     fig = go.Figure()
     for metric, name, opacity in (("fit_seconds", "fit", 1.0), ("predict_seconds", "predict", 0.55)):
-        fig.add_trace(go.Bar(y=order, x=[means.loc[m, metric] * 1000 for m in order], name=name, orientation="h",
-                             marker=dict(color=[MODEL_COLORS.get(m) for m in order], opacity=opacity),
-                             hovertemplate="%{y}: %{x:.2f} ms<extra>" + name + "</extra>"))
-    fig.update_layout(barmode="group", height=120 + 34 * len(order), legend=LEGEND_BELOW,
-                      title="Milliseconds per cross-validation fold (log scale)")
+        fig.add_trace(
+            go.Bar(
+                y=order,
+                x=[means.loc[m, metric] * 1000 for m in order],
+                name=name,
+                orientation="h",
+                marker=dict(color=[MODEL_COLORS.get(m) for m in order], opacity=opacity),
+                hovertemplate="%{y}: %{x:.2f} ms<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        height=120 + 34 * len(order),
+        legend=LEGEND_BELOW,
+        title="Milliseconds per cross-validation fold (log scale)",
+    )
     fig.update_xaxes(type="log", title_text="ms per fold")
     return apply_theme(fig)
 
 
 # ------------------------------------------------------------------ curves from out-of-fold predictions
 def _diagonal(name: str, showlegend: bool = True) -> go.Scatter:
-    return go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name=name, showlegend=showlegend, hoverinfo="skip",
-                      line=dict(color="#b0b0b8", dash="dash", width=1))
+    return go.Scatter(
+        x=[0, 1],
+        y=[0, 1],
+        mode="lines",
+        name=name,
+        showlegend=showlegend,
+        hoverinfo="skip",
+        line=dict(color="#b0b0b8", dash="dash", width=1),
+    )
 
 
 def _unit_square(fig: go.Figure, x_title: str, y_title: str, title: str) -> go.Figure:
@@ -144,22 +153,43 @@ def _unit_square(fig: go.Figure, x_title: str, y_title: str, title: str) -> go.F
 def roc_figure(report: ComparisonReport) -> go.Figure:
     fig = go.Figure(_diagonal("chance"))
     for model, part in roc_points(report.result).groupby("model", sort=False):
-        fig.add_trace(go.Scatter(x=part["fpr"], y=part["tpr"], mode="lines", line=_line(model),
-                                 name=f"{model} (pooled AUC {part['auc'].iloc[0]:.3f})",
-                                 hovertemplate="1 − specificity %{x:.2f}, sensitivity %{y:.2f}<extra>"
-                                 + model + "</extra>"))
-    return _unit_square(fig, "1 − specificity (false-positive rate)", "sensitivity (true-positive rate)",
-                        "ROC curves (out-of-fold predictions, all repeats)")
+        fig.add_trace(
+            go.Scatter(
+                x=part["fpr"],
+                y=part["tpr"],
+                mode="lines",
+                line=_line(model),
+                name=f"{model} (pooled AUC {part['auc'].iloc[0]:.3f})",
+                hovertemplate="1 − specificity %{x:.2f}, sensitivity %{y:.2f}<extra>" + model + "</extra>",
+            )
+        )
+    return _unit_square(
+        fig,
+        "1 − specificity (false-positive rate)",
+        "sensitivity (true-positive rate)",
+        "ROC curves (out-of-fold predictions, all repeats)",
+    )
 
 
 def calibration_figure(report: ComparisonReport) -> go.Figure:
     fig = go.Figure(_diagonal("perfect calibration"))
     for model, part in calibration_points(report.result).groupby("model", sort=False):
-        fig.add_trace(go.Scatter(x=part["predicted"], y=part["observed"], mode="lines+markers", line=_line(model),
-                                 name=model, hovertemplate="predicted %{x:.2f}, observed %{y:.2f}<extra>"
-                                 + model + "</extra>"))
-    return _unit_square(fig, "predicted risk (mean in each tenth of patients)", "observed share with disease",
-                        "Calibration (out-of-fold predictions, all repeats)")
+        fig.add_trace(
+            go.Scatter(
+                x=part["predicted"],
+                y=part["observed"],
+                mode="lines+markers",
+                line=_line(model),
+                name=model,
+                hovertemplate="predicted %{x:.2f}, observed %{y:.2f}<extra>" + model + "</extra>",
+            )
+        )
+    return _unit_square(
+        fig,
+        "predicted risk (mean in each tenth of patients)",
+        "observed share with disease",
+        "Calibration (out-of-fold predictions, all repeats)",
+    )
 
 
 # ------------------------------------------------------------------ learning curves
@@ -170,10 +200,17 @@ def learning_curve_figure(report: ComparisonReport) -> go.Figure | None:
     fig = go.Figure()
     for model, part in table.groupby("model", sort=False):
         color = MODEL_COLORS.get(model)
-        fig.add_trace(go.Scatter(
-            x=part["n_train"], y=part["roc_auc"], mode="lines+markers", name=model, line=_line(model),
-            error_y=dict(type="data", array=part["roc_auc_std"], color=color, thickness=1, width=4),
-            hovertemplate="%{x:.0f} training patients: ROC AUC %{y:.3f}<extra>" + model + "</extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=part["n_train"],
+                y=part["roc_auc"],
+                mode="lines+markers",
+                name=model,
+                line=_line(model),
+                error_y=dict(type="data", array=part["roc_auc_std"], color=color, thickness=1, width=4),
+                hovertemplate="%{x:.0f} training patients: ROC AUC %{y:.3f}<extra>" + model + "</extra>",
+            )
+        )
     fig.update_xaxes(title_text="training patients per fold")
     fig.update_yaxes(title_text="ROC AUC on the held-out fold (mean ± sd)")
     fig.update_layout(title="Learning curves: score against training-set size", height=440, legend=LEGEND_BELOW)
@@ -186,16 +223,27 @@ def importance_heatmap(report: ComparisonReport) -> go.Figure | None:
     if summary is None:
         return None
     pivot = summary.pivot(index="model", columns="feature", values="mean")
-    pivot = pivot.reindex(index=report.result._ranked_models())
+    pivot = pivot.reindex(index=report.result.ranked_models())
     pivot = pivot[pivot.mean().sort_values(ascending=False).index]
     labels = [feature(name).label for name in pivot.columns]
-    fig = go.Figure(go.Heatmap(
-        z=pivot.to_numpy(), x=labels, y=list(pivot.index), colorscale=SEQUENTIAL_SCALE, zmin=0,
-        text=np.round(pivot.to_numpy(), 3), texttemplate="%{text}", textfont=dict(size=10),
-        colorbar=dict(title=dict(text="ROC AUC<br>lost"), thickness=14),
-        hovertemplate="%{y}, %{x}: shuffling costs %{z:.3f} ROC AUC<extra></extra>"))
-    fig.update_layout(title="Permutation importance: ROC AUC lost when one feature is shuffled",
-                      height=max(360, 200 + 40 * len(pivot.index)))
+    fig = go.Figure(
+        go.Heatmap(
+            z=pivot.to_numpy(),
+            x=labels,
+            y=list(pivot.index),
+            colorscale=SEQUENTIAL_SCALE,
+            zmin=0,
+            text=np.round(pivot.to_numpy(), 3),
+            texttemplate="%{text}",
+            textfont=dict(size=10),
+            colorbar=dict(title=dict(text="ROC AUC<br>lost"), thickness=14),
+            hovertemplate="%{y}, %{x}: shuffling costs %{z:.3f} ROC AUC<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Permutation importance: ROC AUC lost when one feature is shuffled",
+        height=max(360, 200 + 40 * len(pivot.index)),
+    )
     fig.update_xaxes(tickangle=-35)
     return apply_theme(fig)
 
@@ -205,11 +253,16 @@ def importance_bars(report: ComparisonReport, model: str) -> go.Figure | None:
     if summary is None:
         return None
     part = summary[summary["model"] == model].sort_values("mean")
-    fig = go.Figure(go.Bar(
-        x=part["mean"], y=[feature(f).label for f in part["feature"]], orientation="h",
-        error_x=dict(type="data", array=part["std"].fillna(0.0)),
-        marker_color=[MODEL_COLORS.get(model) if needed else "#c8c8d0" for needed in part["needed"]],
-        hovertemplate="%{y}: %{x:.3f} ± %{error_x.array:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=part["mean"],
+            y=[feature(f).label for f in part["feature"]],
+            orientation="h",
+            error_x=dict(type="data", array=part["std"].fillna(0.0)),
+            marker_color=[MODEL_COLORS.get(model) if needed else "#c8c8d0" for needed in part["needed"]],
+            hovertemplate="%{y}: %{x:.3f} ± %{error_x.array:.3f}<extra></extra>",
+        )
+    )
     fig.add_vline(x=0, line=dict(color="#5c5c5c", width=1))
     fig.update_xaxes(title_text="ROC AUC lost when shuffled (mean ± sd over the held-out folds)")
     fig.update_layout(title=f"{model}: which features it needed (grey: not needed)", height=460)
@@ -222,46 +275,96 @@ def external_metrics_figure(validation: ExternalValidation) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("ROC AUC", "Accuracy"), horizontal_spacing=0.08)
     for model, part in metrics.groupby("model", sort=False):
         for col, metric in ((1, "roc_auc"), (2, "accuracy")):
-            fig.add_trace(go.Bar(x=[_short_site(s) for s in part["site"]], y=part[metric], name=model,
-                                 legendgroup=model, showlegend=col == 1,
-                                 marker_color=MODEL_COLORS.get(model),
-                                 hovertemplate="%{x}: %{y:.3f}<extra>" + model + "</extra>"), row=1, col=col)
+            fig.add_trace(
+                go.Bar(
+                    x=[_short_site(s) for s in part["site"]],
+                    y=part[metric],
+                    name=model,
+                    legendgroup=model,
+                    showlegend=col == 1,
+                    marker_color=MODEL_COLORS.get(model),
+                    hovertemplate="%{x}: %{y:.3f}<extra>" + model + "</extra>",
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_yaxes(range=[0, 1])
-    fig.update_layout(barmode="group", height=440, legend=LEGEND_BELOW, margin=dict(t=90),
-                      title=f"Trained on {_site(validation.train_site)}, tested at each other site")
+    fig.update_layout(
+        barmode="group",
+        height=440,
+        legend=LEGEND_BELOW,
+        margin=dict(t=90),
+        title=f"Trained on {_site(validation.train_site)}, tested at each other site",
+    )
     return apply_theme(fig)
 
 
 def external_calibration_figure(validation: ExternalValidation) -> go.Figure:
     sites = list(dict.fromkeys(validation.metrics["site"]))
-    fig = make_subplots(rows=1, cols=len(sites), subplot_titles=[_short_site(s) for s in sites],
-                        horizontal_spacing=0.05)
+    fig = make_subplots(
+        rows=1, cols=len(sites), subplot_titles=[_short_site(s) for s in sites], horizontal_spacing=0.05
+    )
     for col, site in enumerate(sites, start=1):
         fig.add_trace(_diagonal("perfect calibration", showlegend=False), row=1, col=col)
         part = validation.calibration[validation.calibration["site"] == site]
         for model, curve in part.groupby("model", sort=False):
-            fig.add_trace(go.Scatter(x=curve["predicted"], y=curve["observed"], mode="lines+markers", name=model,
-                                     legendgroup=model, showlegend=col == 1, line=_line(model),
-                                     hovertemplate="predicted %{x:.2f}, observed %{y:.2f}<extra>" + model
-                                     + "</extra>"), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=curve["predicted"],
+                    y=curve["observed"],
+                    mode="lines+markers",
+                    name=model,
+                    legendgroup=model,
+                    showlegend=col == 1,
+                    line=_line(model),
+                    hovertemplate="predicted %{x:.2f}, observed %{y:.2f}<extra>" + model + "</extra>",
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(range=[0, 1], title_text="predicted risk")
     fig.update_yaxes(range=[0, 1.01])
     fig.update_yaxes(title_text="observed share with disease", row=1, col=1)
-    fig.update_layout(height=440, legend={**LEGEND_BELOW, "y": -0.3}, margin=dict(t=90),
-                      title="Calibration at each external site (fifths of patients)")
+    fig.update_layout(
+        height=440,
+        legend={**LEGEND_BELOW, "y": -0.3},
+        margin=dict(t=90),
+        title="Calibration at each external site (fifths of patients)",
+    )
     return apply_theme(fig)
 
 
 def external_table(validation: ExternalValidation) -> pd.DataFrame:
     table = validation.metrics.copy()
     table["site"] = table["site"].map(_site)
-    shown = table[["model", "site", "n", "prevalence", "mean_predicted", "roc_auc", "accuracy", "brier",
-                   "calibration_slope", "calibration_intercept"]]
-    return shown.rename(columns={
-        "model": "Model", "site": "Site", "n": "Patients", "prevalence": "Prevalence (observed)",
-        "mean_predicted": "Mean predicted risk", "roc_auc": "ROC AUC", "accuracy": "Accuracy",
-        "brier": "Brier score", "calibration_slope": "Calibration slope",
-        "calibration_intercept": "Calibration intercept"})
+    shown = table[
+        [
+            "model",
+            "site",
+            "n",
+            "prevalence",
+            "mean_predicted",
+            "roc_auc",
+            "accuracy",
+            "brier",
+            "calibration_slope",
+            "calibration_intercept",
+        ]
+    ]
+    return shown.rename(
+        columns={
+            "model": "Model",
+            "site": "Site",
+            "n": "Patients",
+            "prevalence": "Prevalence (observed)",
+            "mean_predicted": "Mean predicted risk",
+            "roc_auc": "ROC AUC",
+            "accuracy": "Accuracy",
+            "brier": "Brier score",
+            "calibration_slope": "Calibration slope",
+            "calibration_intercept": "Calibration intercept",
+        }
+    )
 
 
 def missing_table(validation: ExternalValidation) -> pd.DataFrame:

@@ -16,15 +16,16 @@ shows, and sends back, the widget's built-in default: 0). So, each run of the pa
 
 Callbacks (presets, layers, a loaded file) change the configuration, never widget keys.
 """
+
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 
 import streamlit as st
 
 from dashboard import state
+from model.nn.config import _RANGES as config_ranges
 from model.nn.config import (
     ACTIVATIONS,
     CLASS_WEIGHTS,
@@ -37,19 +38,18 @@ from model.nn.config import (
     ConfigError,
     LayerConfig,
 )
-from model.nn.config import _RANGES as config_ranges
 from model.runtime.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_TRAINING_WORK, MAX_UNITS_PER_LAYER
 
 PREFIX = "configure."
 KEY_FULL_BATCH = PREFIX + "full_batch"
-KEY_DRAWN = PREFIX + "drawn"                # widget keys drawn so far by the latest run of the page (not a widget)
-KEY_RELOAD = PREFIX + "reload"              # set by a callback that replaced the configuration
-KEY_LAST_BATCH = PREFIX + "last_batch"      # the batch size last typed, kept while "Full batch" is ticked
-DEFAULT_BATCH_SIZE = 64                     # shown the first time "Full batch" is unticked
+KEY_DRAWN = PREFIX + "drawn"  # widget keys drawn so far by the latest run of the page (not a widget)
+KEY_RELOAD = PREFIX + "reload"  # set by a callback that replaced the configuration
+KEY_LAST_BATCH = PREFIX + "last_batch"  # the batch size last typed, kept while "Full batch" is ticked
+DEFAULT_BATCH_SIZE = 64  # shown the first time "Full batch" is unticked
 LAYER_PARTS = ("units", "activation", "dropout")
 KEY_UPLOAD = PREFIX + "upload"
 KEY_PRESET_MESSAGE = PREFIX + "preset_message"  # (kind, text) shown under the preset buttons
-KEY_FILE_MESSAGE = PREFIX + "file_message"      # (kind, text) shown under the file uploader
+KEY_FILE_MESSAGE = PREFIX + "file_message"  # (kind, text) shown under the file uploader
 CHOICES = ("optimizer", "init", "class_weight", "device", "early_stopping")  # non-numeric fields
 MAX_CONFIG_BYTES = 64 * 1024  # a configuration is a few hundred bytes; refuse anything absurd
 
@@ -62,8 +62,10 @@ PRESET_LABELS = {
 INIT_LABELS = {"normal": "Normal N(0, σ²)", "xavier": "Xavier (Glorot)", "kaiming": "Kaiming (He)"}
 # A selectbox shows None as "nothing chosen", so the widget holds "none" for class_weight=None.
 NO_CLASS_WEIGHT = "none"
-CLASS_WEIGHT_LABELS = {NO_CLASS_WEIGHT: "None (every patient counts once)",
-                       "balanced": "Balanced (rarer outcome weighs more)"}
+CLASS_WEIGHT_LABELS = {
+    NO_CLASS_WEIGHT: "None (every patient counts once)",
+    "balanced": "Balanced (rarer outcome weighs more)",
+}
 DEVICE_LABELS = {"auto": "Automatic (GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple MPS GPU"}
 
 
@@ -96,38 +98,108 @@ class NumberField:
         return int(value) if self.integer else float(value)
 
 
-FIELDS = {field.name: field for field in (
-    NumberField("learning_rate", f"Learning rate η ∈ {_interval('learning_rate')}", False, 0.001, "%g",
-                "Step size of each update: w ← w − η·∂loss/∂w."),
-    NumberField("momentum", f"Momentum μ ∈ {_interval('momentum')}", False, 0.05, "%g",
-                "Share of the previous step carried into the next one."),
-    NumberField("alpha", f"Smoothing α ∈ {_interval('alpha')}", False, 0.01, "%g",
-                "RMSProp's decay of the running average of squared gradients."),
-    NumberField("eps", f"Epsilon ε ∈ {_interval('eps')}", False, 1e-8, "%.1e",
-                "Added to the denominator so a tiny running average never divides by zero."),
-    NumberField("batch_size", f"Batch size (1–{MAX_BATCH_SIZE:,})", True, 1, None,
-                "Patients per gradient step (the last batch of an epoch may be smaller)."),
-    NumberField("epochs", f"Epochs (1–{MAX_EPOCHS:,})", True, 10, None,
-                "Passes over the training part. A whole training is also bounded: training rows × network "
-                f"parameters × epochs may be at most {MAX_TRAINING_WORK:.0e} (minutes of CPU on this server); "
-                "Start explains which to reduce when a big data set meets a big network."),
-    NumberField("weight_decay", f"Weight decay λ (L2) ∈ {_interval('weight_decay')}", False, 0.0001, "%g",
-                "Adds λ·‖W‖² to the loss: pulls weights towards zero (regularisation)."),
-    NumberField("patience", f"Patience (1–{MAX_EPOCHS:,} epochs)", True, 1, None,
-                "Stop after this many epochs without a lower loss on the early-stopping hold-out (a "
-                "validation-fraction share of the training part, set aside from fitting); the best weights "
-                "are kept. The page's validation part is only watched."),
-    NumberField("init_sigma", f"σ of the initial weights ∈ {_interval('init_sigma')}", False, 0.01, "%g",
-                "Weights start from N(0, σ²); biases start at 0."),
-    NumberField("seed", "Random seed (0–4,294,967,295)", True, 1, None,
-                "Fixes the initial weights, the batch order, dropout and the train/validation split."),
-    NumberField("validation_fraction", f"Validation fraction ∈ {_interval('validation_fraction')}", False, 0.05, "%g",
-                "Share of patients held out (stratified) to measure validation loss and accuracy; with early "
-                "stopping, the same share of the training part is also set aside to decide when to stop."),
-)}
-BETA_FIELDS = (NumberField("betas[0]", "β₁ (0 ≤ β₁ < 1)", False, 0.01, "%g", "Decay of Adam's mean of gradients."),
-               NumberField("betas[1]", "β₂ (0 ≤ β₂ < 1)", False, 0.001, "%g",
-                           "Decay of Adam's mean of squared gradients."))
+FIELDS = {
+    field.name: field
+    for field in (
+        NumberField(
+            "learning_rate",
+            f"Learning rate η ∈ {_interval('learning_rate')}",
+            False,
+            0.001,
+            "%g",
+            "Step size of each update: w ← w − η·∂loss/∂w.",
+        ),
+        NumberField(
+            "momentum",
+            f"Momentum μ ∈ {_interval('momentum')}",
+            False,
+            0.05,
+            "%g",
+            "Share of the previous step carried into the next one.",
+        ),
+        NumberField(
+            "alpha",
+            f"Smoothing α ∈ {_interval('alpha')}",
+            False,
+            0.01,
+            "%g",
+            "RMSProp's decay of the running average of squared gradients.",
+        ),
+        NumberField(
+            "eps",
+            f"Epsilon ε ∈ {_interval('eps')}",
+            False,
+            1e-8,
+            "%.1e",
+            "Added to the denominator so a tiny running average never divides by zero.",
+        ),
+        NumberField(
+            "batch_size",
+            f"Batch size (1–{MAX_BATCH_SIZE:,})",
+            True,
+            1,
+            None,
+            "Patients per gradient step (the last batch of an epoch may be smaller).",
+        ),
+        NumberField(
+            "epochs",
+            f"Epochs (1–{MAX_EPOCHS:,})",
+            True,
+            10,
+            None,
+            "Passes over the training part. A whole training is also bounded: training rows × network "
+            f"parameters × epochs may be at most {MAX_TRAINING_WORK:.0e} (minutes of CPU on this server); "
+            "Start explains which to reduce when a big data set meets a big network.",
+        ),
+        NumberField(
+            "weight_decay",
+            f"Weight decay λ (L2) ∈ {_interval('weight_decay')}",
+            False,
+            0.0001,
+            "%g",
+            "Adds λ·‖W‖² to the loss: pulls weights towards zero (regularisation).",
+        ),
+        NumberField(
+            "patience",
+            f"Patience (1–{MAX_EPOCHS:,} epochs)",
+            True,
+            1,
+            None,
+            "Stop after this many epochs without a lower loss on the early-stopping hold-out (a "
+            "validation-fraction share of the training part, set aside from fitting); the best weights "
+            "are kept. The page's validation part is only watched.",
+        ),
+        NumberField(
+            "init_sigma",
+            f"σ of the initial weights ∈ {_interval('init_sigma')}",
+            False,
+            0.01,
+            "%g",
+            "Weights start from N(0, σ²); biases start at 0.",
+        ),
+        NumberField(
+            "seed",
+            "Random seed (0–4,294,967,295)",
+            True,
+            1,
+            None,
+            "Fixes the initial weights, the batch order, dropout and the train/validation split.",
+        ),
+        NumberField(
+            "validation_fraction",
+            f"Validation fraction ∈ {_interval('validation_fraction')}",
+            False,
+            0.05,
+            "%g",
+            "Share of patients held out (stratified) to measure validation loss and accuracy; with early "
+            "stopping, the same share of the training part is also set aside to decide when to stop.",
+        ),
+    )
+}
+BETA_FIELDS = (
+    NumberField("betas[0]", "β₁ (0 ≤ β₁ < 1)", False, 0.01, "%g", "Decay of Adam's mean of gradients."),
+    NumberField("betas[1]", "β₂ (0 ≤ β₂ < 1)", False, 0.001, "%g", "Decay of Adam's mean of squared gradients."),
+)
 
 
 def _layer_key(index: int, part: str) -> str:
@@ -199,8 +271,10 @@ def _with_widget_values(config: ANNConfig, live: set[str]) -> ANNConfig:
     def value(key: str, default):
         return ss[key] if key in live else default
 
-    layers = [LayerConfig(*(value(_layer_key(index, part), getattr(layer, part)) for part in LAYER_PARTS))
-              for index, layer in enumerate(config.hidden_layers)]
+    layers = tuple(
+        LayerConfig(*(value(_layer_key(index, part), getattr(layer, part)) for part in LAYER_PARTS))
+        for index, layer in enumerate(config.hidden_layers)
+    )
     changes = {name: value(field.key, getattr(config, name)) for name, field in FIELDS.items()}
     changes["betas"] = tuple(value(field.key, config.betas[i]) for i, field in enumerate(BETA_FIELDS))
     changes.update({name: value(PREFIX + name, getattr(config, name)) for name in CHOICES})
@@ -272,7 +346,8 @@ def problem_line(field: str, message: str) -> str:
     return f"{name}: {message}"
 
 
-# ---- callbacks: they change the session's configuration, and the next run redraws every widget from it ----
+# ---- callbacks: they put a new configuration in the session (configurations are frozen values, never
+# edited in place), and the next run redraws every widget from it ----
 def _replace_config(config: ANNConfig) -> None:
     state.set_ann_config(config)
     st.session_state[KEY_RELOAD] = True
@@ -281,22 +356,23 @@ def _replace_config(config: ANNConfig) -> None:
 def apply_preset(name: str) -> None:
     from model.nn.presets import PRESETS
 
-    _replace_config(copy.deepcopy(PRESETS[name]))
+    _replace_config(PRESETS[name])  # frozen: the session can hold the preset itself
     st.session_state[KEY_PRESET_MESSAGE] = ("success", f"Preset loaded: {PRESET_LABELS.get(name, name)}.")
 
 
 def add_layer() -> None:
     config = current_config()
-    layers = list(config.hidden_layers)
+    layers = config.hidden_layers
     if len(layers) >= MAX_HIDDEN_LAYERS:
         return
-    layers.append(copy.copy(layers[-1]) if layers else LayerConfig(16, "relu", 0.0))
-    _replace_config(config.replace(hidden_layers=layers))
+    # A frozen layer is a value: the new last layer may be the very same object as the one before it.
+    added = layers[-1] if layers else LayerConfig(16, "relu", 0.0)
+    _replace_config(config.replace(hidden_layers=(*layers, added)))
 
 
 def remove_layer(index: int) -> None:
     config = current_config()
-    layers = [layer for position, layer in enumerate(config.hidden_layers) if position != index]
+    layers = tuple(layer for position, layer in enumerate(config.hidden_layers) if position != index)
     _replace_config(config.replace(hidden_layers=layers))
 
 
@@ -307,17 +383,22 @@ def load_uploaded_file() -> None:
         return
     try:
         if upload.size > MAX_CONFIG_BYTES:
-            raise ConfigError("file", f"is {upload.size:,} bytes; a configuration file is at most "
-                                      f"{MAX_CONFIG_BYTES:,} bytes")
+            raise ConfigError(
+                "file", f"is {upload.size:,} bytes; a configuration file is at most {MAX_CONFIG_BYTES:,} bytes"
+            )
         config = ANNConfig.from_json(upload.getvalue())
     except ConfigError as error:
         st.session_state[KEY_FILE_MESSAGE] = (
-            "error", f"**{upload.name}** was not loaded — {error.field}: {error.message}. "
-                     "Your current configuration is unchanged.")
+            "error",
+            f"**{upload.name}** was not loaded — {error.field}: {error.message}. "
+            "Your current configuration is unchanged.",
+        )
         return
     except (TypeError, ValueError) as error:  # e.g. a field of the wrong type
         st.session_state[KEY_FILE_MESSAGE] = (
-            "error", f"**{upload.name}** was not loaded — {error}. Your current configuration is unchanged.")
+            "error",
+            f"**{upload.name}** was not loaded — {error}. Your current configuration is unchanged.",
+        )
         return
     _replace_config(config)
     st.session_state[KEY_FILE_MESSAGE] = ("success", f"Configuration loaded from **{upload.name}**.")
@@ -338,8 +419,9 @@ def show_error(errors: dict[str, str], *fields: str) -> None:
 
 
 def number_input(field: NumberField, errors: dict[str, str], disabled: bool = False) -> None:
-    st.number_input(field.label, key=field.key, step=field.step, format=field.format, help=field.help,
-                    disabled=disabled)
+    st.number_input(
+        field.label, key=field.key, step=field.step, format=field.format, help=field.help, disabled=disabled
+    )
     _mark_drawn(field.key)
     show_error(errors, field.name)
 
@@ -350,11 +432,17 @@ def render_presets(config: ANNConfig) -> None:
 
     match = matching_preset(config)
     columns = st.columns(len(PRESETS))
-    for column, name in zip(columns, PRESETS):
+    for column, name in zip(columns, PRESETS, strict=True):
         with column:
             active = name == match
-            st.button(PRESET_LABELS.get(name, name), key=f"{PREFIX}preset.{name}", on_click=apply_preset,
-                      args=(name,), type="primary" if active else "secondary", width="stretch")
+            st.button(
+                PRESET_LABELS.get(name, name),
+                key=f"{PREFIX}preset.{name}",
+                on_click=apply_preset,
+                args=(name,),
+                type="primary" if active else "secondary",
+                width="stretch",
+            )
             st.caption(PRESET_DESCRIPTIONS.get(name, ""))
     if match is not None:
         st.markdown(f":material/check_circle: The form equals the **{PRESET_LABELS.get(match, match)}** preset.")
@@ -364,11 +452,16 @@ def render_presets(config: ANNConfig) -> None:
 
 def render_layers(config: ANNConfig, errors: dict[str, str]) -> None:
     count = len(config.hidden_layers)
-    st.caption(f"Up to {MAX_HIDDEN_LAYERS} hidden layers of 1–{MAX_UNITS_PER_LAYER} units; dropout 0 ≤ p < 1. "
-               "The output layer is always one neuron with a sigmoid: P(disease).")
+    st.caption(
+        f"Up to {MAX_HIDDEN_LAYERS} hidden layers of 1–{MAX_UNITS_PER_LAYER} units; dropout 0 ≤ p < 1. "
+        "The output layer is always one neuron with a sigmoid: P(disease)."
+    )
     if count == 0:
-        st.info("No hidden layer: the network is a **single perceptron**, p = sigmoid(w·x + b) — "
-                "a straight decision boundary, like logistic regression.", icon=":material/linear_scale:")
+        st.info(
+            "No hidden layer: the network is a **single perceptron**, p = sigmoid(w·x + b) — "
+            "a straight decision boundary, like logistic regression.",
+            icon=":material/linear_scale:",
+        )
     show_error(errors, "hidden_layers")
     for index in range(count):
         prefix = f"hidden_layers[{index}]"
@@ -377,28 +470,49 @@ def render_layers(config: ANNConfig, errors: dict[str, str]) -> None:
         name, units, activation, dropout, remove = st.columns([1.6, 3, 3, 3, 1.4], vertical_alignment="bottom")
         name.markdown(f"**Layer {index + 1}**")
         with units:
-            st.number_input("Units", key=_layer_key(index, "units"), step=1, label_visibility=label,
-                            help=f"Neurons in this layer (1–{MAX_UNITS_PER_LAYER}).")
+            st.number_input(
+                "Units",
+                key=_layer_key(index, "units"),
+                step=1,
+                label_visibility=label,
+                help=f"Neurons in this layer (1–{MAX_UNITS_PER_LAYER}).",
+            )
             _mark_drawn(_layer_key(index, "units"))
         with activation:
             st.selectbox("Activation", ACTIVATIONS, key=_layer_key(index, "activation"), label_visibility=label)
             _mark_drawn(_layer_key(index, "activation"))
         with dropout:
-            st.number_input("Dropout", key=_layer_key(index, "dropout"), step=0.1, format="%g",
-                            label_visibility=label,
-                            help="Share of this layer's outputs zeroed at random during training "
-                                 "(0 ≤ p < 1; 0.5 is typical).")
+            st.number_input(
+                "Dropout",
+                key=_layer_key(index, "dropout"),
+                step=0.1,
+                format="%g",
+                label_visibility=label,
+                help="Share of this layer's outputs zeroed at random during training (0 ≤ p < 1; 0.5 is typical).",
+            )
             _mark_drawn(_layer_key(index, "dropout"))
         with remove:
-            st.button(":material/delete:", key=f"{PREFIX}remove{index}", on_click=remove_layer, args=(index,),
-                      help=f"Remove hidden layer {index + 1}")
+            st.button(
+                ":material/delete:",
+                key=f"{PREFIX}remove{index}",
+                on_click=remove_layer,
+                args=(index,),
+                help=f"Remove hidden layer {index + 1}",
+            )
         for part in ("", ".units", ".activation", ".dropout"):
             if prefix + part in errors:  # the labels are hidden after row 1: name the layer and field
-                st.error(f"Layer {index + 1}{' ' + part[1:] if part else ''}: {errors[prefix + part]}",
-                         icon=":material/error:")
-    st.button("Add a hidden layer", key=f"{PREFIX}add_layer", on_click=add_layer, icon=":material/add:",
-              disabled=count >= MAX_HIDDEN_LAYERS,
-              help=f"At most {MAX_HIDDEN_LAYERS} hidden layers." if count >= MAX_HIDDEN_LAYERS else None)
+                st.error(
+                    f"Layer {index + 1}{' ' + part[1:] if part else ''}: {errors[prefix + part]}",
+                    icon=":material/error:",
+                )
+    st.button(
+        "Add a hidden layer",
+        key=f"{PREFIX}add_layer",
+        on_click=add_layer,
+        icon=":material/add:",
+        disabled=count >= MAX_HIDDEN_LAYERS,
+        help=f"At most {MAX_HIDDEN_LAYERS} hidden layers." if count >= MAX_HIDDEN_LAYERS else None,
+    )
 
 
 def render_optimizer(config: ANNConfig, errors: dict[str, str]) -> None:
@@ -411,7 +525,7 @@ def render_optimizer(config: ANNConfig, errors: dict[str, str]) -> None:
         number_input(FIELDS["momentum"], errors)
     if "betas" in needs:
         first, second = st.columns(2)
-        for column, field in zip((first, second), BETA_FIELDS):
+        for column, field in zip((first, second), BETA_FIELDS, strict=True):
             with column:
                 number_input(field, errors)
         show_error(errors, "betas")
@@ -430,10 +544,13 @@ def render_optimizer(config: ANNConfig, errors: dict[str, str]) -> None:
 def render_training(config: ANNConfig, errors: dict[str, str]) -> None:
     number_input(FIELDS["epochs"], errors)
     number_input(FIELDS["weight_decay"], errors)
-    st.checkbox("Early stopping", key=PREFIX + "early_stopping",
-                help="Stop when the loss on a hold-out set aside from the training part (the validation "
-                     "fraction of it) stops falling, and keep the best weights. The page's validation part is "
-                     "never used for this, so its metrics stay honest.")
+    st.checkbox(
+        "Early stopping",
+        key=PREFIX + "early_stopping",
+        help="Stop when the loss on a hold-out set aside from the training part (the validation "
+        "fraction of it) stops falling, and keep the best weights. The page's validation part is "
+        "never used for this, so its metrics stay honest.",
+    )
     _mark_drawn(PREFIX + "early_stopping")
     show_error(errors, "early_stopping")
     if config.early_stopping is True:
@@ -447,8 +564,12 @@ def render_training(config: ANNConfig, errors: dict[str, str]) -> None:
         st.caption("Xavier and Kaiming choose σ from each layer's width (σ² = 2/(fan_in+fan_out) or 2/fan_in).")
     number_input(FIELDS["seed"], errors)
     number_input(FIELDS["validation_fraction"], errors)
-    st.selectbox("Class weights", [NO_CLASS_WEIGHT if c is None else c for c in CLASS_WEIGHTS],
-                 key=PREFIX + "class_weight", format_func=lambda c: CLASS_WEIGHT_LABELS.get(c, c))
+    st.selectbox(
+        "Class weights",
+        [NO_CLASS_WEIGHT if c is None else c for c in CLASS_WEIGHTS],
+        key=PREFIX + "class_weight",
+        format_func=lambda c: CLASS_WEIGHT_LABELS.get(c, c),
+    )
     _mark_drawn(PREFIX + "class_weight")
     show_error(errors, "class_weight")
     st.selectbox("Device", DEVICES, key=PREFIX + "device", format_func=DEVICE_LABELS.get)

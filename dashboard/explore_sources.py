@@ -4,6 +4,7 @@ Each action validates first and only then replaces the session's dataset, so a r
 file leaves the previous dataset in place. Outcomes are kept in session state (explicit
 keys) so the message survives the rerun that follows an upload.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,16 +15,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from model.runtime.limits import MAX_ROWS, MAX_UPLOAD_MB
 from model.data.schema import COLUMNS
+from model.runtime.limits import MAX_ROWS, MAX_UPLOAD_MB
 
-KEY_UPLOAD_OUTCOME = "explore.upload_outcome"   # UploadOutcome of the last CSV upload
-KEY_UPLOAD_SEEN = "explore.upload_seen"         # file_id of the upload already processed
-KEY_CODING_CHOICE = "explore.coding_choice"     # PendingCodingChoice: a file that waits for the user's coding
-KEY_SITES_OUTCOME = "explore.sites_outcome"     # message after a UCI download / upload
+KEY_UPLOAD_OUTCOME = "explore.upload_outcome"  # UploadOutcome of the last CSV upload
+KEY_UPLOAD_SEEN = "explore.upload_seen"  # file_id of the upload already processed
+KEY_CODING_CHOICE = "explore.coding_choice"  # PendingCodingChoice: a file that waits for the user's coding
+KEY_SITES_OUTCOME = "explore.sites_outcome"  # message after a UCI download / upload
 KEY_SITES_SEEN = "explore.sites_seen"
 WIDGET_CSV = "explore.csv_file"
-WIDGET_CODING = "explore.coding."               # + coding: the button that reads the file in that coding
+WIDGET_CODING = "explore.coding."  # + coding: the button that reads the file in that coding
 WIDGET_SITE_FILES = "explore.site_files"
 WIDGET_DOWNLOAD_SITES = "explore.download_sites"
 WIDGET_USE_SITES = "explore.use_sites"
@@ -37,12 +38,12 @@ logger = logging.getLogger(__name__)
 class UploadOutcome:
     file_name: str
     accepted: bool
-    headline: str                  # one plain sentence
-    report_markdown: str           # the loader's report
+    headline: str  # one plain sentence
+    report_markdown: str  # the loader's report
     conversions: list[str] = field(default_factory=list)
-    kept_dataset: str = ""         # the dataset still in use when the file was not used
+    kept_dataset: str = ""  # the dataset still in use when the file was not used
     cleaned_csv: bytes | None = None
-    needs_coding: bool = False     # the user must choose the coding (KEY_CODING_CHOICE holds the readings)
+    needs_coding: bool = False  # the user must choose the coding (KEY_CODING_CHOICE holds the readings)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def apply_csv_upload(file_name: str, data: bytes, coding: str | None = None) -> 
     st.session_state.pop(KEY_CODING_CHOICE, None)
     try:
         result = read_user_csv(data, coding=coding)
-    except Exception as error:  # noqa: BLE001 - the loader should not raise; never show a traceback
+    except Exception as error:  # the loader should not raise; never show a traceback
         logger.exception("reading the upload %s failed", file_name)
         outcome = UploadOutcome(file_name, False, f"{file_name} could not be read: {error}", "", [], previous)
     else:
@@ -78,25 +79,47 @@ def apply_csv_upload(file_name: str, data: bytes, coding: str | None = None) -> 
             st.session_state[KEY_CODING_CHOICE] = PendingCodingChoice(file_name, data, readings)
             names = " or the ".join(r.name for r in readings)
             outcome = UploadOutcome(
-                file_name, False, f"{file_name} can be read in the {names} coding: choose one below.",
-                markdown, [], previous, needs_coding=True)
+                file_name,
+                False,
+                f"{file_name} can be read in the {names} coding: choose one below.",
+                markdown,
+                [],
+                previous,
+                needs_coding=True,
+            )
         elif result.frame is None or not report.ok:
-            outcome = UploadOutcome(file_name, False, f"{file_name} was not used: it has problems to fix.",
-                                    markdown, list(report.conversions), previous)
+            outcome = UploadOutcome(
+                file_name,
+                False,
+                f"{file_name} was not used: it has problems to fix.",
+                markdown,
+                list(report.conversions),
+                previous,
+            )
         elif not result.has_target:
             outcome = UploadOutcome(
-                file_name, False,
+                file_name,
+                False,
                 f"{file_name} has no outcome column ('target' or 'num'), so it cannot be explored by outcome. "
                 "It can still be scored on the prediction page.",
-                markdown, list(report.conversions), previous)
+                markdown,
+                list(report.conversions),
+                previous,
+            )
         else:
             frame = result.frame
             state.set_dataset(f"Uploaded: {file_name}", frame, state.SOURCE_UPLOAD)
             chosen = report.coding_given
             read_as = f", read in the {_coding_name(chosen)} coding as you chose" if chosen else ""
             outcome = UploadOutcome(
-                file_name, True, f"{file_name} is now the dataset for every page ({len(frame):,} patients{read_as}).",
-                markdown, list(report.conversions), "", frame.to_csv(index=False).encode())
+                file_name,
+                True,
+                f"{file_name} is now the dataset for every page ({len(frame):,} patients{read_as}).",
+                markdown,
+                list(report.conversions),
+                "",
+                frame.to_csv(index=False).encode(),
+            )
     st.session_state[KEY_UPLOAD_OUTCOME] = outcome
     return outcome
 
@@ -122,9 +145,11 @@ def render_coding_choice(pending: PendingCodingChoice) -> None:
         "valid in both the UCI coding and the Kaggle coding of `heart.csv`, which number chest pain, resting ECG, "
         "ST slope and thallium differently and invert the target (in the Kaggle copies 1 = no disease). "
         "Compare the two readings and choose the one that matches where the file comes from: files named "
-        "`heart.csv` from Kaggle use the Kaggle coding.", icon=":material/help:")
+        "`heart.csv` from Kaggle use the Kaggle coding.",
+        icon=":material/help:",
+    )
     columns = st.columns(len(pending.readings))
-    for column, reading in zip(columns, pending.readings):
+    for column, reading in zip(columns, pending.readings, strict=True):
         with column, st.container(border=True):
             st.markdown(f"#### Read as {reading.name} coding")
             st.markdown(f"Prevalence: **{reading.prevalence_text()}**")
@@ -132,9 +157,15 @@ def render_coding_choice(pending: PendingCodingChoice) -> None:
                 st.dataframe(reading.preview(), width="stretch")
             else:
                 st.error(reading.result.report.as_markdown())
-            st.button(f"Use the {reading.name} reading", key=WIDGET_CODING + reading.coding, type="primary",
-                      on_click=choose_coding, args=(reading.coding,), disabled=not reading.usable,
-                      icon=":material/check:")
+            st.button(
+                f"Use the {reading.name} reading",
+                key=WIDGET_CODING + reading.coding,
+                type="primary",
+                on_click=choose_coding,
+                args=(reading.coding,),
+                disabled=not reading.usable,
+                icon=":material/check:",
+            )
 
 
 def show_upload_outcome() -> None:
@@ -149,14 +180,21 @@ def show_upload_outcome() -> None:
     if outcome.accepted:
         st.success(outcome.headline, icon=":material/check_circle:")
         if outcome.conversions:
-            st.info("**Codings were converted to the UCI coding:**\n\n"
-                    + "\n".join(f"- {c}" for c in outcome.conversions), icon=":material/swap_horiz:")
+            st.info(
+                "**Codings were converted to the UCI coding:**\n\n" + "\n".join(f"- {c}" for c in outcome.conversions),
+                icon=":material/swap_horiz:",
+            )
         with st.expander("Full validation report"):
             st.markdown(outcome.report_markdown)
         stem = outcome.file_name.rsplit(".", 1)[0]
-        st.download_button("Download the cleaned data (UCI coding, CSV)", outcome.cleaned_csv,
-                           file_name=f"{stem}_cleaned.csv", mime="text/csv", icon=":material/download:",
-                           on_click="ignore")
+        st.download_button(
+            "Download the cleaned data (UCI coding, CSV)",
+            outcome.cleaned_csv,
+            file_name=f"{stem}_cleaned.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
     else:
         st.error(f"**{outcome.headline}**\n\n{outcome.report_markdown}", icon=":material/error:")
         st.info(f"Nothing changed: still using **{outcome.kept_dataset}**.")
@@ -186,12 +224,15 @@ def render_csv_upload() -> None:
 
 # --------------------------------------------------------------------------- UCI sites
 
+
 def _use_sites(frame: pd.DataFrame, how: str) -> bool:
     state.set_uci_sites(frame)
     state.set_dataset(UCI_SITES_NAME, frame, state.SOURCE_UCI_SITES)
     sites = ", ".join(f"{site_label(site)}: {n}" for site, n in frame["site"].value_counts(sort=False).items())
-    st.session_state[KEY_SITES_OUTCOME] = ("success", f"{how}: {len(frame):,} patients ({sites}). "
-                                                      "They are now the dataset for every page.")
+    st.session_state[KEY_SITES_OUTCOME] = (
+        "success",
+        f"{how}: {len(frame):,} patients ({sites}). They are now the dataset for every page.",
+    )
     return True
 
 
@@ -207,11 +248,13 @@ def download_sites() -> bool:
 
         try:
             frame = combine_sites(download_uci_sites(progress=progress))
-        except Exception as error:  # noqa: BLE001 - offline or server trouble: say so, keep the data
+        except Exception as error:  # offline or server trouble: say so, keep the data
             status.update(label="Download failed", state="error")
             st.session_state[KEY_SITES_OUTCOME] = (
-                "error", f"The UCI files could not be downloaded: {error}\n\n"
-                         f"Nothing changed: still using **{state.current_dataset().name}**.")
+                "error",
+                f"The UCI files could not be downloaded: {error}\n\n"
+                f"Nothing changed: still using **{state.current_dataset().name}**.",
+            )
             return False
         status.update(label="Fetched the four UCI sites", state="complete", expanded=False)
     return _use_sites(frame, "Downloaded")
@@ -228,10 +271,11 @@ def apply_site_files(files: list[tuple[str, bytes]]) -> bool:
         buffers.append(buffer)
     try:
         frames = load_uci_sites_from_files(buffers)
-    except Exception as error:  # noqa: BLE001 - the loader's message names the file and the problem
+    except Exception as error:  # the loader's message names the file and the problem
         st.session_state[KEY_SITES_OUTCOME] = (
-            "error", f"These files were not used: {error}\n\n"
-                     f"Nothing changed: still using **{state.current_dataset().name}**.")
+            "error",
+            f"These files were not used: {error}\n\nNothing changed: still using **{state.current_dataset().name}**.",
+        )
         return False
     return _use_sites(combine_sites(frames), f"Read {len(frames)} site file{'s' if len(frames) != 1 else ''}")
 
@@ -253,12 +297,19 @@ def render_uci_sites() -> None:
     with left:
         if st.button("Download the four sites", key=WIDGET_DOWNLOAD_SITES, icon=":material/cloud_download:"):
             changed |= download_sites()
-        if state.uci_sites() is not None and state.current_dataset().source != state.SOURCE_UCI_SITES:
-            if st.button("Use the four sites again", key=WIDGET_USE_SITES):
-                changed |= _use_sites(state.uci_sites(), "Back to")
+        if (
+            state.uci_sites() is not None
+            and state.current_dataset().source != state.SOURCE_UCI_SITES
+            and st.button("Use the four sites again", key=WIDGET_USE_SITES)
+        ):
+            changed |= _use_sites(state.uci_sites(), "Back to")
     with right:
-        files = st.file_uploader("…or upload processed.*.data files", type=["data", "csv", "txt"],
-                                 accept_multiple_files=True, key=WIDGET_SITE_FILES)
+        files = st.file_uploader(
+            "…or upload processed.*.data files",
+            type=["data", "csv", "txt"],
+            accept_multiple_files=True,
+            key=WIDGET_SITE_FILES,
+        )
         seen = tuple(sorted(f.file_id for f in files or []))
         if files and st.session_state.get(KEY_SITES_SEEN) != seen:
             st.session_state[KEY_SITES_SEEN] = seen
@@ -272,10 +323,7 @@ def render_uci_sites() -> None:
 
 
 def render_builtin() -> None:
-    st.markdown(
-        "The 303 Cleveland Clinic patients shipped with the app (UCI coding). "
-        f"Columns: {', '.join(COLUMNS)}."
-    )
+    st.markdown(f"The 303 Cleveland Clinic patients shipped with the app (UCI coding). Columns: {', '.join(COLUMNS)}.")
     if state.current_dataset().source == state.SOURCE_BUILTIN:
         st.caption("In use now.")
     elif st.button("Use the built-in Cleveland data", key=WIDGET_USE_BUILTIN):

@@ -3,12 +3,13 @@
 Each field's widget is chosen from the schema entry: named categories (never raw codes)
 in a select box, small whole-number ranges (vessels 0–3) in a select box, everything
 else in a number box without a widget clamp, so an impossible value reaches
-``model.clinic.risk.check_patient`` and its message is shown right under the field. "Unknown"
+``model.clinic.patient_checks.check_patient`` and its message is shown right under the field. "Unknown"
 is offered where the schema allows it (``unknown_allowed``): a select box has an Unknown
 option, and a number box can be cleared — an empty box is Unknown (or, for a value that
 is required, "… is required"), never 0. Cholesterol can be entered in mg/dL or mmol/L.
 Every key is an explicit constant; values persist for the browser session.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,25 +17,19 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from model.clinic.risk import (
-    CHOLESTEROL_MGDL_PER_MMOL,
-    CHOLESTEROL_UNITS,
-    PatientCheck,
-    check_patient,
-    mgdl_to_mmol,
-    mmol_to_mgdl,
-)
+from model.clinic.cholesterol_units import CHOLESTEROL_MGDL_PER_MMOL, CHOLESTEROL_UNITS, mgdl_to_mmol, mmol_to_mgdl
+from model.clinic.patient_checks import PatientCheck, check_patient
 from model.data.schema import FEATURES, Feature, feature
 
-FIELD_PREFIX = "predict.field."        # + feature name (+ "." + unit for cholesterol)
+FIELD_PREFIX = "predict.field."  # + feature name (+ "." + unit for cholesterol)
 KEY_CHOL_UNIT = "predict.chol_unit"
 KEY_CHOL_UNIT_NOTE = "predict.chol_unit_note"  # why the last unit switch was refused
 CHOLESTEROL = "chol"
 UNKNOWN = "Unknown"
 UNKNOWN_OPTION = f"{UNKNOWN} (averaged over plausible values)"
-SELECT_MAX_VALUES = 10                 # a whole-number range this short is a select box
+SELECT_MAX_VALUES = 10  # a whole-number range this short is a select box
 N_FORM_COLUMNS = 3
-PERSIST = "session"                    # keep the patient when the user visits another page
+PERSIST = "session"  # keep the patient when the user visits another page
 # The mmol/L box accepts up to 10x the schema's possible range, so a typo such as 25 mmol/L still reaches
 # check_patient (and its message) while absurd numbers (1e308, whose mg/dL would overflow) cannot be typed.
 MMOL_BOX_HEADROOM = 10
@@ -52,8 +47,12 @@ def choices(feat: Feature) -> list | None:
     """The options of a select box for `feat`, or None when it is a number box."""
     if feat.categories:
         options = list(feat.codes)
-    elif feat.integer and feat.hard_min is not None and feat.hard_max is not None \
-            and feat.hard_max - feat.hard_min <= SELECT_MAX_VALUES:
+    elif (
+        feat.integer
+        and feat.hard_min is not None
+        and feat.hard_max is not None
+        and feat.hard_max - feat.hard_min <= SELECT_MAX_VALUES
+    ):
         options = list(range(int(feat.hard_min), int(feat.hard_max) + 1))
     else:
         return None
@@ -65,6 +64,7 @@ def _option_label(feat: Feature):
         if option is None:
             return UNKNOWN_OPTION
         return feat.category_label(option) if feat.categories else f"{option:g}"  # the unit is in the label
+
     return label
 
 
@@ -107,7 +107,8 @@ def _convert_cholesterol(prefix: str) -> None:
             st.session_state[KEY_CHOL_UNIT] = "mg/dL"
             st.session_state[KEY_CHOL_UNIT_NOTE] = (
                 f"Cholesterol {st.session_state[mg]:g} mg/dL cannot be shown in mmol/L (the box takes {low:g} to "
-                f"{high:g} mmol/L); correct it in mg/dL first.")
+                f"{high:g} mmol/L); correct it in mg/dL first."
+            )
             return
         st.session_state[mmol] = round(converted, 2)
     elif unit == "mg/dL" and st.session_state.get(mmol) is not None:
@@ -125,28 +126,42 @@ def value_widget(feat: Feature, default, prefix: str = FIELD_PREFIX, label: str 
     if options is not None:
         key = field_key(feat.name, prefix)
         _seed(key, default if default in options else options[0])
-        return st.selectbox(label, options, format_func=_option_label(feat), key=key, persist_state=PERSIST,
-                            help=feat.description)
+        return st.selectbox(
+            label, options, format_func=_option_label(feat), key=key, persist_state=PERSIST, help=feat.description
+        )
     if feat.name == CHOLESTEROL:
         unit = cholesterol_unit()
         key = chol_key(unit, prefix)
         seeded = default if unit == "mg/dL" or default is None else round(mgdl_to_mmol(default), 2)
         _seed(key, _number_value(feat, seeded) if unit == "mg/dL" else seeded)
-        bounds = dict(zip(("min_value", "max_value"), mmol_box_range())) if unit == "mmol/L" else {}
-        entered = st.number_input(f"{feat.label} ({unit})", value=None, key=key,
-                                  step=1 if unit == "mg/dL" else 0.1, placeholder=_placeholder(feat),
-                                  format="%d" if unit == "mg/dL" else "%.2f", persist_state=PERSIST,
-                                  help=f"{feat.description}. 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL.",
-                                  **bounds)
+        bounds = dict(zip(("min_value", "max_value"), mmol_box_range(), strict=True)) if unit == "mmol/L" else {}
+        entered = st.number_input(
+            f"{feat.label} ({unit})",
+            value=None,
+            key=key,
+            step=1 if unit == "mg/dL" else 0.1,
+            placeholder=_placeholder(feat),
+            format="%d" if unit == "mg/dL" else "%.2f",
+            persist_state=PERSIST,
+            help=f"{feat.description}. 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL.",
+            **bounds,
+        )
         if entered is None or unit == "mg/dL":
             return entered
         return whole_mgdl(entered)  # exact conversion, then whole mg/dL
     key = field_key(feat.name, prefix)
     _seed(key, _number_value(feat, default))
     # value=None makes the box clearable: an emptied box returns None (Unknown), never a stale number or 0.
-    return st.number_input(label, value=None, key=key, step=1 if feat.integer else feat.step,
-                           placeholder=_placeholder(feat), format="%d" if feat.integer else "%.1f",
-                           persist_state=PERSIST, help=feat.description)
+    return st.number_input(
+        label,
+        value=None,
+        key=key,
+        step=1 if feat.integer else feat.step,
+        placeholder=_placeholder(feat),
+        format="%d" if feat.integer else "%.1f",
+        persist_state=PERSIST,
+        help=feat.description,
+    )
 
 
 def _placeholder(feat: Feature) -> str:
@@ -159,22 +174,31 @@ def cholesterol_message(message: str, entered_mgdl) -> str:
     if cholesterol_unit() != "mmol/L" or entered_mgdl is None:
         return message
     feat = feature(CHOLESTEROL)
-    return (f"{message} (you entered {mgdl_to_mmol(entered_mgdl):.2f} mmol/L; possible range "
-            f"{mgdl_to_mmol(feat.hard_min):.2f} – {mgdl_to_mmol(feat.hard_max):.2f} mmol/L)")
+    return (
+        f"{message} (you entered {mgdl_to_mmol(entered_mgdl):.2f} mmol/L; possible range "
+        f"{mgdl_to_mmol(feat.hard_min):.2f} – {mgdl_to_mmol(feat.hard_max):.2f} mmol/L)"
+    )
 
 
 @dataclass(frozen=True)
 class FormResult:
     check: PatientCheck
-    entered: dict          # what the widgets returned, UCI coding, cholesterol in mg/dL
+    entered: dict  # what the widgets returned, UCI coding, cholesterol in mg/dL
     chol_unit: str
 
 
 def render_patient_form(defaults: dict[str, float]) -> FormResult:
     """All 13 fields in columns, each followed by its error (hard limit) or warning (atypical)."""
-    st.radio("Cholesterol unit", CHOLESTEROL_UNITS, key=KEY_CHOL_UNIT, horizontal=True, persist_state=PERSIST,
-             on_change=_convert_cholesterol, args=(FIELD_PREFIX,),
-             help=f"Converted exactly: 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL (total cholesterol).")
+    st.radio(
+        "Cholesterol unit",
+        CHOLESTEROL_UNITS,
+        key=KEY_CHOL_UNIT,
+        horizontal=True,
+        persist_state=PERSIST,
+        on_change=_convert_cholesterol,
+        args=(FIELD_PREFIX,),
+        help=f"Converted exactly: 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL (total cholesterol).",
+    )
     refused = st.session_state.pop(KEY_CHOL_UNIT_NOTE, None)
     if refused:
         st.warning(refused, icon=":material/swap_horiz:")

@@ -1,9 +1,10 @@
 """Presentation for the patient-risk page: Plotly figures and the result / batch / what-if sections.
 
-Computation happens in model/clinic/risk.py, model/clinic/explain.py, model/clinic/report.py and
-model/clinic/model_card.py; this module only draws. Figures are pure functions of model
+Computation happens in model/clinic (risk.py, batch_scoring.py, explain.py, report.py,
+model_card.py); this module only draws. Figures are pure functions of model
 results (testable without Streamlit); ``render_*`` functions draw into the page.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,43 +16,33 @@ import streamlit as st
 
 from dashboard.charts import OUTCOME_COLORS, PRIMARY, apply_theme, show
 from dashboard.predict_form import value_widget
-from model.data.coding_choice import read_candidates
+from model.clinic.batch_scoring import BatchError, BatchResult, read_batch_csv, score_batch
+from model.clinic.cholesterol_units import CHOLESTEROL_MGDL_PER_MMOL
 from model.clinic.explain import Explainer, Explanation
-from model.data.import_report import CODING_NAMES
+from model.clinic.interval import NoIntervalReason
 from model.clinic.model_card import ModelCard
-from model.clinic.report import patient_report_html
-from model.clinic.risk import (
-    BAND_RATIONALE,
-    CHOLESTEROL_MGDL_PER_MMOL,
-    RISK_BANDS,
-    BatchError,
-    BatchResult,
-    PatientCheck,
-    PatientError,
-    RiskResult,
-    WhatIf,
-    format_value,
-    population_risks,
-    read_batch_csv,
-    score_batch,
-    what_if,
-)
+from model.clinic.patient_checks import PatientCheck, PatientError, format_value
 from model.clinic.reference import TrainingReference, reference_for_model
+from model.clinic.report import patient_report_html
+from model.clinic.risk import RiskResult, WhatIf, population_risks, what_if
+from model.clinic.risk_bands import BAND_RATIONALE, RISK_BANDS
+from model.data.coding_choice import read_candidates
+from model.data.import_report import CODING_NAMES
 from model.data.schema import FEATURE_NAMES, FEATURES, feature
 
 logger = logging.getLogger(__name__)
 
-KEY_CACHE = "predict.cache"                 # {(model id, dataset token): (Explainer, population risks, reference)}
+KEY_CACHE = "predict.cache"  # {(model id, dataset token): (Explainer, population risks, reference)}
 KEY_WHATIF_FEATURE = "predict.whatif.feature"
 WHATIF_PREFIX = "predict.whatif."
 KEY_BATCH_FILE = "predict.batch.file"
-KEY_BATCH_RESULT = "predict.batch.result"   # (file digest, model id, coding, BatchResult or error text, report md)
-KEY_BATCH_CODING = "predict.batch.coding"   # (file digest, coding the user chose) for a file that fits two codings
+KEY_BATCH_RESULT = "predict.batch.result"  # (file digest, model id, coding, BatchResult or error text, report md)
+KEY_BATCH_CODING = "predict.batch.coding"  # (file digest, coding the user chose) for a file that fits two codings
 KEY_BATCH_CANDIDATES = "predict.batch.candidates"  # (file digest, the file's readings in each coding it fits)
 MAX_CACHED_MODELS = 4
 BAND_COLORS = ("#e3f2ee", "#fbf3dc", "#fbe3d2", "#f6d3d7")  # light fills, low → high
 RAISES, LOWERS = OUTCOME_COLORS[1], OUTCOME_COLORS[0]
-NEUTRAL = "#9aa5b1"                         # the "not given" row: no direction, it credits no feature
+NEUTRAL = "#9aa5b1"  # the "not given" row: no direction, it credits no feature
 
 
 # ---- figures ---------------------------------------------------------------------------
@@ -60,20 +51,44 @@ NEUTRAL = "#9aa5b1"                         # the "not given" row: no direction,
 def risk_figure(risk: RiskResult) -> go.Figure:
     """The probability on a 0–100 % strip coloured by risk band, with the uncertainty interval."""
     fig = go.Figure()
-    for band, color in zip(RISK_BANDS, BAND_COLORS):
-        fig.add_vrect(x0=100 * band.lower, x1=100 * band.upper, fillcolor=color, line_width=0, layer="below",
-                      annotation_text=f"{band.name}<br>{band.range_text}", annotation_position="top",
-                      annotation_font_size=11)
+    for band, color in zip(RISK_BANDS, BAND_COLORS, strict=True):
+        fig.add_vrect(
+            x0=100 * band.lower,
+            x1=100 * band.upper,
+            fillcolor=color,
+            line_width=0,
+            layer="below",
+            annotation_text=f"{band.name}<br>{band.range_text}",
+            annotation_position="top",
+            annotation_font_size=11,
+        )
     error = None
     if risk.interval.available:
-        error = dict(type="data", symmetric=False, array=[100 * (risk.interval.upper - risk.probability)],
-                     arrayminus=[100 * (risk.probability - risk.interval.lower)], thickness=2, width=10,
-                     color="#262730")
-    fig.add_trace(go.Scatter(x=[risk.percent], y=[0], mode="markers+text", error_x=error,
-                             marker=dict(size=18, color=RAISES if risk.probability >= 0.5 else PRIMARY,
-                                         line=dict(width=2, color="white")),
-                             text=[f"{risk.percent:.0f} %"], textposition="bottom center",
-                             textfont=dict(size=16), hovertemplate="%{x:.1f} %<extra></extra>", showlegend=False))
+        error = dict(
+            type="data",
+            symmetric=False,
+            array=[100 * (risk.interval.upper - risk.probability)],
+            arrayminus=[100 * (risk.probability - risk.interval.lower)],
+            thickness=2,
+            width=10,
+            color="#262730",
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[risk.percent],
+            y=[0],
+            mode="markers+text",
+            error_x=error,
+            marker=dict(
+                size=18, color=RAISES if risk.probability >= 0.5 else PRIMARY, line=dict(width=2, color="white")
+            ),
+            text=[f"{risk.percent:.0f} %"],
+            textposition="bottom center",
+            textfont=dict(size=16),
+            hovertemplate="%{x:.1f} %<extra></extra>",
+            showlegend=False,
+        )
+    )
     fig.update_xaxes(range=[0, 100], ticksuffix=" %", title_text="Estimated probability of heart disease")
     fig.update_yaxes(visible=False, range=[-1, 1])
     return apply_theme(fig, height=220)
@@ -86,30 +101,61 @@ def contributions_figure(explanation: Explanation) -> go.Figure:
     points = 100 * table["contribution"]
     neutral = table["neutral"].to_numpy(dtype=bool)
     # The neutral row's label stays short (a phone has little room for labels); its hover and the caption name them.
-    names = [f"Not given ({len(explanation.unknown)}): {value}" if grey and len(explanation.unknown) > 1
-             else f"{label}: {value}" for label, value, grey in zip(table["label"], table["value"], neutral)]
-    fig = go.Figure(go.Bar(
-        x=points, y=names, orientation="h", customdata=list(table["label"]),
-        marker_color=[NEUTRAL if grey else RAISES if v >= 0 else LOWERS for v, grey in zip(points, neutral)],
-        text=[f"{v:+.1f} (not given)" if grey else f"{v:+.1f}" for v, grey in zip(points, neutral)],
-        textposition="outside", cliponaxis=False,
-        hovertemplate="%{customdata}<br>%{x:+.2f} percentage points<extra></extra>"))
+    names = [
+        f"Not given ({len(explanation.unknown)}): {value}"
+        if grey and len(explanation.unknown) > 1
+        else f"{label}: {value}"
+        for label, value, grey in zip(table["label"], table["value"], neutral, strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=points,
+            y=names,
+            orientation="h",
+            customdata=list(table["label"]),
+            marker_color=[
+                NEUTRAL if grey else RAISES if v >= 0 else LOWERS for v, grey in zip(points, neutral, strict=True)
+            ],
+            text=[f"{v:+.1f} (not given)" if grey else f"{v:+.1f}" for v, grey in zip(points, neutral, strict=True)],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{customdata}<br>%{x:+.2f} percentage points<extra></extra>",
+        )
+    )
     low, high = min(float(points.min()), 0.0), max(float(points.max()), 0.0)
     pad = (0.35 if neutral.any() else 0.15) * (high - low) + 0.5  # room for the value labels outside the bars
-    fig.update_xaxes(title_text="Contribution to the risk (percentage points)", zeroline=True, zerolinewidth=2,
-                     range=[low - pad, high + pad])
-    return apply_theme(fig, height=90 + 26 * len(table),
-                       title="What pushed this patient's risk up (red) or down (green)"
-                             + ("; grey: values not given" if neutral.any() else ""))
+    fig.update_xaxes(
+        title_text="Contribution to the risk (percentage points)",
+        zeroline=True,
+        zerolinewidth=2,
+        range=[low - pad, high + pad],
+    )
+    return apply_theme(
+        fig,
+        height=90 + 26 * len(table),
+        title="What pushed this patient's risk up (red) or down (green)"
+        + ("; grey: values not given" if neutral.any() else ""),
+    )
 
 
 def population_figure(risks: np.ndarray, probability: float, percentile: float, population: str) -> go.Figure:
-    fig = go.Figure(go.Histogram(x=100 * np.asarray(risks), xbins=dict(start=0, end=100, size=5),
-                                 marker_color=PRIMARY, opacity=0.75, name=population,
-                                 hovertemplate="%{x} %: %{y} patients<extra></extra>"))
-    fig.add_vline(x=100 * probability, line_width=3, line_color=RAISES,
-                  annotation_text=f"this patient: {100 * probability:.0f} %",
-                  annotation_position="top left" if probability > 0.5 else "top right")
+    fig = go.Figure(
+        go.Histogram(
+            x=100 * np.asarray(risks),
+            xbins=dict(start=0, end=100, size=5),
+            marker_color=PRIMARY,
+            opacity=0.75,
+            name=population,
+            hovertemplate="%{x} %: %{y} patients<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=100 * probability,
+        line_width=3,
+        line_color=RAISES,
+        annotation_text=f"this patient: {100 * probability:.0f} %",
+        annotation_position="top left" if probability > 0.5 else "top right",
+    )
     fig.update_xaxes(range=[0, 100], ticksuffix=" %", title_text="Estimated probability of heart disease")
     fig.update_yaxes(title_text="Patients")
     return apply_theme(fig, height=300, title=f"Risk of every patient in {population}")
@@ -119,8 +165,16 @@ def what_if_figure(change: WhatIf) -> go.Figure:
     feat = feature(change.feature)
     labels = [f"Now<br>{format_value(feat, change.old_value)}", f"What if<br>{format_value(feat, change.new_value)}"]
     values = [100 * change.old_probability, 100 * change.new_probability]
-    fig = go.Figure(go.Bar(x=labels, y=values, marker_color=["#9aa5b1", RAISES if change.change > 0 else LOWERS],
-                           text=[f"{v:.0f} %" for v in values], textposition="outside", cliponaxis=False))
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=values,
+            marker_color=["#9aa5b1", RAISES if change.change > 0 else LOWERS],
+            text=[f"{v:.0f} %" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
     fig.update_yaxes(range=[0, 105], ticksuffix=" %", title_text="Risk")
     return apply_theme(fig, height=300, title=f"Changing {feat.label.lower()}")
 
@@ -138,8 +192,11 @@ def model_support(model, frame, dataset_name: str):
         if len(cache) >= MAX_CACHED_MODELS:
             cache.clear()
         reference = reference_for_model(pipeline, model.metadata, model.training_data, model.display_name)
-        cache[token] = (Explainer(pipeline, frame, dataset_name, reference), population_risks(pipeline, frame),
-                        reference)
+        cache[token] = (
+            Explainer(pipeline, frame, dataset_name, reference),
+            population_risks(pipeline, frame),
+            reference,
+        )
     return cache[token]
 
 
@@ -158,11 +215,7 @@ def render_risk_summary(risk: RiskResult, checked: PatientCheck) -> None:
         st.metric("Estimated probability of heart disease", f"{risk.percent:.0f} %")
         st.markdown(f"**Risk band: {risk.band.name}** ({risk.band.range_text}) — {risk.band.meaning}.")
         st.markdown(f"**{risk.natural_frequency_text()}**")
-        if risk.interval.available:
-            st.markdown(f"**Uncertainty:** {risk.interval.text()}.")
-            st.caption(f"How: {risk.interval.detail}")
-        else:
-            st.markdown(f"**Uncertainty:** {risk.interval.text()}")
+        render_interval(risk)
     with right:
         show(risk_figure(risk), key="predict.risk_chart")
         with st.expander("How the risk bands are defined"):
@@ -173,38 +226,72 @@ def render_risk_summary(risk: RiskResult, checked: PatientCheck) -> None:
     if risk.unknown_range is not None:
         st.info(f"**{risk.unknown_range.text()}** {risk.imputation_note()}", icon=":material/help:")
     if checked.warnings:  # each is spelled out under its field; here only which ones
-        unusual = ", ".join(f"{feature(n).label} ({format_value(feature(n), checked.values[n])})"
-                            for n in checked.warnings)
-        st.warning(f"Outside the range the model was trained on: {unusual}. The estimate is an extrapolation.",
-                   icon=":material/warning:")
+        unusual = ", ".join(
+            f"{feature(n).label} ({format_value(feature(n), checked.values[n])})" for n in checked.warnings
+        )
+        st.warning(
+            f"Outside the range the model was trained on: {unusual}. The estimate is an extrapolation.",
+            icon=":material/warning:",
+        )
+
+
+def render_interval(risk: RiskResult) -> None:
+    """The interval and how it was computed, or why there is none: a model that cannot have one is said so
+    plainly; a network that should have had one but could not be sampled is a warning."""
+    interval = risk.interval
+    if interval.available:
+        st.markdown(f"**Uncertainty:** {interval.text()}.")
+        st.caption(f"How: {interval.detail}")
+    elif interval.no_interval_reason is NoIntervalReason.UNSUPPORTED_NETWORK:
+        st.warning(f"**Uncertainty:** {interval.text()}", icon=":material/warning:")
+    else:
+        st.markdown(f"**Uncertainty:** {interval.text()}")
 
 
 def render_explanation(explanation: Explanation) -> None:
+    fallback = explanation.fallback_text()
+    if fallback is not None:
+        st.warning(fallback, icon=":material/swap_horiz:")
     show(contributions_figure(explanation), key="predict.contributions")
     not_given = ""
     if explanation.unknown:
         labels = ", ".join(feature(name).label for name in explanation.unknown)
-        not_given = (f"The grey row is what the values not given ({labels}) add when averaged over their "
-                     "plausible values; it credits no feature. ")
-    st.caption(f"Compared with {explanation.reference} (estimated risk {explanation.baseline_probability:.0%}); "
-               f"the contributions add up to {100 * explanation.total:+.1f} percentage points. {not_given}"
-               f"Method: {explanation.method}.")
+        not_given = (
+            f"The grey row is what the values not given ({labels}) add when averaged over their "
+            "plausible values; it credits no feature. "
+        )
+    st.caption(
+        f"Compared with {explanation.reference} (estimated risk {explanation.baseline_probability:.0%}); "
+        f"the contributions add up to {100 * explanation.total:+.1f} percentage points. {not_given}"
+        f"Method: {explanation.method}."
+    )
 
 
 def render_population(risks: np.ndarray, probability: float, percentile: float, population: str) -> None:
-    st.markdown(f"This patient's estimated risk is higher than that of **{percentile:.0f} %** of the "
-                f"{len(risks):,} patients in **{population}** (the dataset in use).")
+    st.markdown(
+        f"This patient's estimated risk is higher than that of **{percentile:.0f} %** of the "
+        f"{len(risks):,} patients in **{population}** (the dataset in use)."
+    )
     show(population_figure(risks, probability, percentile, population), key="predict.population")
 
 
 def render_what_if(pipeline, checked: PatientCheck, reference: TrainingReference | None = None) -> WhatIf | None:
     """The what-if controls and comparison; returns the change shown (None when nothing changed)."""
     names = list(FEATURE_NAMES)
-    name = st.selectbox("Feature to change", names, key=KEY_WHATIF_FEATURE,
-                        format_func=lambda n: feature(n).label, persist_state="session")
+    name = st.selectbox(
+        "Feature to change",
+        names,
+        key=KEY_WHATIF_FEATURE,
+        format_func=lambda n: feature(n).label,
+        persist_state="session",
+    )
     feat = feature(name)
-    new_value = value_widget(feat, checked.values[name] if not np.isnan(checked.values[name]) else None,
-                             prefix=WHATIF_PREFIX, label=f"New value: {feat.label_with_unit()}")
+    new_value = value_widget(
+        feat,
+        checked.values[name] if not np.isnan(checked.values[name]) else None,
+        prefix=WHATIF_PREFIX,
+        label=f"New value: {feat.label_with_unit()}",
+    )
     try:
         change = what_if(pipeline, checked.values, name, new_value, reference)
     except PatientError as error:
@@ -218,18 +305,37 @@ def render_what_if(pipeline, checked: PatientCheck, reference: TrainingReference
     return change
 
 
-def render_report_download(checked, risk, explanation, card: ModelCard, percentile, population, chol_unit,
-                           change: WhatIf | None = None) -> None:
+def render_report_download(
+    checked, risk, explanation, card: ModelCard, percentile, population, chol_unit, change: WhatIf | None = None
+) -> None:
     unit_note = None
     if chol_unit == "mmol/L":
-        unit_note = (f"Cholesterol was entered in mmol/L and converted with 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL "
-                     "(rounded to the whole mg/dL the model was trained with).")
-    html = patient_report_html(checked, risk, explanation, card, percentile=percentile, population_name=population,
-                               what_if=change, cholesterol_unit_note=unit_note)
-    st.download_button("Download the patient report (HTML)", data=html, file_name="heart-risk-report.html",
-                       mime="text/html", key="predict.report_download", icon=":material/download:")
-    st.caption("A single self-contained HTML file: inputs, risk, explanation, model card and disclaimer. "
-               "Print it to PDF from the browser if needed.")
+        unit_note = (
+            f"Cholesterol was entered in mmol/L and converted with 1 mmol/L = {CHOLESTEROL_MGDL_PER_MMOL} mg/dL "
+            "(rounded to the whole mg/dL the model was trained with)."
+        )
+    html = patient_report_html(
+        checked,
+        risk,
+        explanation,
+        card,
+        percentile=percentile,
+        population_name=population,
+        what_if=change,
+        cholesterol_unit_note=unit_note,
+    )
+    st.download_button(
+        "Download the patient report (HTML)",
+        data=html,
+        file_name="heart-risk-report.html",
+        mime="text/html",
+        key="predict.report_download",
+        icon=":material/download:",
+    )
+    st.caption(
+        "A single self-contained HTML file: inputs, risk, explanation, model card and disclaimer. "
+        "Print it to PDF from the browser if needed."
+    )
 
 
 def render_model_card(card: ModelCard) -> None:
@@ -244,21 +350,27 @@ def _score_upload(pipeline, data: bytes, reference: TrainingReference | None = N
     report as markdown, "" when it has none)."""
     text = ""
     try:
-        frame, report = read_batch_csv(data, coding=coding)
+        imported = read_batch_csv(data, coding=coding)
+        report = imported.report
         text = report.as_markdown()
         if report.needs_coding:
             return list(report.candidate_codings), text
-        if frame is None:
+        if imported.frame is None:
             return None, text
         if not report.ok:
-            text = ("The importer refuses this file as training data because of the rows named below. For "
-                    "scoring, those rows are set aside and listed; every other row is scored.\n\n" + text)
-        return score_batch(pipeline, frame, reference=reference), text
+            text = (
+                "The importer refuses this file as training data because of the rows named below. For "
+                "scoring, those rows are set aside and listed; every other row is scored.\n\n" + text
+            )
+        return score_batch(pipeline, imported, reference=reference), text
     except BatchError as error:
         return str(error), text
     except (ValueError, UnicodeError) as error:  # a safety net: the importer reports what it knows itself
-        return (f"This file could not be read as a CSV of patients ({error}). Save it as a comma-separated "
-                "text file (UTF-8) with one patient per row and try again."), text
+        logger.warning("an uploaded batch file could not be read or scored", exc_info=True)
+        return (
+            f"This file could not be read as a CSV of patients ({error}). Save it as a comma-separated "
+            "text file (UTF-8) with one patient per row and try again."
+        ), text
 
 
 def _choose_batch_coding(digest: str, coding: str) -> None:
@@ -272,21 +384,29 @@ def _render_batch_coding_choice(data: bytes, digest: str, codings: list[str]) ->
         stored = (digest, read_candidates(data, codings, bad_rows="set_aside"))
         st.session_state[KEY_BATCH_CANDIDATES] = stored
     readings = stored[1]
-    st.warning("**This file fits two codings, and its values do not say which.** Every code in it is valid in "
-               "both the UCI coding and the Kaggle coding of `heart.csv`, which number chest pain, resting ECG, "
-               "ST slope and thallium differently. Compare the two readings of the first patients and choose the "
-               "one that matches where the file comes from; nothing is scored until you do.",
-               icon=":material/help:")
-    for column, reading in zip(st.columns(len(readings)), readings):
+    st.warning(
+        "**This file fits two codings, and its values do not say which.** Every code in it is valid in "
+        "both the UCI coding and the Kaggle coding of `heart.csv`, which number chest pain, resting ECG, "
+        "ST slope and thallium differently. Compare the two readings of the first patients and choose the "
+        "one that matches where the file comes from; nothing is scored until you do.",
+        icon=":material/help:",
+    )
+    for column, reading in zip(st.columns(len(readings)), readings, strict=True):
         with column, st.container(border=True):
             st.markdown(f"#### Read as {reading.name} coding")
             if reading.usable:
                 st.dataframe(reading.preview(), width="stretch")
             else:
                 st.error(reading.result.report.as_markdown())
-            st.button(f"Score with the {reading.name} reading", key=f"predict.batch.use.{reading.coding}",
-                      type="primary", on_click=_choose_batch_coding, args=(digest, reading.coding),
-                      disabled=not reading.usable, icon=":material/check:")
+            st.button(
+                f"Score with the {reading.name} reading",
+                key=f"predict.batch.use.{reading.coding}",
+                type="primary",
+                on_click=_choose_batch_coding,
+                args=(digest, reading.coding),
+                disabled=not reading.usable,
+                icon=":material/check:",
+            )
 
 
 def labelled(table):
@@ -299,10 +419,12 @@ def labelled(table):
 
 
 def render_batch(pipeline, model_name: str, reference: TrainingReference | None = None) -> None:
-    st.markdown("Upload a CSV with one patient per row and the 13 columns of the UCI data "
-                f"({', '.join(FEATURE_NAMES)}), in UCI coding (Kaggle and TensorFlow-tutorial codings are "
-                "recognised and converted). A target column is optional. Empty or `?` cells are unknown: the "
-                "risk is averaged over their plausible values, as for one patient.")
+    st.markdown(
+        "Upload a CSV with one patient per row and the 13 columns of the UCI data "
+        f"({', '.join(FEATURE_NAMES)}), in UCI coding (Kaggle and TensorFlow-tutorial codings are "
+        "recognised and converted). A target column is optional. Empty or `?` cells are unknown: the "
+        "risk is averaged over their plausible values, as for one patient."
+    )
     upload = st.file_uploader("CSV of patients", type=["csv", "txt"], key=KEY_BATCH_FILE)
     if upload is None:
         st.session_state.pop(KEY_BATCH_RESULT, None)
@@ -322,7 +444,9 @@ def render_batch(pipeline, model_name: str, reference: TrainingReference | None 
         _render_batch_coding_choice(data, digest, result)
         return
     if coding is not None:
-        st.info(f"Read in the **{CODING_NAMES.get(coding, coding)}** coding, as you chose.", icon=":material/swap_horiz:")
+        st.info(
+            f"Read in the **{CODING_NAMES.get(coding, coding)}** coding, as you chose.", icon=":material/swap_horiz:"
+        )
     if not isinstance(result, BatchResult):
         st.error(result or "The file could not be read.", icon=":material/block:")
         if report:
@@ -334,31 +458,76 @@ def render_batch(pipeline, model_name: str, reference: TrainingReference | None 
         st.markdown(report)
     if result.reference_note:
         st.warning(result.reference_note, icon=":material/dataset:")
+    if result.interval_note and len(result.scored):
+        st.info(result.interval_note, icon=":material/info:")
     if len(result.scored):
         labels = {f.name: f.label for f in FEATURES}
         n_atypical = int(result.scored["atypical"].sum())
         if n_atypical:
-            st.warning(f"{n_atypical:,} patient(s) are unlike the patients the model learned from (column "
-                       "*Atypical*; *Why atypical* names the values): their estimates are extrapolations.",
-                       icon=":material/person_alert:")
+            st.warning(
+                f"{n_atypical:,} patient(s) are unlike the patients the model learned from (column "
+                "*Atypical*; *Why atypical* names the values): their estimates are extrapolations.",
+                icon=":material/person_alert:",
+            )
         scored = result.scored.copy()
         scored["unknown_range"] = [
-            f"{low:.0f} – {high:.0f} %" if gaps else "" for low, high, gaps in
-            zip(scored["unknown_low_percent"], scored["unknown_high_percent"], scored["imputed"])]
-        scored["interval"] = [f"{low:.0f} – {high:.0f} %" if low == low else "" for low, high in
-                              zip(scored["interval_low_percent"], scored["interval_high_percent"])]
-        shown = labelled(scored[["row", "risk_percent", "risk_band", "interval", "atypical", "atypical_reasons",
-                                 "imputed", "unknown_range", *FEATURE_NAMES]]).rename(
-            columns={"row": "Row", "risk_percent": "Risk (%)", "risk_band": "Risk band", "interval": "95 % interval",
-                     "atypical": "Atypical", "atypical_reasons": "Why atypical", "imputed": "Not given",
-                     "unknown_range": "Risk over plausible values", **labels})
-        st.dataframe(shown, hide_index=True, key="predict.batch.table",
-                     column_config={"Risk (%)": st.column_config.ProgressColumn(
-                         "Risk (%)", min_value=0, max_value=100, format="%.1f %%")})
+            f"{low:.0f} – {high:.0f} %" if gaps else ""
+            for low, high, gaps in zip(
+                scored["unknown_low_percent"], scored["unknown_high_percent"], scored["imputed"], strict=True
+            )
+        ]
+        scored["interval"] = [
+            f"{low:.0f} – {high:.0f} %" if low == low else ""
+            for low, high in zip(scored["interval_low_percent"], scored["interval_high_percent"], strict=True)
+        ]
+        shown = labelled(
+            scored[
+                [
+                    "row",
+                    "risk_percent",
+                    "risk_band",
+                    "interval",
+                    "atypical",
+                    "atypical_reasons",
+                    "imputed",
+                    "unknown_range",
+                    *FEATURE_NAMES,
+                ]
+            ]
+        ).rename(
+            columns={
+                "row": "Row",
+                "risk_percent": "Risk (%)",
+                "risk_band": "Risk band",
+                "interval": "95 % interval",
+                "atypical": "Atypical",
+                "atypical_reasons": "Why atypical",
+                "imputed": "Not given",
+                "unknown_range": "Risk over plausible values",
+                **labels,
+            }
+        )
+        st.dataframe(
+            shown,
+            hide_index=True,
+            key="predict.batch.table",
+            column_config={
+                "Risk (%)": st.column_config.ProgressColumn("Risk (%)", min_value=0, max_value=100, format="%.1f %%")
+            },
+        )
     if len(result.invalid):
         st.markdown(f"**Rows not scored ({len(result.invalid):,})** — row 1 is the first patient below the header:")
-        st.dataframe(result.invalid.rename(columns={"row": "Row", "reasons": "Why"}), hide_index=True,
-                     key="predict.batch.invalid")
-    st.download_button("Download the results (CSV)", data=result.as_table().to_csv(index=False), file_name="heart-risk-batch.csv",
-                       mime="text/csv", key="predict.batch.download", icon=":material/download:")
+        st.dataframe(
+            result.invalid.rename(columns={"row": "Row", "reasons": "Why"}),
+            hide_index=True,
+            key="predict.batch.invalid",
+        )
+    st.download_button(
+        "Download the results (CSV)",
+        data=result.as_table().to_csv(index=False),
+        file_name="heart-risk-batch.csv",
+        mime="text/csv",
+        key="predict.batch.download",
+        icon=":material/download:",
+    )
     st.caption(f"Scored with {model_name}.")

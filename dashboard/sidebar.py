@@ -4,11 +4,16 @@ While this session's comparison job runs, a fragment here redraws its progress e
 every page and sends the job a heartbeat with each redraw: the job's watchdog (model.jobs) cancels it
 once the heartbeats stop, i.e. once the browser session is gone.
 """
+
 from __future__ import annotations
+
+import logging
 
 import streamlit as st
 
 from dashboard import state
+
+logger = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner=False)
@@ -19,18 +24,25 @@ def _device_description(requested: str) -> str:
 
 
 def device_in_use() -> str:
-    """The device training would use now (the session's config device, "auto" by default)."""
+    """The device training would use now (the session's config device, "auto" by default); when the
+    configured one is not usable here, the automatic choice and why."""
+    from model.runtime.device import DeviceUnavailableError
+
+    requested = str(state.ann_config().device or "auto")
+    # DeviceUnavailableError: e.g. "cuda" asked for on a CPU-only host; RuntimeError: torch cannot query
+    # the accelerator (e.g. a broken driver). Either is shown in the sidebar rather than breaking the page.
     try:
-        requested = getattr(state.ann_config(), "device", "auto") or "auto"
-    except Exception:  # noqa: BLE001 - no config yet: the automatic choice
-        requested = "auto"
+        return _device_description(requested)
+    except (DeviceUnavailableError, RuntimeError) as error:
+        logger.warning("device %r cannot be used here", requested, exc_info=True)
+        problem = f"requested {requested}: {error}"
+    if requested == "auto":
+        return f"unknown ({problem})"
     try:
-        return _device_description(str(requested))
-    except Exception as error:  # noqa: BLE001 - e.g. "cuda" asked for on a CPU-only host
-        try:
-            return f"{_device_description('auto')} (requested {requested}: {error})"
-        except Exception as inner:  # noqa: BLE001
-            return f"unknown ({inner})"
+        return f"{_device_description('auto')} ({problem})"
+    except (DeviceUnavailableError, RuntimeError) as error:
+        logger.warning("the automatic device cannot be described either", exc_info=True)
+        return f"unknown ({error}; {problem})"
 
 
 HEARTBEAT_SECONDS = 2.0  # well inside model.runtime.jobs.HEARTBEAT_TIMEOUT_S
@@ -62,7 +74,7 @@ SHOWN_METRICS = {"roc_auc": "AUC", "accuracy": "accuracy"}
 
 
 def _model_caption(model: state.ActiveModel) -> str:
-    """"Cross-validated AUC 0.91, accuracy 0.84" from the shipped bundle's metadata (metric -> {mean, ...}),
+    """ "Cross-validated AUC 0.91, accuracy 0.84" from the shipped bundle's metadata (metric -> {mean, ...}),
     or "Validation ..." from a trained run's (metric -> value)."""
     metadata = model.metadata if isinstance(model.metadata, dict) else {}
     for key, prefix in (("metrics", "Cross-validated"), ("validation_metrics", "Validation")):
@@ -85,7 +97,8 @@ def render_sidebar() -> None:
         st.markdown("#### In use this session")
         try:
             dataset = state.current_dataset()
-        except Exception as error:  # noqa: BLE001 - keep every page usable
+        except (OSError, ValueError, KeyError) as error:  # the built-in file unreadable: keep every page usable
+            logger.exception("the built-in data could not be loaded")
             st.error(f"**Dataset:** the built-in data could not be loaded ({error}).")
         else:
             st.markdown(f"**Dataset:** {dataset.name}")
@@ -103,8 +116,11 @@ def render_sidebar() -> None:
             if caption:
                 st.caption(caption)
             if model.notice:
-                st.warning("The shipped model files are damaged: a retrained copy of the default network is in "
-                           "use. Details on **Start here**.", icon=":material/build:")
+                st.warning(
+                    "The shipped model files are damaged: a retrained copy of the default network is in "
+                    "use. Details on **Start here**.",
+                    icon=":material/build:",
+                )
         render_jobs()
         st.caption("Research and education only — not a medical device.")
 

@@ -8,23 +8,30 @@ user makes (uploads, trained models, configs, runs) lives in session state.
 Model modules are imported inside functions so this module imports even when a
 teammate's module is missing or broken.
 """
+
 from __future__ import annotations
 
-import copy
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+logger = logging.getLogger(__name__)
+
+# What loading or retraining the default model can raise: BundleError and ConfigError are ValueErrors,
+# torch raises RuntimeError, the files OSError. The app then works on without a model and says why.
+MODEL_LOAD_ERRORS = (ValueError, OSError, RuntimeError)
+
 # Session-state keys (one place, so pages never spell them twice).
-KEY_DATASET = "heart.dataset"            # DatasetChoice in use on every page
-KEY_UCI_SITES = "heart.uci_sites"        # four-site frame with a "site" column, or absent
+KEY_DATASET = "heart.dataset"  # DatasetChoice in use on every page
+KEY_UCI_SITES = "heart.uci_sites"  # four-site frame with a "site" column, or absent
 KEY_ACTIVE_MODEL = "heart.active_model"  # ActiveModel promoted by the user, or absent (= shipped default)
-KEY_ANN_CONFIG = "heart.ann_config"      # ANNConfig the Configure form shows (errors included); Train/Compare use it
+KEY_ANN_CONFIG = "heart.ann_config"  # ANNConfig the Configure form shows (errors included); Train/Compare use it
 KEY_TRAINING_RUNS = "heart.training_runs"  # list of this session's runs (training page defines a run)
 KEY_DEDUPLICATION = "heart.deduplication"  # DeduplicatedDataset: undo for the Explore page's "remove duplicates"
-KEY_COMPARE_JOB = "heart.compare_job"    # the comparison running (or last run) in the background, or absent
+KEY_COMPARE_JOB = "heart.compare_job"  # the comparison running (or last run) in the background, or absent
 
 SOURCE_BUILTIN = "builtin"
 SOURCE_UCI_SITES = "uci_sites"
@@ -144,8 +151,8 @@ def set_uci_sites(frame: pd.DataFrame) -> None:
 
 @st.cache_resource(show_spinner="Loading the shipped model…")
 def _default_model() -> tuple:
-    """(pipeline, notice): shared by every session and used read-only; a user's own models live in
-    session state. The shipped bundle, else a valid recovered copy (notice says why).
+    """(model.serving.bundle.LoadedModel, notice): shared by every session and used read-only; a user's own
+    models live in session state. The shipped bundle, else a valid recovered copy (notice says why).
 
     Raises DefaultModelDamaged when the default must be retrained; st.cache_resource does not
     cache exceptions, so the call after `_recover_default_model` loads the saved copy. Nothing
@@ -160,12 +167,14 @@ def _recover_default_model(damaged) -> None:
     """Retrain the default network with visible progress, then let the cache load the saved copy."""
     from model.serving.default_model import recover_default_model
 
-    with st.status("The shipped model files are damaged: retraining the default network on the built-in "
-                   "data…", expanded=True) as status:
+    with st.status(
+        "The shipped model files are damaged: retraining the default network on the built-in data…", expanded=True
+    ) as status:
         bar = st.progress(0.0)
-        recover_default_model(damaged.shipped_error,
-                              progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0),
-                                                                              text=message))
+        recover_default_model(
+            damaged.shipped_error,
+            progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message),
+        )
         status.update(label="The default network was retrained and saved.", state="complete", expanded=False)
     _default_model.clear()
 
@@ -181,15 +190,16 @@ def prepare_default_model() -> None:
         _default_model()
     except DefaultModelDamaged as damaged:
         _recover_default_model(damaged)
-    except Exception:  # noqa: BLE001 - active_model() reports it as the model's error
-        pass
+    except MODEL_LOAD_ERRORS:  # active_model() shows it as the model's error on every page
+        logger.exception("the default model could not be loaded")
 
 
 def default_model_notice() -> str | None:
     """Why the default model is not the shipped one (damaged files), or None."""
     try:
         return _default_model()[1]
-    except Exception:  # noqa: BLE001 - not loadable: active_model() carries the error
+    except MODEL_LOAD_ERRORS:  # active_model() shows it as the model's error
+        logger.warning("no default model notice: the default model could not be loaded", exc_info=True)
         return None
 
 
@@ -202,30 +212,33 @@ def active_model() -> ActiveModel:
 
     try:
         try:
-            pipeline, notice = _default_model()
+            loaded, notice = _default_model()
         except DefaultModelDamaged as damaged:
             _recover_default_model(damaged)
-            pipeline, notice = _default_model()
-    except Exception as error:  # noqa: BLE001 - the app must keep working without a model
+            loaded, notice = _default_model()
+    except MODEL_LOAD_ERRORS as error:  # the app keeps working without a model and shows why
+        logger.exception("the default model could not be loaded")
         return ActiveModel(DEFAULT_MODEL_NAME, None, {}, error=f"The shipped model could not be loaded: {error}")
-    return ActiveModel(DEFAULT_MODEL_NAME, pipeline, dict(getattr(pipeline, "metadata", {}) or {}), notice=notice)
+    return ActiveModel(DEFAULT_MODEL_NAME, loaded.pipeline, dict(loaded.metadata), notice=notice)
 
 
-def set_active_model(name: str, pipeline: Any, metadata: dict | None = None,
-                     training_data: pd.DataFrame | None = None) -> ActiveModel:
+def set_active_model(
+    name: str, pipeline: Any, metadata: dict | None = None, training_data: pd.DataFrame | None = None
+) -> ActiveModel:
     model = ActiveModel(name, pipeline, dict(metadata or {}), training_data=training_data)
     st.session_state[KEY_ACTIVE_MODEL] = model
     return model
 
 
 def ann_config():
-    """The network configuration of this session, exactly as the Configure form shows it (a private copy of
-    the recommended preset at first). It may have errors (ANNConfig.errors()): pages refuse to train it then."""
+    """The network configuration of this session, exactly as the Configure form shows it (the recommended
+    preset at first: configurations are frozen, so sharing it is safe). It may have errors (ANNConfig.errors()):
+    pages refuse to train it then."""
     config = st.session_state.get(KEY_ANN_CONFIG)
     if config is None:
         from model.nn.presets import RECOMMENDED
 
-        config = copy.deepcopy(RECOMMENDED)
+        config = RECOMMENDED
         st.session_state[KEY_ANN_CONFIG] = config
     return config
 

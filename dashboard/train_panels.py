@@ -4,9 +4,9 @@ Runs (model.serving.runs.TrainingRun) live in this session's state only (dashboa
 The training thread never calls Streamlit: the live panel is a fragment that redraws from the
 run's recorded history on a timer, and asks for a full rerun once the run has ended.
 """
+
 from __future__ import annotations
 
-import copy
 import math
 
 import streamlit as st
@@ -28,9 +28,9 @@ from model.evaluation import thresholds
 from model.runtime.compute_slots import ServerBusyError
 from model.serving.runs import RunStatus, TrainingRun, config_summary, repeats_note
 
-REFRESH_SECONDS = 1.0     # live redraw interval: smooth enough to watch, light on a small server
-MAX_SESSION_RUNS = 10     # older finished runs are dropped (memory is bounded per session)
-STOP_WAIT_SECONDS = 1.0   # Stop waits this long for the loop to reach a batch boundary
+REFRESH_SECONDS = 1.0  # live redraw interval: smooth enough to watch, light on a small server
+MAX_SESSION_RUNS = 10  # older finished runs are dropped (memory is bounded per session)
+STOP_WAIT_SECONDS = 1.0  # Stop waits this long for the loop to reach a batch boundary
 KEY_RUN_COUNTER = "train.run_counter"
 KEY_MESSAGE = "train.message"
 KEY_INSPECTED = "train.inspected_run"
@@ -50,8 +50,7 @@ def start_run() -> None:
     dataset = state.current_dataset()
     number = st.session_state.get(KEY_RUN_COUNTER, 0) + 1
     try:
-        run = TrainingRun(dataset.frame, copy.deepcopy(state.ann_config()), name=f"Run {number}",
-                          dataset_name=dataset.name).start()
+        run = TrainingRun(dataset.frame, state.ann_config(), name=f"Run {number}", dataset_name=dataset.name).start()
     except (ServerBusyError, ValueError) as error:  # busy server, bad data, config or device
         st.session_state[KEY_MESSAGE] = f"Training could not start: {error}"
         return
@@ -81,10 +80,18 @@ def use_model(run: TrainingRun) -> None:
 def render_controls() -> None:
     running = active_run() is not None
     start, stop, _ = st.columns([1, 1, 4])
-    start.button("Start training", key="train.start", on_click=start_run, type="primary", disabled=running,
-                 icon=":material/play_arrow:", width="stretch")
-    stop.button("Stop", key="train.stop", on_click=stop_run, disabled=not running, icon=":material/stop:",
-                width="stretch")
+    start.button(
+        "Start training",
+        key="train.start",
+        on_click=start_run,
+        type="primary",
+        disabled=running,
+        icon=":material/play_arrow:",
+        width="stretch",
+    )
+    stop.button(
+        "Stop", key="train.stop", on_click=stop_run, disabled=not running, icon=":material/stop:", width="stretch"
+    )
     message = st.session_state.pop(KEY_MESSAGE, None)
     if message:
         st.error(message, icon=":material/error:")
@@ -106,12 +113,16 @@ def status_line(run: TrainingRun) -> str:
     if run.status is RunStatus.STOPPED and run.pipeline is None:
         return f"{run.name} was stopped before training began: there is nothing to keep."
     if run.status is RunStatus.STOPPED:
-        return (f"{run.name} was stopped after epoch {done} of {run.config.epochs}: the curves so far and the "
-                "network as it stood are kept.")
+        return (
+            f"{run.name} was stopped after epoch {done} of {run.config.epochs}: the curves so far and the "
+            "network as it stood are kept."
+        )
     if run.status is RunStatus.FINISHED and history is not None and history.stopped_early:
-        return (f"{run.name} stopped early at epoch {done}: no lower loss on its early-stopping hold-out "
-                f"({history.inner_holdout} training patients set aside for it) for {run.config.patience} epochs; "
-                f"the weights of epoch {history.best_epoch} are kept.")
+        return (
+            f"{run.name} stopped early at epoch {done}: no lower loss on its early-stopping hold-out "
+            f"({history.inner_holdout} training patients set aside for it) for {run.config.patience} epochs; "
+            f"the weights of epoch {history.best_epoch} are kept."
+        )
     if run.status is RunStatus.FINISHED:
         return f"{run.name} finished all {done} epochs in {_format_seconds(run.elapsed)}."
     return f"{run.name}: {run.status.value}…"
@@ -121,9 +132,12 @@ def render_progress(run: TrainingRun) -> None:
     fraction, remaining = run.progress()
     events = run.events()
     epoch = events[-1].epoch if events else 0
-    st.progress(min(fraction, 1.0), text=f"{run.name} · epoch {epoch} of {run.config.epochs} · "
-                                         f"{_format_seconds(run.elapsed)} elapsed · about "
-                                         f"{_format_seconds(remaining)} left · {run.device_label}")
+    st.progress(
+        min(fraction, 1.0),
+        text=f"{run.name} · epoch {epoch} of {run.config.epochs} · "
+        f"{_format_seconds(run.elapsed)} elapsed · about "
+        f"{_format_seconds(remaining)} left · {run.device_label}",
+    )
 
 
 def metric_delta(value: float | None, before: float | None) -> str | None:
@@ -139,14 +153,15 @@ def render_metrics(run: TrainingRun, events: list) -> None:
     last = events[-1]
     previous = events[-2] if len(events) > 1 else None
     columns = st.columns(5)
-    values = (("Training loss", last.train_loss, previous and previous.train_loss, "inverse"),
-              ("Validation loss", last.val_loss, previous and previous.val_loss, "inverse"),
-              ("Training accuracy", last.train_acc, previous and previous.train_acc, "normal"),
-              ("Validation accuracy", last.val_acc, previous and previous.val_acc, "normal"),
-              ("Validation ROC AUC", last.val_auc, previous and previous.val_auc, "normal"))
-    for column, (label, value, before, colour) in zip(columns, values):
-        column.metric(label, "–" if value is None else f"{value:.3f}", metric_delta(value, before),
-                      delta_color=colour)
+    values = (
+        ("Training loss", last.train_loss, previous and previous.train_loss, "inverse"),
+        ("Validation loss", last.val_loss, previous and previous.val_loss, "inverse"),
+        ("Training accuracy", last.train_acc, previous and previous.train_acc, "normal"),
+        ("Validation accuracy", last.val_acc, previous and previous.val_acc, "normal"),
+        ("Validation ROC AUC", last.val_auc, previous and previous.val_auc, "normal"),
+    )
+    for column, (label, value, before, colour) in zip(columns, values, strict=True):
+        column.metric(label, "–" if value is None else f"{value:.3f}", metric_delta(value, before), delta_color=colour)
 
 
 def render_charts(run: TrainingRun, key: str) -> None:
@@ -165,19 +180,25 @@ def render_charts(run: TrainingRun, key: str) -> None:
     gradients_column, weights_column = st.columns(2)
     with gradients_column:
         show(gradient_norms, key=f"{key}.gradients")
-        st.caption("Backpropagation applies the chain rule layer by layer from the loss backwards; the size of "
-                   "each layer's gradient shows how much error signal reaches it. Shrinking norms deep in the "
-                   "network = vanishing gradients (saturated sigmoid/tanh). Measured on each epoch's last "
-                   "mini-batch, so it jitters with the batch.")
+        st.caption(
+            "Backpropagation applies the chain rule layer by layer from the loss backwards; the size of "
+            "each layer's gradient shows how much error signal reaches it. Shrinking norms deep in the "
+            "network = vanishing gradients (saturated sigmoid/tanh). Measured on each epoch's last "
+            "mini-batch, so it jitters with the batch."
+        )
     with weights_column:
         show(weights, key=f"{key}.weights")
-        st.caption(f"Weights start from the initialisation ({run.config.init}"
-                   f"{f', σ = {run.config.init_sigma:g}' if run.config.init == 'normal' else ''}) and spread "
-                   "as gradient descent moves them; weight decay pulls them back towards 0.")
+        st.caption(
+            f"Weights start from the initialisation ({run.config.init}"
+            f"{f', σ = {run.config.init_sigma:g}' if run.config.init == 'normal' else ''}) and spread "
+            "as gradient descent moves them; weight decay pulls them back towards 0."
+        )
     show(boundary, key=f"{key}.boundary")
-    st.caption("Every patient projected on the two main directions of variation of the training data (PCA). "
-               "Marker colour = true outcome (diamonds: validation patients); background = the network's "
-               "P(disease) over that plane, redrawn every few epochs; the black line is P = 0.5.")
+    st.caption(
+        "Every patient projected on the two main directions of variation of the training data (PCA). "
+        "Marker colour = true outcome (diamonds: validation patients); background = the network's "
+        "P(disease) over that plane, redrawn every few epochs; the black line is P = 0.5."
+    )
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -194,8 +215,9 @@ def render_results(run: TrainingRun) -> None:
         return
     y, proba = run.y_validation, run.validation_proba
     st.subheader(f"How {run.name} does on its {len(y)} validation patients")
-    threshold = st.slider("Threshold on P(disease) above which a patient is called positive", 0.0, 1.0, 0.5, 0.01,
-                          key=KEY_THRESHOLD)
+    threshold = st.slider(
+        "Threshold on P(disease) above which a patient is called positive", 0.0, 1.0, 0.5, 0.01, key=KEY_THRESHOLD
+    )
     point = thresholds.operating_point(y, proba, threshold)
     sensitivity, specificity, precision, accuracy = st.columns(4)
     sensitivity.metric("Sensitivity", f"{point.sensitivity:.0%}", help="Diseased patients the model flags.")
@@ -206,21 +228,40 @@ def render_results(run: TrainingRun) -> None:
     with matrix_column:
         show(confusion_matrix_figure(point), key="results.confusion")
     with threshold_column:
-        show(threshold_figure(thresholds.sensitivity_specificity_curve(y, proba), threshold),
-             key="results.threshold")
-    show(evaluation_curves_figure(thresholds.roc(y, proba), thresholds.precision_recall(y, proba),
-                                  thresholds.calibration(y, proba), float(y.mean()),
-                                  (1 - point.specificity, point.sensitivity)), key="results.curves")
+        show(threshold_figure(thresholds.sensitivity_specificity_curve(y, proba), threshold), key="results.threshold")
+    show(
+        evaluation_curves_figure(
+            thresholds.roc(y, proba),
+            thresholds.precision_recall(y, proba),
+            thresholds.calibration(y, proba),
+            float(y.mean()),
+            (1 - point.specificity, point.sensitivity),
+        ),
+        key="results.curves",
+    )
     st.caption(validation_caption(run))
 
     use, download, _ = st.columns([2, 3, 3])
-    use.button("Use this model", key="results.use", on_click=use_model, args=(run,), type="primary",
-               icon=":material/check_circle:", width="stretch",
-               help="Make it the active model for the prediction page (this session only).")
-    download.download_button("Download model bundle (.zip)", data=run.bundle_zip,
-                             file_name=f"{run.bundle_name}.zip",
-                             mime="application/zip", key="results.download", icon=":material/download:",
-                             on_click="ignore", width="stretch")
+    use.button(
+        "Use this model",
+        key="results.use",
+        on_click=use_model,
+        args=(run,),
+        type="primary",
+        icon=":material/check_circle:",
+        width="stretch",
+        help="Make it the active model for the prediction page (this session only).",
+    )
+    download.download_button(
+        "Download model bundle (.zip)",
+        data=run.bundle_zip,
+        file_name=f"{run.bundle_name}.zip",
+        mime="application/zip",
+        key="results.download",
+        icon=":material/download:",
+        on_click="ignore",
+        width="stretch",
+    )
 
 
 def validation_caption(run: TrainingRun) -> str:
@@ -228,22 +269,28 @@ def validation_caption(run: TrainingRun) -> str:
     n = len(run.y_validation)
     holdout = run.history.inner_holdout if run.history is not None else 0
     if holdout:
-        use = (f"never used to fit the weights or the preprocessing, nor to decide when to stop: early stopping "
-               f"watched {holdout} of the training patients, held out from fitting for that purpose")
+        use = (
+            f"never used to fit the weights or the preprocessing, nor to decide when to stop: early stopping "
+            f"watched {holdout} of the training patients, held out from fitting for that purpose"
+        )
     else:
         use = "never used to fit the weights or the preprocessing"
-    repeats = repeats_note(run.patients) if getattr(run, "patients", None) is not None else None
-    return (f"Measured on the validation part only ({use}). "
-            f"With {n} patients these numbers are noisy; the comparison page cross-validates."
-            + (f" {repeats}" if repeats else ""))
+    repeats = repeats_note(run.patients)
+    return (
+        f"Measured on the validation part only ({use}). "
+        f"With {n} patients these numbers are noisy; the comparison page cross-validates."
+        + (f" {repeats}" if repeats else "")
+    )
 
 
 def render_history(runs: list[TrainingRun]) -> None:
     st.subheader("Runs of this session")
     show(runs_overlay_figure(runs), key="history.overlay")
     st.dataframe(runs_table(runs), hide_index=True, width="stretch")
-    st.caption(f"Final metrics on each run's validation part (threshold 0.5). Only your browser session sees "
-               f"these runs; the last {MAX_SESSION_RUNS} are kept.")
+    st.caption(
+        f"Final metrics on each run's validation part (threshold 0.5). Only your browser session sees "
+        f"these runs; the last {MAX_SESSION_RUNS} are kept."
+    )
 
 
 def inspected_run(runs: list[TrainingRun]) -> TrainingRun:
@@ -251,6 +298,10 @@ def inspected_run(runs: list[TrainingRun]) -> TrainingRun:
     if st.session_state.get(KEY_INSPECTED) not in names:
         st.session_state[KEY_INSPECTED] = names[-1]
     if len(runs) > 1:
-        st.selectbox("Run to inspect", names, key=KEY_INSPECTED,
-                     format_func=lambda name: f"{name}: {config_summary(runs[names.index(name)].config)}")
+        st.selectbox(
+            "Run to inspect",
+            names,
+            key=KEY_INSPECTED,
+            format_func=lambda name: f"{name}: {config_summary(runs[names.index(name)].config)}",
+        )
     return runs[names.index(st.session_state[KEY_INSPECTED])]

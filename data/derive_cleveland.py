@@ -8,6 +8,7 @@ copy lacks one Cleveland patient and repeats another; the derived file keeps its
 as they are, duplicate included, so that the provenance stays checkable
 (tests/test_datasets.py compares it with the UCI original).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,11 +66,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     frame = derive()
     write(frame, args.out)
-    duplicated = frame.duplicated(keep=False)
+    repeated_rows = ", ".join(str(i + 1) for i in frame.index[frame.duplicated(keep=False)])
     print(
         f"wrote {args.out}: {len(frame)} rows, {int(frame['target'].sum())} with disease, "
         f"{int(frame.isna().sum().sum())} missing values, "
-        f"{int(frame.duplicated().sum())} repeated row(s) (data rows {', '.join(str(i + 1) for i in frame.index[duplicated])})"
+        f"{int(frame.duplicated().sum())} repeated row(s) (data rows {repeated_rows})"
     )
     return 0
 

@@ -1,4 +1,5 @@
 """`python -m model ...`: see model/cli.py."""
+
 from model.cli import main
 
 raise SystemExit(main())

@@ -6,20 +6,21 @@
 Bad input (missing or invalid config file, unreadable CSV, impossible fold count, an
 output path that is not a bundle) prints one clear message and exits with status 2.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from model.nn.config import ANNConfig, ConfigError
 from model.data.preprocessing import features_and_target
 from model.data.schema import TARGET
+from model.nn.config import ANNConfig, ConfigError
 
 EXIT_BAD_INPUT = 2
 ANN_NAME = "ANN"
@@ -34,6 +35,7 @@ def read_config(path: str | None) -> ANNConfig:
     """The ANNConfig in a JSON file, or presets.RECOMMENDED when no file is given."""
     if path is None:
         from model.nn.presets import RECOMMENDED
+
         return RECOMMENDED
     file = Path(path)
     if not file.is_file():
@@ -62,8 +64,10 @@ def read_data(spec: str, coding: str | None = None) -> tuple[pd.DataFrame, str]:
     result = read_user_csv(path, coding=coding)
     if result.report.needs_coding:
         options = " or ".join(f"--coding {c}" for c in result.report.candidate_codings)
-        raise InputError(f"{path} fits more than one coding and its values do not say which: run again with "
-                         f"{options}.\n{result.report.as_text()}")
+        raise InputError(
+            f"{path} fits more than one coding and its values do not say which: run again with "
+            f"{options}.\n{result.report.as_text()}"
+        )
     if result.frame is None or not result.report.ok:
         raise InputError(f"{path} cannot be used:\n{result.report.as_text()}")
     if TARGET.name not in result.frame:
@@ -94,19 +98,21 @@ def epoch_progress_callback(epochs: int):
 
 def cross_validate_with_bar(models: dict, X, y, folds: int, repeats: int, seed: int):
     """Cross-validation with a progress bar; rows of one patient (identical features) share a fold."""
-    from model.evaluation.cross_validation import cross_validate_models, make_splits
     from model.data.splits import patient_groups
+    from model.evaluation.cross_validation import cross_validate_models, make_splits
 
     patients = patient_groups(X, y)
     # ValueError with a plain message on bad counts
     splits = make_splits(y, folds, repeats, seed, groups=patients.ids)
     with tqdm(total=len(models) * len(splits), desc="cross-validation", unit="fold") as bar:
+
         def progress(done: int, total: int, message: str) -> None:
             bar.update(done - bar.n)
             bar.set_postfix_str(message)
 
-        result = cross_validate_models(models, X, y, n_splits=folds, n_repeats=repeats, seed=seed,
-                                       progress=progress, splits=splits)
+        result = cross_validate_models(
+            models, X, y, n_splits=folds, n_repeats=repeats, seed=seed, progress=progress, splits=splits
+        )
     note = result.repeats_note()
     if note:
         print(note)
@@ -116,8 +122,10 @@ def cross_validate_with_bar(models: dict, X, y, folds: int, repeats: int, seed: 
 def cv_method(result) -> str:
     """How the folds were made, for the bundle's metadata."""
     if result.n_repeated_rows:
-        return (f"repeated stratified group k-fold ({result.n_repeated_rows} repeated rows; "
-                "identical patients kept in one fold)")
+        return (
+            f"repeated stratified group k-fold ({result.n_repeated_rows} repeated rows; "
+            "identical patients kept in one fold)"
+        )
     return "repeated stratified k-fold"
 
 
@@ -125,8 +133,9 @@ def describe(config: ANNConfig) -> str:
     from model.runtime.device import describe_device
 
     layers = "-".join(str(layer.units) for layer in config.hidden_layers) or "none (perceptron)"
-    return (f"hidden layers {layers}, {config.optimizer}, {config.epochs} epochs, "
-            f"device {describe_device(config.device)}")
+    return (
+        f"hidden layers {layers}, {config.optimizer}, {config.epochs} epochs, device {describe_device(config.device)}"
+    )
 
 
 # ---------------------------------------------------------------- commands
@@ -140,8 +149,8 @@ def read_inputs(args) -> tuple[ANNConfig, pd.DataFrame, str]:
 
 
 def train_command(args) -> int:
-    from model.serving.bundle import save_bundle
     from model.evaluation.pipelines import pipeline_from_config
+    from model.serving.bundle import save_bundle
 
     config, frame, source = read_inputs(args)
     X, y = features_and_target(frame)
@@ -153,12 +162,17 @@ def train_command(args) -> int:
         "data": {"name": source, "n_rows": int(len(frame)), "prevalence": float(y.mean())},
     }
     if args.cv:
-        result = cross_validate_with_bar({ANN_NAME: pipeline_from_config(config)}, X, y,
-                                         args.folds, args.repeats, args.seed)
+        result = cross_validate_with_bar(
+            {ANN_NAME: pipeline_from_config(config)}, X, y, args.folds, args.repeats, args.seed
+        )
         metadata["metrics"] = result.metric_summary(ANN_NAME)
-        metadata["cv"] = {"method": cv_method(result), "n_splits": args.folds,
-                          "n_repeats": args.repeats, "seed": args.seed,
-                          "interval": "95% Nadeau-Bengio corrected t interval"}
+        metadata["cv"] = {
+            "method": cv_method(result),
+            "n_splits": args.folds,
+            "n_repeats": args.repeats,
+            "seed": args.seed,
+            "interval": "95% Nadeau-Bengio corrected t interval",
+        }
         print(result.table().to_string())
 
     pipeline = pipeline_from_config(config, callbacks=[epoch_progress_callback(config.epochs)])
@@ -167,9 +181,13 @@ def train_command(args) -> int:
     ann = pipeline[-1]
     ann.set_params(callbacks=None)  # the progress bar is not part of the model
     history = ann.history_
-    metadata["training"] = {"seconds": round(time.perf_counter() - start, 3), "epochs_run": len(history),
-                            "best_epoch": history.best_epoch, "stopped_early": history.stopped_early,
-                            "device": str(ann.device_)}
+    metadata["training"] = {
+        "seconds": round(time.perf_counter() - start, 3),
+        "epochs_run": len(history),
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.stopped_early,
+        "device": str(ann.device_),
+    }
     out = save_bundle(pipeline, args.out, metadata=metadata, training_data=frame)
     print(f"Saved the fitted model to {out}")
     return 0
@@ -181,8 +199,10 @@ def evaluate_command(args) -> int:
 
     config, frame, source = read_inputs(args)
     X, y = features_and_target(frame)
-    print(f"{args.folds}x{args.repeats} repeated stratified cross-validation on {source} "
-          f"({len(frame)} patients); ANN: {describe(config)}")
+    print(
+        f"{args.folds}x{args.repeats} repeated stratified cross-validation on {source} "
+        f"({len(frame)} patients); ANN: {describe(config)}"
+    )
     models = {ANN_NAME: pipeline_from_config(config), **classical_models(seed=args.seed)}
     result = cross_validate_with_bar(models, X, y, args.folds, args.repeats, args.seed)
     with pd.option_context("display.width", 250, "display.max_columns", 20):
@@ -198,10 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sub):
         sub.add_argument("--config", help="ANN configuration JSON (default: the recommended network)")
-        sub.add_argument("--data", default="cleveland", help="built-in data set name or a CSV file "
-                                                             "(default: cleveland)")
-        sub.add_argument("--coding", choices=["uci", "kaggle", "tensorflow"],
-                         help="coding of a --data CSV whose values fit more than one (default: detect)")
+        sub.add_argument(
+            "--data", default="cleveland", help="built-in data set name or a CSV file (default: cleveland)"
+        )
+        sub.add_argument(
+            "--coding",
+            choices=["uci", "kaggle", "tensorflow"],
+            help="coding of a --data CSV whose values fit more than one (default: detect)",
+        )
         sub.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="override the config's device")
         sub.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
         sub.add_argument("--repeats", type=int, default=10, help="cross-validation repeats (default 10)")
@@ -221,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from model.serving.bundle import BundleError
     from model.runtime.device import DeviceUnavailableError
+    from model.serving.bundle import BundleError
 
     args = build_parser().parse_args(argv)
     try:

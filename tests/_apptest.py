@@ -1,4 +1,5 @@
 """Helpers shared by the AppTest page tests: open a page through the router, read what it says."""
+
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest

@@ -3,6 +3,7 @@
 Written in Kaggle coding (model.data.codings.uci_to_kaggle) and read back through model.read_user_csv, so the
 tests go through the importer path an analyst's upload takes.
 """
+
 from __future__ import annotations
 
 import io

@@ -4,6 +4,7 @@ File uploads cannot be simulated by AppTest, so the upload handlers are driven d
 a small script (AppTest.from_function) with the bytes a user would upload; the browser
 tests in tests/e2e/ upload real files.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -99,10 +100,10 @@ def test_each_feature_can_be_drawn(app):
 
 def _upload_script(name: str, data: bytes):
     """Run the page's CSV handler as the file uploader would, then draw its message."""
+    import streamlit as st
+
     from dashboard import state
     from dashboard.explore_sources import apply_csv_upload, show_upload_outcome
-
-    import streamlit as st
 
     apply_csv_upload(name, data)
     show_upload_outcome()
@@ -110,8 +111,7 @@ def _upload_script(name: str, data: bytes):
 
 
 def test_a_bad_upload_gives_its_message_and_keeps_the_previous_dataset():
-    at = AppTest.from_function(_upload_script, default_timeout=TIMEOUT,
-                               args=("wrong.csv", b"foo,bar\n1,2\n")).run()
+    at = AppTest.from_function(_upload_script, default_timeout=TIMEOUT, args=("wrong.csv", b"foo,bar\n1,2\n")).run()
     assert not at.exception
     error = "\n".join(e.value for e in at.error)
     assert "wrong.csv was not used" in error
@@ -143,11 +143,11 @@ def test_a_file_without_an_outcome_is_not_explored():
 
 
 def _sites_script(files):
+    import streamlit as st
+
     from dashboard import state
     from dashboard.explore_sources import KEY_SITES_OUTCOME, apply_site_files
     from dashboard.explore_views import render_views
-
-    import streamlit as st
 
     apply_site_files(files)
     kind, message = st.session_state[KEY_SITES_OUTCOME]
@@ -166,8 +166,7 @@ def test_uploaded_uci_site_files_are_explored_by_site(shared_data_dir):
 
 
 def test_a_wrongly_named_site_file_changes_nothing():
-    at = AppTest.from_function(_sites_script, default_timeout=TIMEOUT,
-                               args=([("notes.txt", b"1,2,3\n")],)).run()
+    at = AppTest.from_function(_sites_script, default_timeout=TIMEOUT, args=([("notes.txt", b"1,2,3\n")],)).run()
     assert not at.exception
     assert "not used" in at.error[0].value
     assert at.session_state["heart.dataset"].name == "Cleveland (built-in)"

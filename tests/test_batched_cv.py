@@ -1,4 +1,5 @@
 """Stacked fold training (model/evaluation/batched_cv.py) against fold-by-fold training with the real pipeline."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +8,13 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from model.data.datasets import load_dataset
+from model.data.schema import FEATURE_NAMES, NUMERIC
 from model.evaluation.batched_cv import BatchedANN, FoldCache, SharedPreprocessingModel, preprocess_folds
 from model.evaluation.classical import classical_models
-from model.nn.config import OPTIMIZERS, ANNConfig, LayerConfig
-from model.data.datasets import load_dataset
 from model.evaluation.cross_validation import cross_validate_models, make_splits
 from model.evaluation.pipelines import pipeline_from_config
-from model.data.schema import FEATURE_NAMES, NUMERIC
+from model.nn.config import OPTIMIZERS, ANNConfig, LayerConfig
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +38,15 @@ def sequential(config: ANNConfig, X, y, splits) -> list[np.ndarray]:
 
 
 def small(**changes) -> ANNConfig:
-    base = ANNConfig(hidden_layers=[LayerConfig(8, "tanh", 0.0)], optimizer="gd", learning_rate=0.1,
-                     batch_size=None, epochs=40, seed=1, device="cpu")
+    base = ANNConfig(
+        hidden_layers=[LayerConfig(8, "tanh", 0.0)],
+        optimizer="gd",
+        learning_rate=0.1,
+        batch_size=None,
+        epochs=40,
+        seed=1,
+        device="cpu",
+    )
     return base.replace(**changes)
 
 
@@ -50,7 +58,7 @@ def test_each_fold_is_preprocessed_on_its_own_training_rows_only(data, splits):
         imputer = folds.preprocessors[k].named_transformers_["numeric"].named_steps["impute"]
         np.testing.assert_allclose(imputer.statistics_, X.iloc[train][NUMERIC].median().to_numpy())
         # standardised on the training rows: mean 0 there, not on the held-out rows
-        numeric = folds.X[k][:, :len(NUMERIC)]
+        numeric = folds.X[k][:, : len(NUMERIC)]
         np.testing.assert_allclose(numeric[train].mean(0), 0.0, atol=1e-5)
         assert np.abs(numeric[test].mean(0)).max() > 1e-3
 
@@ -59,17 +67,22 @@ def test_full_batch_gradient_descent_gives_the_fold_by_fold_predictions(data, sp
     X, y = data
     config = small()
     batched = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
-    for ours, theirs in zip(batched, sequential(config, X, y, splits)):
+    for ours, theirs in zip(batched, sequential(config, X, y, splits), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_every_optimizer_with_mini_batches_matches_fold_by_fold_training(data, splits, optimizer):
     X, y = data
-    config = small(optimizer=optimizer, learning_rate=0.05 if optimizer in ("gd", "sgd", "momentum", "nesterov")
-                   else 0.01, batch_size=64, epochs=4, weight_decay=1e-3)
+    config = small(
+        optimizer=optimizer,
+        learning_rate=0.05 if optimizer in ("gd", "sgd", "momentum", "nesterov") else 0.01,
+        batch_size=64,
+        epochs=4,
+        weight_decay=1e-3,
+    )
     batched = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
-    for ours, theirs in zip(batched, sequential(config, X, y, splits)):
+    for ours, theirs in zip(batched, sequential(config, X, y, splits), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
 
@@ -86,12 +99,12 @@ def unequal_splits(data):
     out = []
     for train, test in make_splits(y, n_splits=5, n_repeats=1, seed=0)[:2]:
         shuffled = rng.permutation(train)
-        out += [(np.sort(shuffled[:int(round(f * len(train)))]), test) for f in FRACTIONS]
+        out += [(np.sort(shuffled[: int(round(f * len(train)))]), test) for f in FRACTIONS]
     return out
 
 
 def largest_difference(batched: list[np.ndarray], sequential_probas: list[np.ndarray]) -> float:
-    return max(float(np.abs(ours - theirs).max()) for ours, theirs in zip(batched, sequential_probas))
+    return max(float(np.abs(ours - theirs).max()) for ours, theirs in zip(batched, sequential_probas, strict=True))
 
 
 def unequal_config(optimizer: str, batch_size: int | None, **changes) -> ANNConfig:
@@ -101,8 +114,7 @@ def unequal_config(optimizer: str, batch_size: int | None, **changes) -> ANNConf
     fold-by-fold fit's probabilities by up to 1e-2), so no two summation orders could agree to 1e-4 and
     the test would measure rounding, not the engine; at 0.003 the same perturbation moves them by 1e-6."""
     rate = {"gd": 0.05, "sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 0.003}.get(optimizer, 0.01)
-    return small(optimizer=optimizer, learning_rate=rate, batch_size=batch_size, weight_decay=1e-3,
-                 **changes)
+    return small(optimizer=optimizer, learning_rate=rate, batch_size=batch_size, weight_decay=1e-3, **changes)
 
 
 @pytest.mark.parametrize("batch", list(UNEQUAL_BATCHES))
@@ -124,7 +136,9 @@ def test_folds_of_unequal_size_with_early_stopping_equal_fold_by_fold_training(d
     model = BatchedANN(config)
     batched = model.cross_val_predict_batched(X, y, unequal_splits).probas
     pipelines = [pipeline_from_config(config).fit(X.iloc[train], y[train]) for train, _ in unequal_splits]
-    one_by_one = [pipe.predict_proba(X.iloc[test])[:, 1] for pipe, (_, test) in zip(pipelines, unequal_splits)]
+    one_by_one = [
+        pipe.predict_proba(X.iloc[test])[:, 1] for pipe, (_, test) in zip(pipelines, unequal_splits, strict=True)
+    ]
     assert largest_difference(batched, one_by_one) <= 1e-4
     assert list(model.fit_.best_epoch) == [pipe[-1].history_.best_epoch for pipe in pipelines]
 
@@ -149,12 +163,20 @@ def test_mini_batches_are_drawn_on_the_cpu_as_single_fits_draw_them(data, splits
 
 def test_early_stopping_and_class_weights_follow_each_fold(data, splits):
     X, y = data
-    config = small(optimizer="adam", learning_rate=0.01, hidden_layers=[LayerConfig(16, "relu", 0.0)],
-                   batch_size=64, epochs=60, early_stopping=True, patience=5, class_weight="balanced")
+    config = small(
+        optimizer="adam",
+        learning_rate=0.01,
+        hidden_layers=[LayerConfig(16, "relu", 0.0)],
+        batch_size=64,
+        epochs=60,
+        early_stopping=True,
+        patience=5,
+        class_weight="balanced",
+    )
     model = BatchedANN(config)
     batched = model.cross_val_predict_batched(X, y, splits).probas
     best = []
-    for ours, (train, test) in zip(batched, splits):
+    for ours, (train, test) in zip(batched, splits, strict=True):
         pipeline = pipeline_from_config(config).fit(X.iloc[train], y[train])
         np.testing.assert_allclose(ours, pipeline.predict_proba(X.iloc[test])[:, 1], atol=1e-4)
         best.append(pipeline[-1].history_.best_epoch)
@@ -169,18 +191,25 @@ def test_a_fold_with_an_empty_last_batch_takes_no_extra_step(data, splits):
     half = min(sizes) // 2  # 242 rows: 2 batches; 243 rows: 3 (the last of one row)
     config = small(optimizer="momentum", learning_rate=0.05, batch_size=half, epochs=3)
     batched = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
-    for ours, theirs in zip(batched, sequential(config, X, y, splits)):
+    for ours, theirs in zip(batched, sequential(config, X, y, splits), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
 
 def test_with_dropout_the_scores_agree_with_fold_by_fold_training_within_noise(data):
     X, y = data
     splits = make_splits(y, n_splits=5, n_repeats=2, seed=3)
-    config = small(optimizer="adam", learning_rate=0.01, hidden_layers=[LayerConfig(16, "relu", 0.5)],
-                   epochs=100, weight_decay=1e-3)
-    ours = [roc_auc_score(y[test], p) for p, (_, test) in
-            zip(BatchedANN(config).cross_val_predict_batched(X, y, splits).probas, splits)]
-    theirs = [roc_auc_score(y[test], p) for p, (_, test) in zip(sequential(config, X, y, splits), splits)]
+    config = small(
+        optimizer="adam",
+        learning_rate=0.01,
+        hidden_layers=[LayerConfig(16, "relu", 0.5)],
+        epochs=100,
+        weight_decay=1e-3,
+    )
+    ours = [
+        roc_auc_score(y[test], p)
+        for p, (_, test) in zip(BatchedANN(config).cross_val_predict_batched(X, y, splits).probas, splits, strict=True)
+    ]
+    theirs = [roc_auc_score(y[test], p) for p, (_, test) in zip(sequential(config, X, y, splits), splits, strict=True)]
     assert abs(np.mean(ours) - np.mean(theirs)) < 0.01
     assert np.corrcoef(ours, theirs)[0, 1] > 0.8  # the same folds are easy or hard for both
 
@@ -192,9 +221,8 @@ def test_the_hook_plugs_into_cross_validation_and_its_fold_pipelines_predict_the
     result = cross_validate_models({"ANN": model}, X, y, n_splits=5, n_repeats=1, seed=0)
     assert [len(te) for _, te in result.splits] == [len(te) for _, te in splits]
     pipelines = model.fold_pipelines(X, y, result.splits)
-    for pipeline, (_, test) in zip(pipelines, result.splits):
-        np.testing.assert_allclose(pipeline.predict_proba(X.iloc[test])[:, 1],
-                                   result.oof["ANN"][0, test], atol=1e-6)
+    for pipeline, (_, test) in zip(pipelines, result.splits, strict=True):
+        np.testing.assert_allclose(pipeline.predict_proba(X.iloc[test])[:, 1], result.oof["ANN"][0, test], atol=1e-6)
     # The hook's own per-split times reach the fold table (an equal share of the stacked fit each).
     fit = result.folds["fit_seconds"].to_numpy()
     assert (fit > 0).all() and np.allclose(fit, fit[0])
@@ -207,7 +235,7 @@ def test_shared_preprocessing_gives_what_refitting_the_whole_pipeline_gives(data
     for name in ("Logistic regression", "Decision tree"):
         pipeline = classical_models()[name]
         shared = SharedPreprocessingModel(pipeline, cache).cross_val_predict_batched(X, y, splits).probas
-        for ours, (train, test) in zip(shared, splits):
+        for ours, (train, test) in zip(shared, splits, strict=True):
             refit = clone(pipeline).fit(X.iloc[train], y[train])
             np.testing.assert_allclose(ours, refit.predict_proba(X.iloc[test])[:, 1], atol=1e-12)
-    assert len(cache._entries) == 1  # both models used one set of fold preprocessors
+    assert len(cache) == 1  # both models used one set of fold preprocessors

@@ -4,6 +4,7 @@ and its confirmation, Stop, leaving and coming back, kept results, external vali
 The machine's speed is injected (model.estimates' calibration is a benchmark matter): FAST makes every small
 run start at once, SLOW makes the same run ask for confirmation.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -12,17 +13,24 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import compare_panels as panels
 from dashboard.state import KEY_ANN_CONFIG, KEY_COMPARE_JOB, KEY_UCI_SITES
-from model.runtime import compute_slots
+from model.data.datasets import combine_sites, load_uci_sites_from_files
 from model.evaluation import estimates
 from model.evaluation.comparison import ANN_NAME, CLASSICAL_NAMES, PERCEPTRON_NAME
-from model.nn.config import ANNConfig, LayerConfig
-from model.data.datasets import combine_sites, load_uci_sites_from_files
 from model.evaluation.estimates import MachineSpeed
+from model.nn.config import ANNConfig, LayerConfig
+from model.runtime import compute_slots
 from model.runtime.jobs import JobStatus
 
 TIMEOUT = 240
-SMALL_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,
-                      batch_size=None, epochs=30, weight_decay=1e-3, seed=0)
+SMALL_ANN = ANNConfig(
+    hidden_layers=[LayerConfig(8, "relu", 0.2)],
+    optimizer="adam",
+    learning_rate=0.01,
+    batch_size=None,
+    epochs=30,
+    weight_decay=1e-3,
+    seed=0,
+)
 LONG_ANN = SMALL_ANN.replace(epochs=5_000, batch_size=8)  # minutes of work: ended by Stop in the tests
 FAST = MachineSpeed(1e-6, 1e-13, 1e-9, {name: 1e-4 for name in CLASSICAL_NAMES}, {}, 240, 60)
 SLOW = MachineSpeed(1.0, 1e-6, 1e-3, {name: 10.0 for name in CLASSICAL_NAMES}, {}, 240, 60)
@@ -47,6 +55,7 @@ def _recording(start, jobs):
     def recorded(self):
         jobs.append(self)
         return start(self)
+
     return recorded
 
 
@@ -64,7 +73,7 @@ def _submit_small(at: AppTest, models: list[str]) -> AppTest:
 
 
 def _job(at: AppTest):
-    return at.session_state[KEY_COMPARE_JOB] if KEY_COMPARE_JOB in at.session_state else None
+    return at.session_state.get(KEY_COMPARE_JOB)
 
 
 def _wait(job) -> None:
@@ -267,7 +276,8 @@ def test_a_session_that_went_silent_is_cancelled_and_the_page_says_why():
     at.run()
     assert job.status is JobStatus.CANCELLED and "no sign of life" in job.cancel_reason
     assert "The comparison was cancelled (its browser session sent no sign of life" in " ".join(
-        i.value for i in at.info)
+        i.value for i in at.info
+    )
 
 
 def test_an_identical_request_gets_the_kept_result_without_a_new_job():

@@ -1,17 +1,24 @@
-"""The comparison logic (model/evaluation/comparison.py): identical folds, the paired test, importance, curves, sites."""
+"""The comparison logic (model/evaluation/comparison.py, verdicts.py): identical folds, the paired test, importance,
+curves, sites, and the words for them."""
+
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from _kaggle_copy import kaggle_1025_frame, total_seen
 from sklearn.dummy import DummyClassifier
 from sklearn.inspection import permutation_importance
 
-from model.evaluation import comparison
-from model.runtime import compute_slots
+from model.data.datasets import SITE_LABELS, combine_sites, load_dataset, load_uci_sites_from_files
+from model.data.preprocessing import feature_groups
+from model.data.schema import FEATURE_NAMES
+from model.data.splits import patient_groups
+from model.evaluation import comparison, verdicts
 from model.evaluation.batched_cv import FoldCache, SharedPreprocessingModel
 from model.evaluation.classical import classical_models, with_preprocessing
 from model.evaluation.comparison import (
@@ -27,17 +34,21 @@ from model.evaluation.comparison import (
     selection_problems,
     workload_problems,
 )
-from model.runtime.compute_slots import ServerBusyError
-from model.nn.config import ANNConfig, LayerConfig
-from model.data.datasets import SITE_LABELS, combine_sites, load_dataset, load_uci_sites_from_files
 from model.evaluation.cross_validation import cross_validate_models, make_splits
-from model.data.preprocessing import feature_groups
-from model.data.schema import FEATURE_NAMES
-from model.data.splits import patient_groups
-from _kaggle_copy import kaggle_1025_frame, total_seen
+from model.nn.config import ANNConfig, LayerConfig
+from model.runtime import compute_slots
+from model.runtime.compute_slots import ServerBusyError
 
-FAST_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,
-                     batch_size=None, epochs=40, weight_decay=1e-3, seed=0, device="cpu")
+FAST_ANN = ANNConfig(
+    hidden_layers=[LayerConfig(8, "relu", 0.2)],
+    optimizer="adam",
+    learning_rate=0.01,
+    batch_size=None,
+    epochs=40,
+    weight_decay=1e-3,
+    seed=0,
+    device="cpu",
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +58,12 @@ def frame():
 
 @pytest.fixture(scope="module")
 def report(frame):
-    return run_comparison(frame, ["Logistic regression", "Decision tree", ANN_NAME, PERCEPTRON_NAME],
-                          FAST_ANN, Protocol(n_splits=3, n_repeats=2, seed=7))
+    return run_comparison(
+        frame,
+        ["Logistic regression", "Decision tree", ANN_NAME, PERCEPTRON_NAME],
+        FAST_ANN,
+        Protocol(n_splits=3, n_repeats=2, seed=7),
+    )
 
 
 def test_every_model_is_scored_on_the_same_splits(report, frame):
@@ -56,7 +71,7 @@ def test_every_model_is_scored_on_the_same_splits(report, frame):
     # The built-in copy repeats one patient (data/README.md), so its folds keep that patient's two rows together.
     y = frame["target"].to_numpy()
     expected = make_splits(y, 3, 2, 7, groups=patient_groups(frame, y).ids)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(result.splits, expected))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(result.splits, expected, strict=True))
     per_model = result.folds.pivot(index="split", columns="model", values="n_test")
     assert (per_model.nunique(axis=1) == 1).all()
     for model in report.models:  # every patient predicted once per repeat, by a model that never saw them
@@ -67,8 +82,11 @@ def test_the_paired_test_separates_a_useless_model_from_a_twin_of_the_best(frame
     X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()
     cache = FoldCache()
     logistic = classical_models()["Logistic regression"]
-    models = {"A": SharedPreprocessingModel(logistic, cache), "A twin": SharedPreprocessingModel(logistic, cache),
-              "coin": SharedPreprocessingModel(with_preprocessing(DummyClassifier(strategy="uniform")), cache)}
+    models = {
+        "A": SharedPreprocessingModel(logistic, cache),
+        "A twin": SharedPreprocessingModel(logistic, cache),
+        "coin": SharedPreprocessingModel(with_preprocessing(DummyClassifier(strategy="uniform")), cache),
+    }
     result = cross_validate_models(models, X, y, n_splits=5, n_repeats=2, seed=0)
     tests = result.paired_tests.set_index("model")
     best = result.best
@@ -84,11 +102,15 @@ def test_grouped_importance_equals_sklearn_on_the_raw_column_pipeline(frame):
     train, test = make_splits(y, 5, 1, 0)[0]
     pipeline = classical_models()["Logistic regression"].fit(X.iloc[train], y[train])
     preprocessor, estimator = pipeline.steps[0][1], pipeline.steps[-1][1]
-    ours = grouped_permutation_importance(lambda A: estimator.predict_proba(A)[:, 1],
-                                          preprocessor.transform(X.iloc[test]), y[test],
-                                          feature_groups(preprocessor), n_repeats=4, random_state=3)
-    theirs = permutation_importance(pipeline, X.iloc[test], y[test], scoring="roc_auc", n_repeats=4,
-                                    random_state=3)
+    ours = grouped_permutation_importance(
+        lambda A: estimator.predict_proba(A)[:, 1],
+        preprocessor.transform(X.iloc[test]),
+        y[test],
+        feature_groups(preprocessor),
+        n_repeats=4,
+        random_state=3,
+    )
+    theirs = permutation_importance(pipeline, X.iloc[test], y[test], scoring="roc_auc", n_repeats=4, random_state=3)
     for i, name in enumerate(FEATURE_NAMES):
         np.testing.assert_allclose(ours[name], theirs.importances[i], atol=1e-12)
 
@@ -104,9 +126,14 @@ def test_learning_curve_subsets_are_nested_and_stratified(frame):
 
 
 def test_report_fills_the_course_table_with_this_runs_numbers(report):
-    evidence = report.evidence()
-    assert list(evidence["Aspect"]) == ["Accuracy on these data (ROC AUC)", "Data size", "Feature engineering",
-                                        "Computation", "Interpretability"]
+    evidence = verdicts.evidence_table(report)
+    assert list(evidence["Aspect"]) == [
+        "Accuracy on these data (ROC AUC)",
+        "Data size",
+        "Feature engineering",
+        "Computation",
+        "Interpretability",
+    ]
     cells = " | ".join(evidence.astype(str).to_numpy().ravel())
     assert not re.search(r"\bnan\b", cells, re.IGNORECASE) and "—" not in cells, cells
     assert report.best_classical in evidence.columns[1] and ANN_NAME in evidence.columns[2]
@@ -120,10 +147,46 @@ def test_report_fills_the_course_table_with_this_runs_numbers(report):
     assert importance.groupby("model")["needed"].sum().min() >= 1
 
 
+def test_evidence_says_what_was_not_run_without_inventing_numbers(report):
+    classical_only = dataclasses.replace(
+        report, models=["Logistic regression", "Decision tree"], learning_curve=None, importance=None
+    )
+    evidence = verdicts.evidence_table(classical_only).set_index("Aspect")
+    assert classical_only.deep_model is None and classical_only.best_classical in {
+        "Logistic regression",
+        "Decision tree",
+    }
+    assert list(evidence.columns) == [
+        f"Classical ML (best: {classical_only.best_classical})",
+        "Deep learning (not run)",
+        "What this run shows",
+    ]
+    deep, shows = evidence["Deep learning (not run)"], evidence["What this run shows"]
+    assert (deep == "—").all()
+    assert shows["Accuracy on these data (ROC AUC)"] == "Run at least one classical model and the ANN to compare them."
+    assert shows["Data size"] == "Learning curves need one classical model and the ANN (or perceptron)."
+    assert shows["Feature engineering"] == "Permutation importance was not computed."
+    assert [verdicts.seconds_text(s) for s in (0.0123, 1.5, float("nan"))] == ["12.3 ms", "1.50 s", "—"]
+
+
+def test_significance_sentences_name_every_model_best_first_with_its_test(report):
+    sentences = verdicts.significance_sentences(report)
+    tests = report.result.paired_tests.set_index("model")
+    assert sentences[0].startswith("**Repeated patients.** ")  # the built-in copy repeats one patient
+    assert sentences[1].startswith(f"**{report.best}** has the highest mean ROC AUC")
+    others = [m for m in report.result.ranked_models() if m != report.best]
+    assert len(sentences) == 2 + len(others)
+    for model, sentence in zip(others, sentences[2:], strict=True):
+        assert sentence.startswith(f"{model} (ROC AUC ")
+        worse = tests.loc[model, "p_value"] < 0.05
+        assert ("**worse than the best**" in sentence) == worse
+        assert sentence.endswith(f"over the {report.protocol.n_fits} paired folds).")
+
+
 def test_leaderboard_csv_has_one_row_per_model_and_the_tests(report):
     text = report.leaderboard_csv()
     table = pd.read_csv(io.StringIO(text), comment="#")
-    assert list(table["model"]) == report.result._ranked_models()
+    assert list(table["model"]) == report.result.ranked_models()
     for column in ("roc_auc_mean", "roc_auc_ci_low", "brier_ci_high", "fit_seconds_mean", "verdict"):
         assert column in table.columns
     assert table.loc[0, "verdict"].startswith("best by")
@@ -180,8 +243,14 @@ def test_a_comparison_on_a_busy_server_is_refused_politely(frame, every_slot_tak
 def test_a_comparison_holds_one_slot_and_gives_it_back_also_after_an_error(frame, monkeypatch):
     before = compute_slots.free_slots()
     free_while_running = []
-    run_comparison(frame, ["Logistic regression"], FAST_ANN, Protocol(3, 1), **QUICK,
-                   progress=lambda fraction, message: free_while_running.append(compute_slots.free_slots()))
+    run_comparison(
+        frame,
+        ["Logistic regression"],
+        FAST_ANN,
+        Protocol(3, 1),
+        **QUICK,
+        progress=lambda fraction, message: free_while_running.append(compute_slots.free_slots()),
+    )
     assert min(free_while_running) == before - 1
     assert compute_slots.free_slots() == before
 
@@ -233,6 +302,7 @@ def test_repeats_of_the_public_copy_stay_in_one_fold_and_do_not_inflate_the_lead
         def wrapper(*args, **kwargs):
             seen[name] = args[3]  # learning_curve(models, X, y, splits, ..), _importance(models, folds, y, splits, ..)
             return function(*args, **kwargs)
+
         return wrapper
 
     monkeypatch.setattr(comparison, "learning_curve", recording(comparison.learning_curve, "learning"))
@@ -243,8 +313,11 @@ def test_repeats_of_the_public_copy_stay_in_one_fold_and_do_not_inflate_the_lead
     assert total_seen(X, report.result.splits) == 0  # no test row has its patient in the training fold
     assert set(seen) == {"learning", "importance"}
     assert total_seen(X, seen["learning"]) == 0 and total_seen(X, seen["importance"]) == 0
-    subsets = [(subset, test) for k, (train, test) in enumerate(seen["learning"])
-               for subset in nested_training_subsets(train, kaggle["target"].to_numpy(), (0.3, 1.0), k)]
+    subsets = [
+        (subset, test)
+        for k, (train, test) in enumerate(seen["learning"])
+        for subset in nested_training_subsets(train, kaggle["target"].to_numpy(), (0.3, 1.0), k)
+    ]
     assert total_seen(X, subsets) == 0  # the learning curve trains on parts of those training folds
     # Today's public leaderboard shows 0.997 for random forest on this file; without the repeats it is ~0.9.
     assert report.result.wide("mean").loc["Random forest", "roc_auc"] <= 0.95
@@ -262,8 +335,9 @@ def test_protocol_problems_count_distinct_patients_when_given_the_features(frame
 
 
 def test_external_validation_leaves_out_test_rows_that_repeat_a_training_patient(frame):
-    two_sites = pd.concat([frame.iloc[:200].assign(site="cleveland"), frame.iloc[150:].assign(site="hungarian")],
-                          ignore_index=True)
+    two_sites = pd.concat(
+        [frame.iloc[:200].assign(site="cleveland"), frame.iloc[150:].assign(site="hungarian")], ignore_index=True
+    )
     validation = external_validation(two_sites, ["Logistic regression"], FAST_ANN)
     assert validation.metrics.set_index("site").loc["hungarian", "n"] == 153 - 50
     assert any("50 row(s) repeat a" in w and "left out" in w for w in validation.warnings)

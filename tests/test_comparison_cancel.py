@@ -2,6 +2,7 @@
 
 Counted in folds and epochs (the progress messages), never in seconds.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,14 +11,20 @@ import threading
 import pandas as pd
 import pytest
 
-from model.runtime import compute_slots
+from model.data.datasets import load_dataset
 from model.evaluation.comparison import ANN_NAME, Protocol, external_validation, run_comparison
 from model.nn.config import ANNConfig, LayerConfig
-from model.data.datasets import load_dataset
+from model.runtime import compute_slots
 from model.runtime.jobs import Cancelled, Job, JobStatus
 
-LONG_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.0)], optimizer="adam", learning_rate=0.01,
-                     batch_size=None, epochs=5_000, seed=0)  # minutes of work if nothing stopped it
+LONG_ANN = ANNConfig(
+    hidden_layers=[LayerConfig(8, "relu", 0.0)],
+    optimizer="adam",
+    learning_rate=0.01,
+    batch_size=None,
+    epochs=5_000,
+    seed=0,
+)  # minutes of work if nothing stopped it
 EPOCH = re.compile(r"epoch (\d+) of (\d+)")
 FOLD = re.compile(r"fold (\d+) of (\d+)")
 
@@ -58,8 +65,14 @@ def test_a_cancel_during_a_classical_model_stops_at_the_next_fold(frame):
     before = compute_slots.slots_in_use()
     progress = CancelWhen(lambda m: m.startswith("Random forest: fold 2 of"))
     with pytest.raises(Cancelled):  # models run in a fixed order: logistic regression, random forest, SVM
-        run_comparison(frame, ["Random forest", "Logistic regression", "SVM"], LONG_ANN, Protocol(5, 2, 0),
-                       progress, stop_event=progress.event)
+        run_comparison(
+            frame,
+            ["Random forest", "Logistic regression", "SVM"],
+            LONG_ANN,
+            Protocol(5, 2, 0),
+            progress,
+            stop_event=progress.event,
+        )
     forest = [int(FOLD.search(m).group(1)) for m in progress.messages if m.startswith("Random forest")]
     assert forest == [1, 2]  # fold 3 was fitted, then its report raised
     assert not any(m.startswith("SVM") for m in progress.messages)
@@ -79,18 +92,38 @@ def test_a_cancel_in_the_learning_curves_stops_inside_the_ann_training(frame):
             event.set()  # the ANN's learning-curve training is next
 
     with pytest.raises(Cancelled):
-        run_comparison(frame, ["Naive Bayes", ANN_NAME], config, Protocol(3, 1, 0), progress, stop_event=event,
-                       with_importance=False)
+        run_comparison(
+            frame,
+            ["Naive Bayes", ANN_NAME],
+            config,
+            Protocol(3, 1, 0),
+            progress,
+            stop_event=event,
+            with_importance=False,
+        )
     assert messages[-1].startswith("Learning curve: ANN")
     assert compute_slots.slots_in_use() == before
 
 
 def test_a_comparison_with_a_stop_event_never_set_is_unchanged(frame):
     config = LONG_ANN.replace(epochs=20)
-    plain = run_comparison(frame, ["Logistic regression", ANN_NAME], config, Protocol(3, 1, 0),
-                           with_learning_curve=False, with_importance=False)
-    watched = run_comparison(frame, ["Logistic regression", ANN_NAME], config, Protocol(3, 1, 0),
-                             with_learning_curve=False, with_importance=False, stop_event=threading.Event())
+    plain = run_comparison(
+        frame,
+        ["Logistic regression", ANN_NAME],
+        config,
+        Protocol(3, 1, 0),
+        with_learning_curve=False,
+        with_importance=False,
+    )
+    watched = run_comparison(
+        frame,
+        ["Logistic regression", ANN_NAME],
+        config,
+        Protocol(3, 1, 0),
+        with_learning_curve=False,
+        with_importance=False,
+        stop_event=threading.Event(),
+    )
     assert (plain.result.oof[ANN_NAME] == watched.result.oof[ANN_NAME]).all()
 
 
@@ -123,8 +156,9 @@ def test_a_comparison_job_stopped_by_the_user_ends_within_an_epoch_and_frees_its
                 holder["job"].cancel()  # the Stop button, pressed while epoch 2 was reported
             progress(fraction, message)
 
-        return run_comparison(frame, [ANN_NAME], LONG_ANN, Protocol(5, 2, 0), report, stop_event=stop_event,
-                              hold_slot=False)
+        return run_comparison(
+            frame, [ANN_NAME], LONG_ANN, Protocol(5, 2, 0), report, stop_event=stop_event, hold_slot=False
+        )
 
     job = holder["job"] = Job(work, "The comparison", "busy")
     job.start()

@@ -6,6 +6,7 @@ naming the field, a message string, a ValidationReport -- and never raises anyth
 Values that are known to break a property today are kept out of the strategies here and
 checked case by case in tests/test_hostile_inputs.py.
 """
+
 import json
 import math
 
@@ -14,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.nn.config import ACTIVATIONS, INITS, OPTIMIZERS, ANNConfig, ConfigError, LayerConfig
 from model.data.csv_import import ValidationReport, validate_frame
-from model.runtime.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
 from model.data.schema import COLUMNS, FEATURES, TARGET, feature
+from model.nn.config import ACTIVATIONS, INITS, OPTIMIZERS, ANNConfig, ConfigError, LayerConfig
+from model.runtime.limits import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FRAMES = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -28,13 +29,19 @@ LAYER_FIELDS = list(LayerConfig().__dict__)
 # Integers stay inside float range: beyond it Python raises OverflowError on float(),
 # a known bug pinned by test_hostile_inputs.py::test_integer_beyond_float_range...
 FLOAT_SAFE = 10**300
-json_scalars = (st.none() | st.booleans() | st.integers(-FLOAT_SAFE, FLOAT_SAFE)
-                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8)
-                | st.sampled_from(["adam", "relu", "balanced", "auto", "normal", "", "NaN", "1e400"]))
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-FLOAT_SAFE, FLOAT_SAFE)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+    | st.sampled_from(["adam", "relu", "balanced", "auto", "normal", "", "NaN", "1e400"])
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=8)
+    max_leaves=8,
+)
 layer_like = st.dictionaries(st.sampled_from(LAYER_FIELDS + ["size", "Units"]), json_scalars, max_size=4)
 
 
@@ -59,6 +66,7 @@ def top_field(field: str) -> str:
 
 
 # ----------------------------------------------------------------------------- from_json / from_dict
+
 
 @PROPERTY
 @given(st.text(max_size=60))
@@ -140,11 +148,22 @@ def test_nesting_up_to_a_few_levels_is_refused_cleanly(depth, value):
 
 # ----------------------------------------------------------------------------- errors() / validate()
 
-python_scalars = (json_scalars | st.binary(max_size=4) | st.complex_numbers(allow_nan=True)
-                  | st.just(object()) | st.sets(st.integers(0, 3), max_size=3))
-python_values = (json_values | st.tuples(json_scalars, json_scalars) | st.sets(st.integers(0, 3), max_size=3)
-                 | st.binary(max_size=4) | st.complex_numbers(allow_nan=True) | st.just(object())
-                 | st.builds(LayerConfig))
+python_scalars = (
+    json_scalars
+    | st.binary(max_size=4)
+    | st.complex_numbers(allow_nan=True)
+    | st.just(object())
+    | st.sets(st.integers(0, 3), max_size=3)
+)
+python_values = (
+    json_values
+    | st.tuples(json_scalars, json_scalars)
+    | st.sets(st.integers(0, 3), max_size=3)
+    | st.binary(max_size=4)
+    | st.complex_numbers(allow_nan=True)
+    | st.just(object())
+    | st.builds(LayerConfig)
+)
 
 
 @PROPERTY
@@ -164,8 +183,11 @@ def test_errors_lists_config_errors_and_validate_raises_the_first(fields):
 
 
 @PROPERTY
-@given(st.lists(st.builds(LayerConfig, units=python_scalars, activation=python_scalars, dropout=python_scalars),
-                max_size=3))
+@given(
+    st.lists(
+        st.builds(LayerConfig, units=python_scalars, activation=python_scalars, dropout=python_scalars), max_size=3
+    )
+)
 def test_layer_errors_name_layer_and_attribute(layers):
     for problem in ANNConfig(hidden_layers=layers).errors():
         prefix, _, attribute = problem.field.partition(".")
@@ -173,19 +195,32 @@ def test_layer_errors_name_layer_and_attribute(layers):
         assert attribute in LAYER_FIELDS
 
 
-valid_layers = st.builds(LayerConfig, units=st.integers(1, MAX_UNITS_PER_LAYER), activation=st.sampled_from(ACTIVATIONS),
-                         dropout=st.floats(0.0, 0.99))
+valid_layers = st.builds(
+    LayerConfig,
+    units=st.integers(1, MAX_UNITS_PER_LAYER),
+    activation=st.sampled_from(ACTIVATIONS),
+    dropout=st.floats(0.0, 0.99),
+)
 valid_configs = st.builds(
     ANNConfig,
     hidden_layers=st.lists(valid_layers, max_size=MAX_HIDDEN_LAYERS),
-    init=st.sampled_from(INITS), init_sigma=st.floats(1e-4, 10.0),
+    init=st.sampled_from(INITS),
+    init_sigma=st.floats(1e-4, 10.0),
     optimizer=st.sampled_from([o for o in OPTIMIZERS if o != "nesterov"]),
-    learning_rate=st.floats(1e-6, 10.0), momentum=st.floats(0.0, 0.99),
-    betas=st.tuples(st.floats(0.0, 0.999), st.floats(0.0, 0.999)), eps=st.floats(1e-12, 1.0),
-    batch_size=st.none() | st.integers(1, 100_000), epochs=st.integers(1, MAX_EPOCHS),
-    weight_decay=st.floats(0.0, 10.0), early_stopping=st.booleans(), patience=st.integers(1, MAX_EPOCHS),
-    validation_fraction=st.floats(0.05, 0.5), class_weight=st.sampled_from([None, "balanced"]),
-    seed=st.integers(0, 2**32 - 1), device=st.sampled_from(["auto", "cpu", "cuda", "mps"]))
+    learning_rate=st.floats(1e-6, 10.0),
+    momentum=st.floats(0.0, 0.99),
+    betas=st.tuples(st.floats(0.0, 0.999), st.floats(0.0, 0.999)),
+    eps=st.floats(1e-12, 1.0),
+    batch_size=st.none() | st.integers(1, 100_000),
+    epochs=st.integers(1, MAX_EPOCHS),
+    weight_decay=st.floats(0.0, 10.0),
+    early_stopping=st.booleans(),
+    patience=st.integers(1, MAX_EPOCHS),
+    validation_fraction=st.floats(0.05, 0.5),
+    class_weight=st.sampled_from([None, "balanced"]),
+    seed=st.integers(0, 2**32 - 1),
+    device=st.sampled_from(["auto", "cpu", "cuda", "mps"]),
+)
 
 
 @PROPERTY
@@ -198,17 +233,26 @@ def test_valid_configs_survive_the_json_round_trip(config):
 
 # ----------------------------------------------------------------------------- Feature.check
 
+
 class Unfloatable:
     def __float__(self):
         raise ValueError("no float for you")
 
 
-odd_objects = (st.none() | st.booleans() | st.integers(-FLOAT_SAFE, FLOAT_SAFE)
-               | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=10) | st.binary(max_size=6)
-               | st.decimals(allow_nan=True, allow_infinity=True) | st.fractions(-10**6, 10**6)
-               | st.complex_numbers(allow_nan=True) | st.lists(st.integers(), max_size=2)
-               | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)
-               | st.sampled_from([pd.NA, pd.NaT, float("-inf"), "1e400", " 50 ", "5O", Unfloatable(), object()]))
+odd_objects = (
+    st.none()
+    | st.booleans()
+    | st.integers(-FLOAT_SAFE, FLOAT_SAFE)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=10)
+    | st.binary(max_size=6)
+    | st.decimals(allow_nan=True, allow_infinity=True)
+    | st.fractions(-(10**6), 10**6)
+    | st.complex_numbers(allow_nan=True)
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)
+    | st.sampled_from([pd.NA, pd.NaT, float("-inf"), "1e400", " 50 ", "5O", Unfloatable(), object()])
+)
 
 
 @PROPERTY
@@ -222,10 +266,7 @@ def test_feature_check_of_any_object_is_none_or_a_message_with_the_label(f, valu
 @given(st.sampled_from(FEATURES + (TARGET,)), st.floats(allow_nan=False, allow_infinity=False))
 def test_feature_check_on_finite_numbers_matches_the_schema_limits(f, x):
     """The exact oracle: codes for coded features, hard limits (and wholeness) for the others."""
-    if f.categories:
-        expected_ok = x in f.codes
-    else:
-        expected_ok = (f.hard_min <= x <= f.hard_max) and (not f.integer or x == int(x))
+    expected_ok = x in f.codes if f.categories else (f.hard_min <= x <= f.hard_max) and (not f.integer or x == int(x))
     assert (f.check(x) is None) == expected_ok, (f.name, x, f.check(x))
     if expected_ok:
         assert isinstance(f.is_atypical(x), bool)
@@ -240,18 +281,24 @@ def test_infinite_values_are_never_accepted(f, value):
 
 # ----------------------------------------------------------------------------- validate_frame
 
+
 def header_variants(name: str):
     return st.sampled_from([name, name.upper(), f" {name} ", name.title()])
 
 
 # One spelling per column so that names stay distinct after validate_frame folds case and
 # spaces (duplicates after folding are a known bug: see test_hostile_inputs.py).
-column_sets = st.lists(st.sampled_from(list(COLUMNS) + ["num", "extra", "Unnamed: 0", "0"]),
-                       unique=True, max_size=16).flatmap(
-    lambda names: st.tuples(*[header_variants(n) for n in names]) if names else st.just(()))
-frame_cells = (st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True, allow_infinity=True)
-               | st.sampled_from(["", "?", "NA", "nan", "inf", "1", "3", "7", " 4 ", "1e400", "1_000", "male", "-0"])
-               | st.text(max_size=5))
+column_sets = st.lists(
+    st.sampled_from(list(COLUMNS) + ["num", "extra", "Unnamed: 0", "0"]), unique=True, max_size=16
+).flatmap(lambda names: st.tuples(*[header_variants(n) for n in names]) if names else st.just(()))
+frame_cells = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["", "?", "NA", "nan", "inf", "1", "3", "7", " 4 ", "1e400", "1_000", "male", "-0"])
+    | st.text(max_size=5)
+)
 
 
 @st.composite
@@ -286,6 +333,7 @@ def test_validate_frame_on_any_small_frame_gives_a_report(frame):
 @given(small_frames())
 def test_every_value_validate_frame_accepts_is_possible(frame):
     from model.data.csv_import import validated_frame
+
     report = ValidationReport(coding="uci")
     checked = validated_frame(frame, report)
     assert (checked is None) == (not report.ok)

@@ -7,9 +7,8 @@ widget's built-in default (0 for a number input), which the browser then sends b
 edit. `ShownNumbers` models that, so these tests see what a user sees (AppTest alone reads the
 server's value and would miss a 0 on screen).
 """
-from __future__ import annotations
 
-import copy
+from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -29,7 +28,7 @@ class ShownNumbers:
         self.at = at
         self.shown: dict[str, float] = {}
 
-    def run(self) -> "ShownNumbers":
+    def run(self) -> ShownNumbers:
         self.at.run()
         assert not self.at.exception, self.at.exception
         self.observe()
@@ -47,25 +46,25 @@ class ShownNumbers:
                 shown[widget.key] = proto.default if proto.HasField("default") else None
         self.shown = shown
 
-    def type(self, key: str, value) -> "ShownNumbers":
+    def type(self, key: str, value) -> ShownNumbers:
         """The user types `value` and presses Enter."""
         self.at.number_input(key=key).set_value(value)
         self.shown[key] = value
         return self.run()
 
-    def choose(self, key: str, value) -> "ShownNumbers":
+    def choose(self, key: str, value) -> ShownNumbers:
         self.at.selectbox(key=key).set_value(value)
         return self.run()
 
-    def tick(self, key: str, value: bool) -> "ShownNumbers":
+    def tick(self, key: str, value: bool) -> ShownNumbers:
         self.at.checkbox(key=key).set_value(value)
         return self.run()
 
-    def click(self, key: str) -> "ShownNumbers":
+    def click(self, key: str) -> ShownNumbers:
         self.at.button(key=key).click()
         return self.run()
 
-    def open(self, page: str) -> "ShownNumbers":
+    def open(self, page: str) -> ShownNumbers:
         self.at.switch_page(page)
         return self.run()
 
@@ -83,8 +82,9 @@ class ShownNumbers:
         numbers = {widget.key for widget in self.at.number_input}
         assert numbers == {key for key in drawn_keys(config) if key in expected and key in self.shown}
         for key in numbers:
-            assert self.shown[key] == expected[key], f"{key}: the browser shows {self.shown[key]}, " \
-                                                     f"the session holds {expected[key]}"
+            assert self.shown[key] == expected[key], (
+                f"{key}: the browser shows {self.shown[key]}, the session holds {expected[key]}"
+            )
 
 
 @pytest.fixture
@@ -109,8 +109,13 @@ def test_sgd_then_momentum_then_adam_shows_adams_own_defaults(form):
     form.type("configure.epochs", 3000)
     assert form.errors() == []
     form.assert_shows_config()
-    assert (form.config.optimizer, form.config.batch_size, form.config.epochs, form.config.betas,
-            form.config.eps) == ("adam", 16, 3000, (0.9, 0.999), 1e-8)
+    assert (form.config.optimizer, form.config.batch_size, form.config.epochs, form.config.betas, form.config.eps) == (
+        "adam",
+        16,
+        3000,
+        (0.9, 0.999),
+        1e-8,
+    )
 
     form.open("app_pages/train.py")
     assert any("adam lr 0.01, batch 16, 3000 epochs" in md.value for md in form.at.markdown)
@@ -132,8 +137,11 @@ def test_every_conditional_field_comes_back_with_the_users_last_value(form):
     form.assert_shows_config()
     form.choose("configure.optimizer", "rmsprop")
     form.assert_shows_config()
-    assert (form.shown["configure.momentum"], form.shown["configure.alpha"], form.shown["configure.eps"]) == \
-        (0.7, 0.95, 1e-6)
+    assert (form.shown["configure.momentum"], form.shown["configure.alpha"], form.shown["configure.eps"]) == (
+        0.7,
+        0.95,
+        1e-6,
+    )
     form.choose("configure.optimizer", "adam")
     assert form.shown["configure.betas[0]"] == 0.8 and form.shown["configure.betas[1]"] == 0.999
 
@@ -166,12 +174,14 @@ def test_layers_removed_and_added_show_their_own_values(form):
     assert [(layer.units, layer.dropout) for layer in form.config.hidden_layers] == [(20, 0.5), (16, 0.5)]
     form.click("configure.remove1")
     form.click("configure.remove0")
-    assert form.config.hidden_layers == []
+    assert form.config.hidden_layers == ()
     form.click("configure.add_layer")
     form.click("configure.add_layer")
     form.assert_shows_config()
-    assert [(layer.units, layer.activation, layer.dropout) for layer in form.config.hidden_layers] == \
-        [(16, "relu", 0.0), (16, "relu", 0.0)]
+    assert [(layer.units, layer.activation, layer.dropout) for layer in form.config.hidden_layers] == [
+        (16, "relu", 0.0),
+        (16, "relu", 0.0),
+    ]
     assert form.errors() == []
 
 
@@ -188,8 +198,11 @@ def test_a_bad_value_is_what_the_train_page_shows_and_refuses(form):
 
 
 def _primary_presets(at) -> list[str]:
-    return [button.key.rsplit(".", 1)[1] for button in at.button
-            if button.key and button.key.startswith("configure.preset.") and button.proto.type == "primary"]
+    return [
+        button.key.rsplit(".", 1)[1]
+        for button in at.button
+        if button.key and button.key.startswith("configure.preset.") and button.proto.type == "primary"
+    ]
 
 
 def test_the_form_names_the_preset_it_still_equals(form):
@@ -215,7 +228,7 @@ def test_the_form_names_the_preset_it_still_equals(form):
 
 
 def test_matching_preset_ignores_only_what_training_ignores():
-    recommended = copy.deepcopy(RECOMMENDED)
+    recommended = RECOMMENDED
     assert matching_preset(recommended) == "recommended"
     assert matching_preset(recommended.replace(momentum=0.1, alpha=0.5)) == "recommended"  # Adam reads neither
     assert matching_preset(recommended.replace(patience=3)) == "recommended"  # no early stopping
@@ -224,7 +237,7 @@ def test_matching_preset_ignores_only_what_training_ignores():
     assert matching_preset(recommended.replace(optimizer="sgd")) is None
     assert matching_preset(recommended.replace(seed=1)) is None
     for name, preset in PRESETS.items():
-        assert matching_preset(copy.deepcopy(preset)) == name
+        assert matching_preset(preset) == name
     assert matching_preset(ANNConfig(optimizer="nonsense")) is None
 
 

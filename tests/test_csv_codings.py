@@ -4,17 +4,18 @@ The files are built the way the public copies are: the Kaggle 303- and 1,025-row
 (``uci_to_kaggle`` of the built-in patients), a TensorFlow-tutorial-like copy with its six
 Kaggle-coded rows (data rows 248-253, Kaggle copies of rows 242-247), and the four UCI files.
 """
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from model.clinic.risk import check_patient
 from model.data.coding_choice import PREVIEW_COLUMNS, labelled_rows, read_candidates
 from model.data.coding_detection import decide_coding, target_direction
 from model.data.codings import KAGGLE_MISSING_CODE, KAGGLE_TO_UCI, UCI_TO_KAGGLE, uci_to_kaggle
 from model.data.csv_cells import numbers_of
 from model.data.csv_import import read_user_csv, set_aside_bad_rows, validate_frame
 from model.data.datasets import load_dataset, read_uci_processed
-from model.clinic.risk import check_patient
 from model.data.schema import COLUMNS, FEATURE_NAMES, feature
 
 TF_THAL_WORDS = {3: "normal", 6: "fixed", 7: "reversible"}
@@ -47,8 +48,9 @@ def fits_both(kaggle: pd.DataFrame) -> pd.Series:
 
 def uci_reference(shared_data_dir, site: str = "cleveland") -> pd.DataFrame:
     """A UCI processed file with its num column (read_uci_processed folds num into target)."""
-    return pd.read_csv(shared_data_dir / f"processed.{site}.data", header=None,
-                       names=list(FEATURE_NAMES) + ["num"], na_values="?")
+    return pd.read_csv(
+        shared_data_dir / f"processed.{site}.data", header=None, names=list(FEATURE_NAMES) + ["num"], na_values="?"
+    )
 
 
 def tensorflow_copy(shared_data_dir) -> pd.DataFrame:
@@ -132,8 +134,11 @@ def test_target_direction_of_the_uci_sites(shared_data_dir, site):
 
 
 def test_public_copies_are_read_in_their_coding_without_doubt(cleveland, kaggle_303):
-    for frame, coding in ((cleveland, "uci"), (kaggle_303, "kaggle"),
-                          (pd.concat([kaggle_303] * 3 + [kaggle_303.head(116)]), "kaggle")):
+    for frame, coding in (
+        (cleveland, "uci"),
+        (kaggle_303, "kaggle"),
+        (pd.concat([kaggle_303] * 3 + [kaggle_303.head(116)]), "kaggle"),
+    ):
         result = read_user_csv(csv_bytes(frame))
         assert result.report.ok and result.report.coding == coding
         assert not result.report.candidate_codings and "CHECK THE TARGET" not in result.report.as_text()
@@ -186,8 +191,10 @@ def test_half_words_half_numbers_in_thal_is_refused_with_rows(cleveland):
     frame.loc[:4, "thal"] = frame.loc[:4, "thal"].map(TF_THAL_WORDS)
     for bad_rows in ("refuse", "set_aside"):
         text = read_user_csv(csv_bytes(frame), bad_rows=bad_rows).report.as_text()
-        assert "thal mixes two codings: words (TensorFlow-tutorial coding) in data rows 1, 2, 3, 4, 5, numbers in " \
-               "data rows 6, 7, 8, 9, 10" in text
+        assert (
+            "thal mixes two codings: words (TensorFlow-tutorial coding) in data rows 1, 2, 3, 4, 5, numbers in "
+            "data rows 6, 7, 8, 9, 10" in text
+        )
 
 
 def test_uci_rows_in_a_kaggle_file_are_named(cleveland, kaggle_303):
@@ -225,8 +232,9 @@ def test_num_and_target_that_disagree_are_reported_with_rows(cleveland, shared_d
     assert issue.rows == [3, 7] and "'num' and 'target' disagree" in issue.message
     kept = read_user_csv(csv_bytes(disagree), bad_rows="set_aside")
     assert list(kept.set_aside) == [3, 7]
-    assert kept.set_aside[3] == [f"'num' and 'target' disagree: num = {raw.loc[2, 'num']:g} but target = "
-                                 f"{disagree.loc[2, 'target']:g}"]
+    assert kept.set_aside[3] == [
+        f"'num' and 'target' disagree: num = {raw.loc[2, 'num']:g} but target = {disagree.loc[2, 'target']:g}"
+    ]
     inverted = agree.assign(target=1 - agree["target"])
     assert "an inverted target, 1 = no disease" in read_user_csv(csv_bytes(inverted)).report.as_text()
     severe = agree.assign(target=(agree["num"] >= 2).astype(int))
@@ -246,8 +254,10 @@ def test_tensorflow_copy_sets_its_kaggle_rows_aside(shared_data_dir):
         for row in TF_KAGGLE_ROWS:
             reason = kept.set_aside[row][0]
             assert reason.startswith("does not fit the file's TensorFlow-tutorial coding")
-            assert f"it repeats the patient of data row {row - 6} with cp, restecg and slope written in the " \
-                   "Kaggle coding" in reason
+            assert (
+                f"it repeats the patient of data row {row - 6} with cp, restecg and slope written in the "
+                "Kaggle coding" in reason
+            )
         assert f"thal = {tf.loc[247, 'thal']} is the Kaggle code for" in kept.set_aside[248][0]
         expected = reference.drop(index=[r - 1 for r in TF_KAGGLE_ROWS])
         assert_same_patients(kept.frame, expected)  # no code turned silently into a missing value
@@ -287,8 +297,9 @@ def test_zeros_of_the_uci_files_are_missing_and_reported_for_training(shared_dat
     assert result.report.ok
     text = result.report.as_text()
     assert "Serum cholesterol (chol): 0 means 'not measured' in the UCI files; 49 such values are now empty" in text
-    assert "Resting blood pressure (trestbps): 0 means 'not measured' in the UCI files; 1 such value is now empty" \
-           in text
+    assert (
+        "Resting blood pressure (trestbps): 0 means 'not measured' in the UCI files; 1 such value is now empty" in text
+    )
     assert result.frame["chol"].isna().sum() >= 49
     scoring = read_user_csv(va, bad_rows="set_aside")
     zero_rows = {i + 1 for i in uci_reference(shared_data_dir, "va").query("chol == 0 or trestbps == 0").index}

@@ -1,4 +1,5 @@
 """read_user_csv and validate_frame: the codings it recognises and every refusal it promises."""
+
 import io
 
 import numpy as np
@@ -82,19 +83,21 @@ def test_kaggle_coding_round_trip(cleveland):
 
 def test_kaggle_rows_hand_checked_against_the_readme_mapping():
     # The first two lines of the Kaggle copy, and a row with both hidden missing values.
-    content = (b"age,sex,cp,trestbps,chol,fbs,restecg,thalach,exang,oldpeak,slope,ca,thal,target\n"
-               b"63,1,3,145,233,1,0,150,0,2.3,0,0,1,1\n"
-               b"37,1,2,130,250,0,1,187,0,3.5,0,0,2,1\n"
-               b"52,1,0,128,204,1,1,156,1,1.0,1,0,0,0\n"
-               b"38,1,2,138,175,0,1,173,0,0.0,2,4,2,1\n")
+    content = (
+        b"age,sex,cp,trestbps,chol,fbs,restecg,thalach,exang,oldpeak,slope,ca,thal,target\n"
+        b"63,1,3,145,233,1,0,150,0,2.3,0,0,1,1\n"
+        b"37,1,2,130,250,0,1,187,0,3.5,0,0,2,1\n"
+        b"52,1,0,128,204,1,1,156,1,1.0,1,0,0,0\n"
+        b"38,1,2,138,175,0,1,173,0,0.0,2,4,2,1\n"
+    )
     result = read_user_csv(content)
     assert result.report.coding == "kaggle"
     rows = result.frame.astype(float).fillna(-1).values.tolist()
     assert rows == [
-        [63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6, 0],    # UCI processed.cleveland.data row 1
-        [37, 1, 3, 130, 250, 0, 0, 187, 0, 3.5, 3, 0, 3, 0],    # row 3
-        [52, 1, 4, 128, 204, 1, 0, 156, 1, 1.0, 2, 0, -1, 1],   # row 282: thal missing
-        [38, 1, 3, 138, 175, 0, 0, 173, 0, 0.0, 1, -1, 3, 0],   # row 303: ca missing
+        [63, 1, 1, 145, 233, 1, 2, 150, 0, 2.3, 3, 0, 6, 0],  # UCI processed.cleveland.data row 1
+        [37, 1, 3, 130, 250, 0, 0, 187, 0, 3.5, 3, 0, 3, 0],  # row 3
+        [52, 1, 4, 128, 204, 1, 0, 156, 1, 1.0, 2, 0, -1, 1],  # row 282: thal missing
+        [38, 1, 3, 138, 175, 0, 0, 173, 0, 0.0, 1, -1, 3, 0],  # row 303: ca missing
     ]
 
 
@@ -139,8 +142,9 @@ def test_tensorflow_rows_with_stray_thal_digits_do_not_fit_and_are_named(clevela
     assert refused.report.errors[0].rows == [11, 21]
     kept = read_user_csv(content, bad_rows="set_aside")
     assert list(kept.set_aside) == [11, 21] and len(kept.frame) == len(cleveland) - 2
-    assert kept.set_aside[11] == ["does not fit the file's TensorFlow-tutorial coding: thal = 1 is the Kaggle code "
-                                  "for Fixed defect"]
+    assert kept.set_aside[11] == [
+        "does not fit the file's TensorFlow-tutorial coding: thal = 1 is the Kaggle code for Fixed defect"
+    ]
 
 
 def test_tensorflow_rows_with_kaggle_codes_in_other_columns_are_set_aside(cleveland):
@@ -186,7 +190,10 @@ def test_non_numeric_values_name_column_and_rows(cleveland):
     frame = cleveland.head(10).astype(object)
     frame.loc[[2, 6], "trestbps"] = ["high", "120 mmHg"]
     text = refused(csv_bytes(frame))
-    assert "Column 'trestbps': Resting blood pressure: not a number (for example 'high', '120 mmHg') — data rows 3, 7." in text
+    assert (
+        "Column 'trestbps': Resting blood pressure: not a number (for example 'high', '120 mmHg') — data rows 3, 7."
+        in text
+    )
 
 
 def test_values_outside_the_hard_limits_are_refused(cleveland):
@@ -223,22 +230,26 @@ def test_mixed_codings_are_refused(cleveland):
     frame.loc[0, "cp"] = 0
     text = refused(csv_bytes(frame))
     # Changed with issue 11: the file's coding (UCI) is decided and the row that does not fit it is named.
-    assert ("the values mix two codings: these rows use codes of the Kaggle coding (cp = 0) while the file is read "
-            "in the UCI coding (the others use cp = 4") in text and "— data row 1." in text
+    assert (
+        "the values mix two codings: these rows use codes of the Kaggle coding (cp = 0) while the file is read "
+        "in the UCI coding (the others use cp = 4"
+    ) in text and "— data row 1." in text
 
 
 def test_kaggle_codes_out_of_range_are_named(cleveland):
     frame = uci_to_kaggle(cleveland.head(10))
     frame.loc[3, "restecg"] = 5
     assert "Column 'restecg': not a code of the Kaggle coding (which uses 0, 1, 2) — data row 4." in refused(
-        csv_bytes(frame))
+        csv_bytes(frame)
+    )
 
 
 def test_kaggle_target_must_be_binary(cleveland):
     frame = uci_to_kaggle(cleveland.head(10))
     frame.loc[[0, 9], "target"] = 3
     assert "Column 'target': the Kaggle target must be 0 (disease) or 1 (no disease) — data rows 1, 10." in refused(
-        csv_bytes(frame))
+        csv_bytes(frame)
+    )
 
 
 def test_set_aside_mode_keeps_the_good_rows_and_lists_the_bad_ones(cleveland):
@@ -250,9 +261,13 @@ def test_set_aside_mode_keeps_the_good_rows_and_lists_the_bad_ones(cleveland):
     assert result.report.coding == "kaggle" and not result.report.refuses
     assert list(result.frame.index) == [1, 2, 3, 5, 6, 8, 9, 10] and result.frame.index.name == "row"
     assert list(result.set_aside) == [4, 7]
+    # ImportResult.set_aside is the one record of the rows left out: the frame carries no copy in attrs.
+    assert result.frame.attrs == {}
     assert result.set_aside[4] == ["restecg: 5 is not a code of the Kaggle coding (which uses 0, 1, 2)"]
-    assert result.set_aside[7] == ["Age: 'old' is not a number", "Serum cholesterol: 5000 is above the possible "
-                                   "maximum 700 mg/dL"]
+    assert result.set_aside[7] == [
+        "Age: 'old' is not a number",
+        "Serum cholesterol: 5000 is above the possible maximum 700 mg/dL",
+    ]
     assert "2 row(s) set aside" in result.report.summary()
     # the default still refuses the whole file; file-level problems refuse it in both modes
     assert read_user_csv(csv_bytes(frame)).frame is None
@@ -260,16 +275,22 @@ def test_set_aside_mode_keeps_the_good_rows_and_lists_the_bad_ones(cleveland):
     assert missing.frame is None and "missing column" in messages(missing.report)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "the file is empty"),
-    (b"  \n\n", "the file is empty"),
-    (",".join(COLUMNS).encode() + b"\n", "has a header line but no data rows"),
-    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(range(256)), "not a CSV file: it contains binary data"),
-    (bytes(range(1, 32)) * 40, "not a CSV file"),
-    (b"a,b\n1,2,3,4\n", "could not be read as a CSV table"),
-    (b"1,2,3\n4,5,6\n", "no header line and 3 columns"),
-    (b"age,age\n1,2\n", "names these columns more than once: age"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "the file is empty"),
+        (b"  \n\n", "the file is empty"),
+        (",".join(COLUMNS).encode() + b"\n", "has a header line but no data rows"),
+        (
+            b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(range(256)),
+            "not a CSV file: it contains binary data",
+        ),
+        (bytes(range(1, 32)) * 40, "not a CSV file"),
+        (b"a,b\n1,2,3,4\n", "could not be read as a CSV table"),
+        (b"1,2,3\n4,5,6\n", "no header line and 3 columns"),
+        (b"age,age\n1,2\n", "names these columns more than once: age"),
+    ],
+)
 def test_broken_files_are_refused_with_a_reason(content, message):
     assert message in refused(content)
 

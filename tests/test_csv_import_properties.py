@@ -1,4 +1,5 @@
 """Property tests: whatever a user uploads, the loader answers with a report, never an exception."""
+
 import math
 
 import numpy as np
@@ -15,7 +16,7 @@ FRAMES = settings(max_examples=50, deadline=None, suppress_health_check=[HealthC
 
 cells = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
-    st.integers(min_value=-10**6, max_value=10**6),
+    st.integers(min_value=-(10**6), max_value=10**6),
     st.sampled_from(["", "?", "NA", "normal", "fixed", "reversible", "1", "2", "x", " 3 ", "1e400", "-0"]),
     st.text(max_size=8),
 )

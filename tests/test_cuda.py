@@ -1,4 +1,5 @@
 """Devices: the CPU-side rules run everywhere; @pytest.mark.cuda tests need a GPU."""
+
 import re
 from pathlib import Path
 
@@ -7,9 +8,9 @@ import pytest
 import torch
 from sklearn.datasets import make_classification
 
-from model.runtime.device import DeviceUnavailableError, available_devices, describe_device, resolve_device
 from model.nn.estimator import ANNClassifier
 from model.nn.training import roc_auc
+from model.runtime.device import DeviceUnavailableError, available_devices, describe_device, resolve_device
 
 PARAMS = dict(hidden_units=(16, 8), activation="tanh", epochs=40, batch_size=32, seed=0)
 
@@ -84,8 +85,14 @@ def test_roc_auc_on_cuda():
 
 
 # Apple's MPS has no float64: tensors go to the host before any conversion to double.
-ENGINE_FILES = ("model/nn/engine.py", "model/nn/network.py", "model/nn/optimizers.py", "model/nn/training.py",
-                "model/evaluation/batched_cv.py", "model/nn/estimator.py")
+ENGINE_FILES = (
+    "model/nn/engine.py",
+    "model/nn/network.py",
+    "model/nn/optimizers.py",
+    "model/nn/training.py",
+    "model/evaluation/batched_cv.py",
+    "model/nn/estimator.py",
+)
 
 
 def test_float64_conversions_happen_on_the_host():
@@ -93,27 +100,37 @@ def test_float64_conversions_happen_on_the_host():
     for name in ENGINE_FILES:
         for number, line in enumerate((root / name).read_text().splitlines(), 1):
             for match in re.finditer(r"\.double\(\)", line):
-                assert ".cpu()" in line[:match.start()], f"{name}:{number} converts to float64 on the device: {line}"
+                assert ".cpu()" in line[: match.start()], f"{name}:{number} converts to float64 on the device: {line}"
 
 
 @pytest.mark.cuda
 def test_batched_cross_validation_on_cuda_matches_cpu():
     """The stacked folds draw their mini-batches on the CPU whatever the device, as single fits do."""
-    from model.evaluation.batched_cv import BatchedANN
-    from model.nn.config import ANNConfig, LayerConfig
     from model.data.datasets import load_dataset
-    from model.evaluation.cross_validation import make_splits
     from model.data.schema import FEATURE_NAMES
+    from model.evaluation.batched_cv import BatchedANN
+    from model.evaluation.cross_validation import make_splits
+    from model.nn.config import ANNConfig, LayerConfig
 
     frame = load_dataset("cleveland")
     X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()
     splits = make_splits(y, n_splits=5, n_repeats=1, seed=0)
-    splits = [(train[:int(len(train) * f)], test) for (train, test), f in zip(splits, (0.4, 0.7, 1.0, 0.55, 0.9))]
-    config = ANNConfig(hidden_layers=[LayerConfig(8, "tanh")], optimizer="adam", learning_rate=0.01, batch_size=27,
-                       epochs=40, seed=1, device="cpu")
+    splits = [
+        (train[: int(len(train) * f)], test)
+        for (train, test), f in zip(splits, (0.4, 0.7, 1.0, 0.55, 0.9), strict=True)
+    ]
+    config = ANNConfig(
+        hidden_layers=[LayerConfig(8, "tanh")],
+        optimizer="adam",
+        learning_rate=0.01,
+        batch_size=27,
+        epochs=40,
+        seed=1,
+        device="cpu",
+    )
     on_cpu = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
     on_gpu_model = BatchedANN(config.replace(device="cuda"))
     on_gpu = on_gpu_model.cross_val_predict_batched(X, y, splits).probas
     assert on_gpu_model.fit_.model.device.type == "cuda"
-    for a, b in zip(on_gpu, on_cpu):
+    for a, b in zip(on_gpu, on_cpu, strict=True):
         np.testing.assert_allclose(a, b, atol=2e-3)

@@ -1,4 +1,5 @@
 """Loaders: the built-in Cleveland file, its derivation, the four UCI site files, download and cache."""
+
 import importlib.util
 import io
 import shutil
@@ -11,8 +12,15 @@ import pytest
 
 import model.data.datasets as datasets
 from model.data.datasets import (
-    UCI_SITES, DatasetDownloadError, DatasetError, combine_sites, download_uci_sites, load_dataset,
-    load_uci_sites_from_files, read_uci_processed, site_of_filename,
+    UCI_SITES,
+    DatasetDownloadError,
+    DatasetError,
+    combine_sites,
+    download_uci_sites,
+    load_dataset,
+    load_uci_sites_from_files,
+    read_uci_processed,
+    site_of_filename,
 )
 from model.data.schema import COLUMNS, FEATURE_NAMES
 
@@ -127,10 +135,14 @@ def test_read_uci_processed_accepts_buffers():
     [
         (b"1,2,3\n", "it has 3 columns, expected 14"),
         (b"", "not a UCI processed file"),
-        (b"63,1,4,140,260,0,1,112,1,3,2,?,?,0\n63,1,4,140,abc,0,1,112,1,3,2,?,?,0\n",
-         r"Column 'chol': Serum cholesterol: not a number \(for example 'abc'\) — data row 2"),
-        (b"63,1,4,140,260,0,1,112,1,3,2,?,?,0\n63,1,9,140,260,0,1,112,1,3,2,?,?,0\n",
-         r"Column 'cp': Chest pain type: 9.0 is not one of the codes .* — data row 2"),
+        (
+            b"63,1,4,140,260,0,1,112,1,3,2,?,?,0\n63,1,4,140,abc,0,1,112,1,3,2,?,?,0\n",
+            r"Column 'chol': Serum cholesterol: not a number \(for example 'abc'\) — data row 2",
+        ),
+        (
+            b"63,1,4,140,260,0,1,112,1,3,2,?,?,0\n63,1,9,140,260,0,1,112,1,3,2,?,?,0\n",
+            r"Column 'cp': Chest pain type: 9.0 is not one of the codes .* — data row 2",
+        ),
         (b"63,1,4,140,260,0,1,112,1,3,2,?,?,7\n", r"Column 'num': UCI 'num' must be one of 0, 1, 2, 3, 4"),
     ],
 )
@@ -191,7 +203,9 @@ def test_download_stores_the_file_once(tmp_path, monkeypatch, shared_data_dir):
     monkeypatch.setattr(datasets, "urlopen", fake_urlopen)
     first = download_uci_sites(cache_dir=tmp_path / "cache", sites=["switzerland"])["switzerland"]
     again = download_uci_sites(cache_dir=tmp_path / "cache", sites=["switzerland"])["switzerland"]
-    assert urls == ["https://archive.ics.uci.edu/ml/machine-learning-databases/heart-disease/processed.switzerland.data"]
+    assert urls == [
+        "https://archive.ics.uci.edu/ml/machine-learning-databases/heart-disease/processed.switzerland.data"
+    ]
     assert (tmp_path / "cache" / UCI_SITES["switzerland"]).read_bytes() == content
     pd.testing.assert_frame_equal(first, again)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [UCI_SITES["switzerland"]]
@@ -232,10 +246,15 @@ def test_uploaded_files_are_named_by_their_site(shared_data_dir):
     assert len(load_uci_sites_from_files([upload])["va"]) == 200
 
 
-@pytest.mark.parametrize("filename, site", [
-    ("processed.va.data", "va"), ("/tmp/x/processed.hungarian.data", "hungarian"),
-    ("Processed.Switzerland.data", "switzerland"), ("cleveland.data", "cleveland"),
-])
+@pytest.mark.parametrize(
+    "filename, site",
+    [
+        ("processed.va.data", "va"),
+        ("/tmp/x/processed.hungarian.data", "hungarian"),
+        ("Processed.Switzerland.data", "switzerland"),
+        ("cleveland.data", "cleveland"),
+    ],
+)
 def test_site_of_filename(filename, site):
     assert site_of_filename(filename) == site
 

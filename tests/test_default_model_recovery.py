@@ -1,5 +1,6 @@
 """A damaged shipped model is detected at start, reported, and replaced by a retrained copy
 kept in a cache folder; the repository's files are never written. Plus the no-pickle rule."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,10 +12,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.serving import bundle
-from model.serving import default_model
 from model.data.datasets import load_dataset
 from model.data.schema import FEATURE_NAMES
+from model.serving import bundle, default_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,7 @@ def test_damaged_bundle_is_retrained_saved_to_the_cache_and_explained(damaged_de
     assert np.all((proba >= 0) & (proba <= 1))
     assert ((proba > 0.5) == frame["target"].to_numpy()).mean() > 0.75  # it learned: not a placeholder model
     shipped = bundle.load_bundle(REPO / "model" / "resources" / "default_bundle")
-    assert pipeline.metadata[default_model.RECOVERY_KEY]["config"] == shipped[-1].config().to_dict()
+    assert pipeline.metadata[default_model.RECOVERY_KEY]["config"] == shipped.pipeline[-1].config().to_dict()
 
 
 def test_next_start_loads_the_recovered_copy_without_retraining(damaged_default, tmp_path):
@@ -166,8 +166,7 @@ def test_unwritable_cache_setting_falls_back_to_a_writable_folder(damaged_defaul
     assert pipeline.predict_proba(load_dataset("cleveland")[list(FEATURE_NAMES)].head(3)).shape == (3, 2)
 
 
-def test_a_copy_saved_outside_a_blocked_cache_is_found_again_without_retraining(damaged_default, tmp_path,
-                                                                                monkeypatch):
+def test_a_copy_saved_outside_a_blocked_cache_is_found_again_without_retraining(damaged_default, tmp_path, monkeypatch):
     """A non-bundle folder where the copy belongs: it is saved elsewhere once, and found there next time."""
     import tempfile
 
@@ -232,7 +231,7 @@ def test_home_page_lists_every_resource_limit_from_limits_py():
     at = AppTest.from_file("../app.py", default_timeout=120).run()
     assert not at.exception
     table = at.table[0].value
-    shown = dict(zip(table["What"], table["At most"]))
+    shown = dict(zip(table["What"], table["At most"], strict=True))
     assert shown["Hidden layers"] == str(limits.MAX_HIDDEN_LAYERS)
     assert shown["Units per hidden layer"] == f"{limits.MAX_UNITS_PER_LAYER:,}"
     assert shown["Epochs"] == f"{limits.MAX_EPOCHS:,}"

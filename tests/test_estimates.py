@@ -2,15 +2,16 @@
 
 How close the estimate comes to a measured run is for benchmarks/bench_estimate.py (no clock here).
 """
+
 from __future__ import annotations
 
 import math
 
 import pytest
 
+from model.data.preprocessing import output_feature_names
 from model.evaluation import estimates
 from model.evaluation.comparison import ANN_NAME, CLASSICAL_NAMES, DEFAULT_MODELS, PERCEPTRON_NAME
-from model.nn.config import ANNConfig, LayerConfig
 from model.evaluation.estimates import (
     MachineSpeed,
     ann_training_seconds,
@@ -18,13 +19,18 @@ from model.evaluation.estimates import (
     describe_seconds,
     estimate_comparison,
 )
+from model.nn.config import ANNConfig, LayerConfig
 from model.nn.network import parameter_count
-from model.data.preprocessing import output_feature_names
 
-SPEED = MachineSpeed(step_seconds=1e-3, unit_seconds=1e-9, preprocess_seconds_per_row=1e-5,
-                     classical_fold_seconds={name: 0.01 for name in CLASSICAL_NAMES} | {"Random forest": 0.2},
-                     shuffled_predict_seconds={name: 0.001 for name in CLASSICAL_NAMES},
-                     reference_rows=240, reference_test_rows=60)
+SPEED = MachineSpeed(
+    step_seconds=1e-3,
+    unit_seconds=1e-9,
+    preprocess_seconds_per_row=1e-5,
+    classical_fold_seconds={name: 0.01 for name in CLASSICAL_NAMES} | {"Random forest": 0.2},
+    shuffled_predict_seconds={name: 0.001 for name in CLASSICAL_NAMES},
+    reference_rows=240,
+    reference_test_rows=60,
+)
 NET = ANNConfig(hidden_layers=[LayerConfig(16, "relu", 0.0)], optimizer="adam", batch_size=None, epochs=100)
 D = len(output_feature_names())
 
@@ -32,22 +38,24 @@ D = len(output_feature_names())
 def test_one_stacked_training_is_epochs_times_steps_and_arithmetic():
     parameters = parameter_count(NET, D)
     # Full batch: one step per epoch, every row of the data in the arithmetic of each of the K folds.
-    assert ann_training_seconds(NET, 10, 240, 300, SPEED) == pytest.approx(
-        100 * (1e-3 + 10 * 300 * parameters * 1e-9))
+    assert ann_training_seconds(NET, 10, 240, 300, SPEED) == pytest.approx(100 * (1e-3 + 10 * 300 * parameters * 1e-9))
     # Mini-batch 32 on 240 rows: 8 steps per epoch, the fold's rows in the arithmetic.
     assert ann_training_seconds(NET.replace(batch_size=32), 10, 240, 300, SPEED) == pytest.approx(
-        100 * (8 * 1e-3 + 10 * 240 * parameters * 1e-9))
+        100 * (8 * 1e-3 + 10 * 240 * parameters * 1e-9)
+    )
     # Early stopping holds out a fifth of the rows: fewer steps.
     stopped = NET.replace(batch_size=32, early_stopping=True, validation_fraction=0.2)
     assert ann_training_seconds(stopped, 10, 240, 300, SPEED) == pytest.approx(
-        100 * (math.ceil(192 / 32) * 1e-3 + 10 * 192 * parameters * 1e-9))
+        100 * (math.ceil(192 / 32) * 1e-3 + 10 * 192 * parameters * 1e-9)
+    )
 
 
 def test_the_ann_part_grows_with_folds_epochs_and_parameters():
     base = estimate_comparison(303, [ANN_NAME], NET, 5, 2, False, False, speed=SPEED).parts[ANN_NAME]
     assert estimate_comparison(303, [ANN_NAME], NET, 5, 4, False, False, speed=SPEED).parts[ANN_NAME] > base
-    assert estimate_comparison(303, [ANN_NAME], NET.replace(epochs=1000), 5, 2, False, False,
-                               speed=SPEED).parts[ANN_NAME] == pytest.approx(10 * base)
+    assert estimate_comparison(303, [ANN_NAME], NET.replace(epochs=1000), 5, 2, False, False, speed=SPEED).parts[
+        ANN_NAME
+    ] == pytest.approx(10 * base)
     wide = NET.replace(hidden_layers=[LayerConfig(256, "relu", 0.0), LayerConfig(256, "relu", 0.0)])
     assert estimate_comparison(303, [ANN_NAME], wide, 5, 2, False, False, speed=SPEED).parts[ANN_NAME] > 10 * base
 
@@ -55,7 +63,7 @@ def test_the_ann_part_grows_with_folds_epochs_and_parameters():
 def test_classical_models_scale_from_their_calibration_fold():
     assert classical_fold_seconds("Random forest", 240, SPEED) == pytest.approx(0.2)
     assert classical_fold_seconds("Random forest", 480, SPEED) == pytest.approx(0.4)  # linear
-    assert classical_fold_seconds("SVM", 480, SPEED) == pytest.approx(0.04)            # quadratic
+    assert classical_fold_seconds("SVM", 480, SPEED) == pytest.approx(0.04)  # quadratic
     n_fits = 50
     guess = estimate_comparison(300, ["Random forest"], NET, 5, 10, False, False, speed=SPEED)
     assert guess.parts["Random forest"] == pytest.approx(n_fits * 0.2)
@@ -63,8 +71,15 @@ def test_classical_models_scale_from_their_calibration_fold():
 
 def test_the_whole_estimate_is_the_sum_of_its_stages():
     guess = estimate_comparison(303, list(DEFAULT_MODELS) + [PERCEPTRON_NAME], NET, 5, 10, speed=SPEED)
-    assert set(guess.parts) >= {"preprocessing", "one fit on all rows", "learning curves", "permutation importance",
-                                ANN_NAME, PERCEPTRON_NAME, *CLASSICAL_NAMES}
+    assert set(guess.parts) >= {
+        "preprocessing",
+        "one fit on all rows",
+        "learning curves",
+        "permutation importance",
+        ANN_NAME,
+        PERCEPTRON_NAME,
+        *CLASSICAL_NAMES,
+    }
     assert guess.seconds == pytest.approx(sum(guess.parts.values()))
     lighter = estimate_comparison(303, list(DEFAULT_MODELS), NET, 5, 10, False, False, speed=SPEED)
     assert "learning curves" not in lighter.parts and "permutation importance" not in lighter.parts
@@ -96,7 +111,8 @@ def test_the_machine_is_measured_once_per_process(monkeypatch):
     assert calls == ["auto"]
     guess = estimate_comparison(303, [ANN_NAME], NET, 5, 2, False, False)  # uses the measured speed
     assert guess.seconds == pytest.approx(
-        estimate_comparison(303, [ANN_NAME], NET, 5, 2, False, False, speed=SPEED).seconds)
+        estimate_comparison(303, [ANN_NAME], NET, 5, 2, False, False, speed=SPEED).seconds
+    )
 
 
 def test_calibration_measures_positive_finite_constants():

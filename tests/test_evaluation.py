@@ -1,4 +1,5 @@
 """Cross-validation on identical splits, metrics, intervals, paired tests and the batched hook."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,25 +7,27 @@ from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
+from model.data.datasets import load_dataset
+from model.data.preprocessing import features_and_target
+from model.data.splits import patient_groups
 from model.evaluation.batched_cv import FoldCache, SharedPreprocessingModel
 from model.evaluation.classical import with_preprocessing
-from model.data.datasets import load_dataset
 from model.evaluation.cross_validation import (
     METRIC_DIRECTIONS,
     METRICS,
-    best_first,
+    ComparisonResult,
     FoldPredictions,
     ModelFitError,
+    best_first,
     calibration_slope_intercept,
     classification_metrics,
     corrected_interval,
     corrected_paired_ttest,
     cross_validate_models,
     make_splits,
+    p_value_text,
     verdict,
 )
-from model.data.preprocessing import features_and_target
-from model.data.splits import patient_groups
 
 SEEN: dict[str, list] = {}
 
@@ -66,7 +69,7 @@ def test_every_model_sees_identical_splits(data):
     # The built-in copy repeats one patient (data/README.md): its two rows share a fold.
     splits = make_splits(y, 3, 2, 5, groups=patient_groups(X, y).ids)
     assert [tuple(tr) for tr, _ in splits] == SEEN["a"]
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(result.splits, splits))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(result.splits, splits, strict=True))
     # a different seed gives different splits
     assert [tuple(tr) for tr, _ in make_splits(y, 3, 2, 6, groups=patient_groups(X, y).ids)] != SEEN["a"]
 
@@ -84,8 +87,9 @@ def test_result_tables_oof_and_paired_test(data):
     first = result.folds[(result.folds.model == "logistic") & (result.folds.split == 0)].iloc[0]
     train, test = result.splits[0]
     assert first.n_test == len(test)
-    np.testing.assert_allclose(first.roc_auc,
-                               classification_metrics(y.to_numpy()[test], result.oof["logistic"][0, test])["roc_auc"])
+    np.testing.assert_allclose(
+        first.roc_auc, classification_metrics(y.to_numpy()[test], result.oof["logistic"][0, test])["roc_auc"]
+    )
     assert result.best == "logistic"
     tests = result.paired_tests.set_index("model")
     assert tests.loc["logistic", "verdict"] == "best by ROC AUC"
@@ -100,8 +104,14 @@ def test_result_tables_oof_and_paired_test(data):
 def test_progress_reports_every_fold(data):
     X, y = data
     calls = []
-    cross_validate_models({"a": RecordingClassifier(), "b": RecordingClassifier()}, X, y, n_splits=2,
-                          n_repeats=2, progress=lambda done, total, message: calls.append((done, total, message)))
+    cross_validate_models(
+        {"a": RecordingClassifier(), "b": RecordingClassifier()},
+        X,
+        y,
+        n_splits=2,
+        n_repeats=2,
+        progress=lambda done, total, message: calls.append((done, total, message)),
+    )
     assert [c[0] for c in calls] == list(range(1, 9)) and {c[1] for c in calls} == {8}
     assert calls[-1][2] == "b: repeat 2/2, fold 2/2"
 
@@ -133,9 +143,11 @@ def test_a_batched_hook_reports_its_own_seconds_per_split(data):
 
     class Timed(Failing):
         def cross_val_predict_batched(self, X, y, splits):
-            return FoldPredictions([np.full(len(test), 0.5) for _, test in splits],
-                                   fit_seconds=[1.0 + k for k in range(len(splits))],
-                                   predict_seconds=[0.1] * len(splits))
+            return FoldPredictions(
+                [np.full(len(test), 0.5) for _, test in splits],
+                fit_seconds=[1.0 + k for k in range(len(splits))],
+                predict_seconds=[0.1] * len(splits),
+            )
 
     folds = cross_validate_models({"timed": Timed()}, X, y, n_splits=3, n_repeats=2).folds.sort_values("split")
     assert folds["fit_seconds"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # as measured, not spread
@@ -181,23 +193,28 @@ class ScaledLogits(ClassifierMixin, BaseEstimator):
 
 def test_calibration_slope_and_intercept_rank_by_distance_from_the_ideal_value(data):
     X, y = data
-    by_slope = {"too extreme": ScaledLogits(scale=3.0), "calibrated": ScaledLogits(),
-                "too timid": ScaledLogits(scale=0.3)}
+    by_slope = {
+        "too extreme": ScaledLogits(scale=3.0),
+        "calibrated": ScaledLogits(),
+        "too timid": ScaledLogits(scale=0.3),
+    }
     result = cross_validate_models(by_slope, X, y, n_splits=3, n_repeats=1, compare_metric="calibration_slope")
     slopes = result.wide("mean")["calibration_slope"]
     assert slopes["too extreme"] < 0.5 < slopes["calibrated"] < 1.5 < slopes["too timid"]
     assert result.best == "calibrated"  # slope nearest 1, not the smallest slope
-    assert result._ranked_models() == ["calibrated", "too extreme", "too timid"]
+    assert result.ranked_models() == ["calibrated", "too extreme", "too timid"]
     assert result.paired_tests.set_index("model").loc["calibrated", "verdict"] == "best by Calibration slope"
 
-    by_intercept = {"overestimates": ScaledLogits(shift=1.5), "calibrated": ScaledLogits(),
-                    "underestimates": ScaledLogits(shift=-1.0)}
-    result = cross_validate_models(by_intercept, X, y, n_splits=3, n_repeats=1,
-                                   compare_metric="calibration_intercept")
+    by_intercept = {
+        "overestimates": ScaledLogits(shift=1.5),
+        "calibrated": ScaledLogits(),
+        "underestimates": ScaledLogits(shift=-1.0),
+    }
+    result = cross_validate_models(by_intercept, X, y, n_splits=3, n_repeats=1, compare_metric="calibration_intercept")
     intercepts = result.wide("mean")["calibration_intercept"]
     assert intercepts["overestimates"] < -1 < intercepts["calibrated"] < 0.5 < intercepts["underestimates"]
     assert result.best == "calibrated"  # intercept nearest 0, not the most negative one
-    assert result._ranked_models()[0] == "calibrated"
+    assert result.ranked_models()[0] == "calibrated"
 
 
 def test_every_metric_has_a_direction_and_best_first_follows_it():
@@ -235,8 +252,11 @@ def test_clear_errors_for_impossible_requests(data):
     few = y.copy()
     few[:] = 0
     few.iloc[:3] = 1
-    with pytest.raises(ValueError, match=r"5 folds need at least 5 distinct patients in each class.*\(disease\) "
-                                         r"has only 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"5 folds need at least 5 distinct patients in each class.*\(disease\) "
+        r"has only 3",
+    ):
         cross_validate_models({"a": RecordingClassifier()}, X, few)
     with pytest.raises(ValueError, match=r"5 folds need at least 5 patients in each class.*\(disease\) has only 3"):
         make_splits(few, 5, 1)  # without groups, rows are counted
@@ -300,13 +320,53 @@ def test_verdict_words():
     assert verdict(0.01) == "worse than the best (p = 0.01)"
     assert verdict(0.0001) == "worse than the best (p < 0.001)"
     assert verdict(1.0, is_best=True) == "best by ROC AUC"
+    assert verdict(float("nan")) == "not enough folds to compare"
+    assert [p_value_text(p) for p in (0.041, 0.001, 0.00099)] == ["p = 0.041", "p = 0.001", "p < 0.001"]
+
+
+def _summary_only_result(means: dict[str, dict[str, float]], compare_metric: str) -> ComparisonResult:
+    """A ComparisonResult holding only a summary: {model: {metric: mean}}."""
+    summary = pd.DataFrame(
+        [
+            {"model": model, "metric": metric, "mean": mean, "std": 0.0, "ci_low": mean, "ci_high": mean}
+            for model, row in means.items()
+            for metric, mean in row.items()
+        ]
+    )
+    return ComparisonResult(
+        folds=pd.DataFrame(),
+        summary=summary,
+        oof={},
+        paired_tests=pd.DataFrame(),
+        best="",
+        splits=[],
+        y=np.array([]),
+        n_splits=2,
+        n_repeats=1,
+        seed=0,
+        compare_metric=compare_metric,
+        models=list(means),
+    )
+
+
+def test_ranked_models_follows_the_compare_metric_direction_and_puts_undefined_means_last():
+    means = {
+        "undefined": {"roc_auc": float("nan"), "brier": float("nan")},
+        "sharp": {"roc_auc": 0.9, "brier": 0.20},
+        "careful": {"roc_auc": 0.8, "brier": 0.10},
+    }
+    by_auc = _summary_only_result(means, "roc_auc")
+    assert by_auc.ranked_models() == ["sharp", "careful", "undefined"]  # higher is better
+    assert list(by_auc.wide("mean").index) == by_auc.ranked_models()  # the tables follow it
+    assert _summary_only_result(means, "brier").ranked_models() == ["careful", "sharp", "undefined"]  # lower
 
 
 # ---------------------------------------------------------------- repeated patients
 def test_repeated_patients_share_a_fold_by_default_and_mixing_them_inflates_the_scores():
-    from model.evaluation.classical import classical_models
-    from model.data.schema import FEATURE_NAMES
     from _kaggle_copy import kaggle_1025_frame, total_seen
+
+    from model.data.schema import FEATURE_NAMES
+    from model.evaluation.classical import classical_models
 
     frame = kaggle_1025_frame()
     X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()

@@ -1,12 +1,24 @@
 """model/clinic/explain.py: per-feature contributions, grouped one-hot columns, the model-agnostic fallback."""
+
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
-from _predict_models import ann_with_dropout, cleveland, logistic
+from _predict_models import ann_with_dropout, ann_with_nameless_preprocessing, cleveland, logistic
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.pipeline import Pipeline
 
-from model.clinic.explain import NOT_GIVEN, Explainer, contributions_are_complete, explain_patient
+from model.clinic.explain import (
+    NOT_GIVEN,
+    POSTPROCESSED_OUTPUT,
+    UNGROUPED_INPUTS,
+    Explainer,
+    contributions_are_complete,
+    explain_patient,
+)
+from model.clinic.patient_checks import check_patient, typical_patient
 from model.data.preprocessing import feature_groups
-from model.clinic.risk import check_patient, typical_patient
 from model.data.schema import FEATURE_NAMES
 
 
@@ -68,7 +80,6 @@ def test_explanations_are_reproducible(patient):
     pd.testing.assert_series_equal(first, again)
 
 
-
 @pytest.mark.parametrize("make", [ann_with_dropout, logistic])
 def test_reference_data_without_a_feature_still_explains(patient, make):
     # e.g. the Swiss site never records cholesterol: the reference patient's value is imputed.
@@ -76,3 +87,74 @@ def test_reference_data_without_a_feature_still_explains(patient, make):
     explanation = Explainer(make(), reference, "no cholesterol").explain(patient)
     assert np.isfinite(explanation.contributions).all()
     assert np.isnan(typical_patient(reference)["chol"])
+
+
+# ---- a network explained by Shapley value sampling says so, and the log says why -----------------------
+
+
+def _explainer_warnings(caplog):
+    return [r for r in caplog.records if r.name == "model.clinic.explain" and r.levelno == logging.WARNING]
+
+
+def test_gradients_are_the_method_for_a_network_and_no_fallback_is_reported(patient, caplog):
+    with caplog.at_level(logging.WARNING, logger="model.clinic.explain"):
+        explanation = explain_patient(ann_with_dropout(), patient, cleveland())
+    assert "Integrated Gradients" in explanation.method
+    assert explanation.fallback_reason is None and explanation.fallback_text() is None
+    assert _explainer_warnings(caplog) == []
+
+
+def test_a_logistic_model_uses_shapley_sampling_as_its_method_not_as_a_fallback(patient, caplog):
+    with caplog.at_level(logging.WARNING, logger="model.clinic.explain"):
+        explanation = explain_patient(logistic(), patient, cleveland())
+    assert "Shapley" in explanation.method and explanation.fallback_reason is None
+    assert _explainer_warnings(caplog) == []
+
+
+def test_a_network_whose_inputs_cannot_be_grouped_falls_back_loudly(patient, caplog):
+    with caplog.at_level(logging.WARNING, logger="model.clinic.explain"):
+        explainer = Explainer(ann_with_nameless_preprocessing(), cleveland(), "Cleveland")
+        explanation = explainer.explain(patient)
+    assert not explainer.uses_gradients
+    assert "Shapley" in explanation.method and explanation.fallback_reason == UNGROUPED_INPUTS
+    assert "Integrated Gradients" in explanation.fallback_text() and "Shapley" in explanation.fallback_text()
+    assert contributions_are_complete(explanation, tolerance=1e-9)
+    (record,) = _explainer_warnings(caplog)
+    assert "Shapley" in record.getMessage()
+    assert record.exc_info is not None and record.exc_info[0] is AttributeError  # the swallowed error, with traceback
+
+
+class HalvedOutput(ClassifierMixin, BaseEstimator):
+    """A final step that reports its network's probability changed, as a calibration step would."""
+
+    def __init__(self, inner=None):
+        self.inner = inner
+
+    def fit(self, X, y):
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    @property
+    def network_(self):
+        return self.inner.network_
+
+    @property
+    def classes_(self):
+        return self.inner.classes_
+
+    def predict_proba(self, X):
+        disease = 0.5 * self.inner.predict_proba(X)[:, 1]
+        return np.column_stack([1.0 - disease, disease])
+
+
+def test_a_network_whose_output_is_changed_falls_back_loudly(patient, caplog):
+    fitted = ann_with_dropout()
+    pipeline = Pipeline([("preprocess", fitted[:-1]), ("halved", HalvedOutput(fitted[-1]))])
+    with caplog.at_level(logging.WARNING, logger="model.clinic.explain"):
+        explanation = Explainer(pipeline, cleveland(), "Cleveland").explain(patient)
+    assert "Shapley" in explanation.method and explanation.fallback_reason == POSTPROCESSED_OUTPUT
+    assert explanation.total == pytest.approx(explanation.probability - explanation.baseline_probability, abs=1e-9)
+    (record,) = _explainer_warnings(caplog)
+    assert "Shapley" in record.getMessage() and "HalvedOutput" in record.getMessage()

@@ -1,4 +1,5 @@
 """model.exploration: statistics of the Data Exploration page, checked against independent peers."""
+
 from __future__ import annotations
 
 import math
@@ -64,9 +65,15 @@ def test_a_feature_with_one_outcome_only_gets_no_p_value():
 
 
 @settings(max_examples=300, deadline=None)
-@given(name=st.sampled_from(FEATURE_NAMES),
-       value=st.one_of(st.floats(min_value=-1e4, max_value=1e4), st.sampled_from([math.inf, -math.inf, 0.5, 2.5]),
-                       st.integers(min_value=-10, max_value=800), st.sampled_from(["abc", "", "7"])))
+@given(
+    name=st.sampled_from(FEATURE_NAMES),
+    value=st.one_of(
+        st.floats(min_value=-1e4, max_value=1e4),
+        st.sampled_from([math.inf, -math.inf, 0.5, 2.5]),
+        st.integers(min_value=-10, max_value=800),
+        st.sampled_from(["abc", "", "7"]),
+    ),
+)
 def test_vectorised_limit_check_agrees_with_the_schema(name, value):
     item = feature(name)
     flagged = bool(ex.invalid_mask(pd.Series([value], dtype=object), item).iloc[0])
@@ -77,9 +84,9 @@ def test_vectorised_limit_check_agrees_with_the_schema(name, value):
 
 def test_quality_report_finds_impossible_values_zeros_gaps_and_duplicates(cleveland):
     frame = cleveland.head(10).copy()
-    frame.loc[0, "age"] = 200            # above the hard limit
-    frame.loc[1, "cp"] = 9               # not a code
-    frame.loc[2, "chol"] = 0             # "not measured" written as 0
+    frame.loc[0, "age"] = 200  # above the hard limit
+    frame.loc[1, "cp"] = 9  # not a code
+    frame.loc[2, "chol"] = 0  # "not measured" written as 0
     frame.loc[3, "thalach"] = np.nan
     frame = pd.concat([frame, frame.iloc[[5, 5]]], ignore_index=True)  # two copies of row 5
     report = ex.quality_report(frame)
@@ -137,7 +144,8 @@ def test_correlation_matrix_is_a_correlation_matrix(cleveland):
     np.testing.assert_allclose(np.diag(matrix), 1.0)
     np.testing.assert_allclose(matrix, matrix.T)
     assert matrix.loc["age", "thalach"] == pytest.approx(
-        cleveland[["age", "thalach"]].corr(method="spearman").iloc[0, 1])
+        cleveland[["age", "thalach"]].corr(method="spearman").iloc[0, 1]
+    )
     with pytest.raises(ValueError, match="method"):
         ex.correlation_matrix(cleveland, "magic")
 
@@ -192,8 +200,10 @@ def test_codebook_restates_nothing_but_the_schema():
 
 
 def test_site_summary_of_the_four_uci_sites(shared_data_dir):
-    frames = {site: read_uci_processed(shared_data_dir / f"processed.{site}.data", site=site)
-              for site in ("cleveland", "hungarian", "switzerland", "va")}
+    frames = {
+        site: read_uci_processed(shared_data_dir / f"processed.{site}.data", site=site)
+        for site in ("cleveland", "hungarian", "switzerland", "va")
+    }
     combined = combine_sites(frames)
     summary = ex.site_summary(combined).set_index("site")
     assert summary["patients"].to_dict() == {"cleveland": 303, "hungarian": 294, "switzerland": 123, "va": 200}
@@ -205,6 +215,7 @@ def test_site_summary_of_the_four_uci_sites(shared_data_dir):
 
 
 # --------------------------------------------------------------------------- removing repeated patients
+
 
 def _with_repeats(cleveland: pd.DataFrame) -> pd.DataFrame:
     """The built-in rows, 40 of them again, and one repeat whose outcome disagrees with its first copy."""

@@ -1,14 +1,15 @@
 """The Explore page's "remove the repeats" button: it deduplicates the session's dataset and can be undone."""
+
 from __future__ import annotations
 
 import pandas as pd
 from _apptest import page_text
+from _kaggle_copy import kaggle_1025_frame
 from streamlit.testing.v1 import AppTest
 
 from dashboard.explore_views import BUTTON_DEDUPLICATE, BUTTON_RESTORE, WIDGET_CONFLICT_POLICY
 from dashboard.state import KEY_DATASET, SOURCE_UPLOAD, DatasetChoice
 from model.data import exploration as ex
-from _kaggle_copy import kaggle_1025_frame
 
 TIMEOUT = 180
 

@@ -1,4 +1,5 @@
 """The Explore upload asks for the coding of a file that fits two, with a preview of both readings (AppTest)."""
+
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
@@ -16,7 +17,8 @@ def _ambiguous_kaggle_rows():
     fits_both = (kaggle["cp"] != 0) & (kaggle["slope"] != 0) & (kaggle["ca"] != 4) & ~kaggle["thal"].isin([0, 1, 2])
     # 4 patients with Kaggle target 0 (disease) and 8 with 1: the readings give 4 and 8 of 12 with disease
     chosen = (kaggle[fits_both & (kaggle["target"] == 0)].index[:4]).union(
-        kaggle[fits_both & (kaggle["target"] == 1)].index[:8])
+        kaggle[fits_both & (kaggle["target"] == 1)].index[:8]
+    )
     return kaggle.loc[chosen], cleveland.loc[chosen]
 
 
@@ -55,8 +57,10 @@ def test_an_ambiguous_upload_offers_both_readings_and_reads_the_chosen_one():
 
     at.button(key="explore.coding.kaggle").click().run()
     assert not at.exception
-    assert "heart.csv is now the dataset for every page (12 patients, read in the Kaggle coding as you chose)" in \
-        "\n".join(s.value for s in at.success)
+    assert (
+        "heart.csv is now the dataset for every page (12 patients, read in the Kaggle coding as you chose)"
+        in "\n".join(s.value for s in at.success)
+    )
     assert "DATASET IN USE: Uploaded: heart.csv" in _texts(at)
     chosen = at.session_state[state.KEY_DATASET].frame
     assert chosen["target"].tolist() == uci_rows["target"].tolist()  # the Kaggle target, inverted on reading

@@ -3,6 +3,7 @@
 Count-based: no test asserts how long anything took; joins have generous timeouts only so a
 broken job fails the test instead of hanging it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -155,7 +156,7 @@ def test_cancelled_passes_through_except_exception_blocks():
     with pytest.raises(Cancelled):
         try:
             raise_if_cancelled(event)
-        except Exception:  # noqa: BLE001 - what model.evaluation does around each model
+        except Exception:  # what model.evaluation does around each model
             pytest.fail("Cancelled was caught as an ordinary error")
     raise_if_cancelled(None)
     raise_if_cancelled(threading.Event())
@@ -164,6 +165,7 @@ def test_cancelled_passes_through_except_exception_blocks():
 # ---- the heartbeat watchdog, on an injected clock ---------------------------------------------
 def blocking_work(release: threading.Event):
     """Reports in a loop until cancelled (or released), as a long comparison would."""
+
     def work(progress, stop_event):
         count = 0
         while not release.is_set():
@@ -178,8 +180,9 @@ def blocking_work(release: threading.Event):
 def test_the_watchdog_cancels_only_after_the_heartbeat_timeout():
     clock, release = FakeClock(), threading.Event()
     before = compute_slots.slots_in_use()
-    job = Job(blocking_work(release), "Test job", "busy", heartbeat_timeout=20.0, clock=clock,
-              watchdog_poll=3600.0)  # the check is driven by hand below
+    job = Job(
+        blocking_work(release), "Test job", "busy", heartbeat_timeout=20.0, clock=clock, watchdog_poll=3600.0
+    )  # the check is driven by hand below
     in_thread(job.start)
     try:
         clock.advance(15.0)
@@ -232,8 +235,15 @@ def test_a_session_busy_with_a_long_page_run_is_not_taken_for_gone():
     """Its script thread is still running (a slow page on a loaded server): the silence counts from when that
     thread was last seen running; once the thread has ended, the usual timeout applies."""
     clock, release, page_run_done = FakeClock(), threading.Event(), threading.Event()
-    job = Job(blocking_work(release), "Test job", "busy", heartbeat_timeout=20.0, clock=clock,
-              watchdog_poll=3600.0, busy_limit=300.0)
+    job = Job(
+        blocking_work(release),
+        "Test job",
+        "busy",
+        heartbeat_timeout=20.0,
+        clock=clock,
+        watchdog_poll=3600.0,
+        busy_limit=300.0,
+    )
 
     def long_page_run():
         job.start()  # the page starts the job, then keeps running for a long time
@@ -261,8 +271,15 @@ def test_a_session_busy_with_a_long_page_run_is_not_taken_for_gone():
 
 def test_a_thread_busy_for_longer_than_the_busy_limit_counts_as_gone():
     clock, release, hold = FakeClock(), threading.Event(), threading.Event()
-    job = Job(blocking_work(release), "Test job", "busy", heartbeat_timeout=20.0, clock=clock,
-              watchdog_poll=3600.0, busy_limit=300.0)
+    job = Job(
+        blocking_work(release),
+        "Test job",
+        "busy",
+        heartbeat_timeout=20.0,
+        clock=clock,
+        watchdog_poll=3600.0,
+        busy_limit=300.0,
+    )
     stuck = threading.Thread(target=lambda: (job.start(), hold.wait()))
     stuck.start()
     try:

@@ -10,7 +10,7 @@ from model.nn.network import MLP, activation_curve, layer_names, linear_layers, 
 
 
 def make_network(activations=("tanh", "relu"), units=(6, 4), dropout=0.0, n_inputs=5, **changes) -> MLP:
-    layers = [LayerConfig(u, a, dropout) for u, a in zip(units, activations)]
+    layers = [LayerConfig(u, a, dropout) for u, a in zip(units, activations, strict=True)]
     return MLP(ANNConfig(hidden_layers=layers, **changes), n_inputs)
 
 
@@ -34,7 +34,7 @@ def test_perceptron_is_one_linear_neuron():
 def test_initialisation_scale_and_zero_biases(init):
     config = ANNConfig(hidden_layers=[LayerConfig(400, "relu")], init=init, init_sigma=0.05)
     first = MLP(config, 300).layers[0]
-    expected = {"normal": 0.05, "xavier": (2 / (300 + 400)) ** 0.5 * 2 ** 0.5, "kaiming": (2 / 300) ** 0.5}[init]
+    expected = {"normal": 0.05, "xavier": (2 / (300 + 400)) ** 0.5 * 2**0.5, "kaiming": (2 / 300) ** 0.5}[init]
     assert first.weight.std().item() == pytest.approx(expected, rel=0.03)
     assert first.weight.mean().abs().item() < expected / 20
     assert torch.count_nonzero(first.bias) == 0
@@ -42,7 +42,7 @@ def test_initialisation_scale_and_zero_biases(init):
 
 def test_same_seed_same_initial_weights_and_different_seed_different():
     a, b, c = make_network(seed=3), make_network(seed=3), make_network(seed=4)
-    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters(), strict=True):
         assert torch.equal(pa, pb)
         if pa.dim() > 1:
             assert not torch.equal(pa, pc)
@@ -56,7 +56,7 @@ def test_autograd_gradients_equal_finite_differences_in_float64(activation):
     names = [name for name, _ in network.named_parameters()]
 
     def loss(*params):
-        logits = functional_call(network, dict(zip(names, params)), (x,))
+        logits = functional_call(network, dict(zip(names, params, strict=True)), (x,))
         return F.binary_cross_entropy_with_logits(logits, y)
 
     params = tuple(p.detach().clone().requires_grad_(True) for p in network.parameters())
@@ -65,7 +65,7 @@ def test_autograd_gradients_equal_finite_differences_in_float64(activation):
 
 def engine_gradients(engine: StackedMLP) -> list[torch.Tensor]:
     """The engine's gradient buffer as one (K, ...) tensor per parameter, weight then bias per layer."""
-    return [g for pair in zip(engine.weight_grads, engine.bias_grads) for g in pair]
+    return [g for pair in zip(engine.weight_grads, engine.bias_grads, strict=True) for g in pair]
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -86,7 +86,7 @@ def test_hand_written_backprop_equals_autograd(activation, weighted):
     scale = (weight if weighted else torch.ones(10, dtype=torch.float64)) / 10
     logits = engine.backprop(x.unsqueeze(0), y.view(1, 10, 1), scale.view(1, 10, 1))
     assert torch.allclose(logits.view(-1), network(x).detach())
-    for expected, got in zip(autograd, engine_gradients(engine)):
+    for expected, got in zip(autograd, engine_gradients(engine), strict=True):
         assert torch.allclose(got[0], expected, atol=1e-12, rtol=1e-9)
 
 
@@ -111,7 +111,7 @@ def test_stacked_backprop_gives_each_network_its_own_autograd_gradients(activati
         assert torch.allclose(logits[k, :, 0], network(x[k]).detach())
         network.zero_grad()
         F.binary_cross_entropy_with_logits(network(x[k, :m]), y[k, :m, 0], weight=weight[k, :m, 0]).backward()
-        for p, got in zip(network.parameters(), engine_gradients(engine)):
+        for p, got in zip(network.parameters(), engine_gradients(engine), strict=True):
             assert torch.allclose(got[k], p.grad, atol=1e-12, rtol=1e-9)
 
 
@@ -125,13 +125,13 @@ def test_hand_written_backprop_with_dropout_equals_autograd_for_the_same_mask():
     # Replay the same masks with autograd: re-draw them from the same seed the same way.
     generator = torch.Generator().manual_seed(5)
     h = x
-    for linear, f, p in zip(network.layers[:-1], [torch.relu, torch.tanh], network.dropouts):
+    for linear, f, p in zip(network.layers[:-1], [torch.relu, torch.tanh], network.dropouts, strict=True):
         h = f(F.linear(h, linear.weight, linear.bias))
         h = h * torch.empty_like(h).bernoulli_(1 - p, generator=generator).div_(1 - p)
     replay = F.linear(h, network.layers[-1].weight, network.layers[-1].bias).squeeze(-1)
     assert torch.allclose(replay, logits.view(-1))
     grads = torch.autograd.grad(F.binary_cross_entropy_with_logits(replay, y), list(network.parameters()))
-    for expected, got in zip(grads, manual):
+    for expected, got in zip(grads, manual, strict=True):
         assert torch.allclose(got, expected, atol=1e-12)
 
 
@@ -142,7 +142,7 @@ def test_a_bound_network_shows_the_engines_current_weights_and_keeps_them_when_u
     with torch.no_grad():
         engine.theta.mul_(2.0)  # what an optimizer step does: in place on θ
     x = torch.randn(4, 5)
-    for layer, W, b in zip(network.layers, engine.weights, engine.biases):
+    for layer, W, b in zip(network.layers, engine.weights, engine.biases, strict=True):
         assert torch.equal(layer.weight, W[0]) and torch.equal(layer.bias, b[0])
     during = network.evaluate(x)
     assert torch.allclose(during, engine.forward(x.unsqueeze(0))[0])
@@ -150,8 +150,11 @@ def test_a_bound_network_shows_the_engines_current_weights_and_keeps_them_when_u
     with torch.no_grad():
         engine.theta.zero_()
     assert torch.equal(network.evaluate(x), during)  # the module has its own memory again
-    assert list(network.state_dict()) == names == ["layers.0.weight", "layers.0.bias", "layers.1.weight",
-                                                   "layers.1.bias", "layers.2.weight", "layers.2.bias"]
+    assert (
+        list(network.state_dict())
+        == names
+        == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.2.weight", "layers.2.bias"]
+    )
     assert all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in network.parameters())
 
 
@@ -197,8 +200,9 @@ def test_activation_curve_matches_known_derivatives(name):
         np.testing.assert_allclose(dy, expected[name][1], atol=1e-12)
     else:  # gelu: check the derivative numerically
         h = 1e-6
-        np.testing.assert_allclose(dy, (activation_curve(name, x + h)[0] - activation_curve(name, x - h)[0]) / (2 * h),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            dy, (activation_curve(name, x + h)[0] - activation_curve(name, x - h)[0]) / (2 * h), atol=1e-6
+        )
 
 
 def test_activation_curve_rejects_unknown_names():

@@ -1,14 +1,14 @@
 """Repeated patients never straddle a training and a test part (model.splits and every split that uses it)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from _kaggle_copy import kaggle_1025_frame, seen_test_rows, total_seen
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from model.data.datasets import load_dataset
-from model.evaluation.cross_validation import make_splits
-from model.serving.runs import split_frame
 from model.data.schema import FEATURE_NAMES
 from model.data.splits import (
     grouped_holdout,
@@ -17,7 +17,8 @@ from model.data.splits import (
     straddling_patients,
     stratified_group_splits,
 )
-from _kaggle_copy import kaggle_1025_frame, seen_test_rows, total_seen
+from model.evaluation.cross_validation import make_splits
+from model.serving.runs import split_frame
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +69,14 @@ def test_grouped_repeated_folds_keep_patients_together_and_test_every_row_once_p
     assert straddling_patients(splits, ids) == 0
     assert total_seen(kaggle[list(FEATURE_NAMES)], splits) == 0  # the slow reference agrees
     for repeat in range(3):
-        tested = np.concatenate([test for _, test in splits[5 * repeat:5 * repeat + 5]])
+        tested = np.concatenate([test for _, test in splits[5 * repeat : 5 * repeat + 5]])
         assert np.array_equal(np.sort(tested), np.arange(len(y)))
     for train, test in splits:  # stratified: every fold within 6 points of the overall prevalence
         assert abs(y[test].mean() - y.mean()) < 0.06 and len(np.intersect1d(train, test)) == 0
     firsts = [tuple(test) for _, test in splits[0:5]]
     assert [tuple(test) for _, test in splits[5:10]] != firsts  # each repeat shuffles anew
     again = make_splits(y, 5, 3, 0, groups=ids)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again))  # and the seed fixes them
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again, strict=True))  # and the seed fixes them
     assert [tuple(t) for _, t in make_splits(y, 5, 1, 1, groups=ids)] != firsts
 
 
@@ -106,16 +107,24 @@ def test_grouped_holdout_keeps_patients_on_one_side_near_the_asked_size(kaggle):
 def test_split_frame_groups_repeats_and_is_train_test_split_on_clean_data(kaggle, distinct):
     X_train, X_val, y_train, y_val = split_frame(kaggle, 0.2, 0)
     assert len(X_train) + len(X_val) == 1025
-    assert seen_test_rows(pd.concat([X_train, X_val], ignore_index=True),
-                          np.arange(len(X_train)), np.arange(len(X_train), 1025)) == 0
+    assert (
+        seen_test_rows(
+            pd.concat([X_train, X_val], ignore_index=True), np.arange(len(X_train)), np.arange(len(X_train), 1025)
+        )
+        == 0
+    )
     X = distinct[list(FEATURE_NAMES)]
     y = distinct["target"].astype(int).to_numpy()
     expected = train_test_split(X, y, test_size=0.25, random_state=3, stratify=y)
     for ours, theirs in zip(split_frame(distinct, 0.25, 3), expected, strict=True):
         assert np.array_equal(np.asarray(ours), np.asarray(theirs), equal_nan=True)
     mixed = split_frame(kaggle, 0.2, 0, keep_patients_together=False)  # the old way, kept on request
-    assert seen_test_rows(pd.concat([mixed[0], mixed[1]], ignore_index=True),
-                          np.arange(len(mixed[0])), np.arange(len(mixed[0]), 1025)) > 100
+    assert (
+        seen_test_rows(
+            pd.concat([mixed[0], mixed[1]], ignore_index=True), np.arange(len(mixed[0])), np.arange(len(mixed[0]), 1025)
+        )
+        > 100
+    )
 
 
 def test_training_run_knows_its_repeats(kaggle):

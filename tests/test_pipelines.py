@@ -1,13 +1,14 @@
 """ann_pipeline / pipeline_from_config and the presets."""
+
 import numpy as np
 import pytest
 from sklearn.base import clone
 
-from model.nn.config import ConfigError
 from model.data.datasets import load_dataset
-from model.evaluation.pipelines import ann_pipeline, pipeline_from_config
-from model.nn.presets import PRESET_DESCRIPTIONS, PRESETS, RECOMMENDED
 from model.data.preprocessing import features_and_target
+from model.evaluation.pipelines import ann_pipeline, pipeline_from_config
+from model.nn.config import ConfigError
+from model.nn.presets import PRESET_DESCRIPTIONS, PRESETS, RECOMMENDED
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +24,19 @@ def test_no_arguments_build_the_recommended_network():
 
 def test_keywords_reach_the_network(data):
     X, y = data
-    pipeline = ann_pipeline(hidden_units=[6, 3], activation="tanh", dropout=0.1, optimizer="rmsprop",
-                            learning_rate=0.005, batch_size=None, epochs=4, weight_decay=1e-4,
-                            early_stopping=True, seed=3, device="cpu")
+    pipeline = ann_pipeline(
+        hidden_units=[6, 3],
+        activation="tanh",
+        dropout=0.1,
+        optimizer="rmsprop",
+        learning_rate=0.005,
+        batch_size=None,
+        epochs=4,
+        weight_decay=1e-4,
+        early_stopping=True,
+        seed=3,
+        device="cpu",
+    )
     config = pipeline.named_steps["ann"].config()
     assert [layer.units for layer in config.hidden_layers] == [6, 3]
     assert config.optimizer == "rmsprop" and config.batch_size is None and config.early_stopping
@@ -62,7 +73,7 @@ def test_presets_are_valid_and_say_what_they_are():
     for config in PRESETS.values():
         config.validate()
     assert PRESETS["recommended"] is RECOMMENDED
-    assert PRESETS["perceptron"].hidden_layers == []
+    assert len(PRESETS["perceptron"].hidden_layers) == 0  # a list or, since ANNConfig stores tuples, ()
     assert len(PRESETS["one_hidden"].hidden_layers) == 1
     deep = PRESETS["deep_dropout"].hidden_layers
     assert [layer.units for layer in deep] == [64, 32, 16] and all(layer.dropout == 0.5 for layer in deep)

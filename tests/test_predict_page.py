@@ -1,14 +1,15 @@
 """The patient-risk page in Streamlit's AppTest: fill the form, read the risk."""
+
 import numpy as np
 import pytest
-from _predict_models import ann_with_dropout, cleveland
+from _predict_models import ann_with_dropout, ann_with_nameless_preprocessing, cleveland, logistic
 from streamlit.testing.v1 import AppTest
 
 from dashboard import predict_form
 from dashboard.state import KEY_ACTIVE_MODEL, KEY_DATASET, SOURCE_UPLOAD, ActiveModel, DatasetChoice
-from model.serving.bundle import DEFAULT_BUNDLE
 from model.clinic.risk import check_patient, mmol_to_mgdl, predict_risk, typical_patient, what_if
 from model.data.schema import feature
+from model.serving.bundle import DEFAULT_BUNDLE
 
 APP = "../app.py"
 PAGE = "app_pages/predict.py"
@@ -188,7 +189,8 @@ def test_exercise_test_values_can_be_unknown(at):
         box.select_index(box.options.index(predict_form.UNKNOWN_OPTION))
     at.number_input(key="predict.field.oldpeak").set_value(None).run()
     assert not at.exception and shown_risk(at) == expected_risk(
-        dict(typical_patient(cleveland()), slope=None, exang=None, oldpeak=None))
+        dict(typical_patient(cleveland()), slope=None, exang=None, oldpeak=None)
+    )
 
 
 def test_an_atypical_patient_is_flagged_beside_the_risk(at):
@@ -203,6 +205,20 @@ def test_an_atypical_patient_is_flagged_beside_the_risk(at):
 def test_a_model_without_its_training_data_says_so_on_the_page():
     at = open_page(ActiveModel("Uploaded model", ann_with_dropout(), {}))
     assert "are not available" in texts(at.warning) and "built-in Cleveland data instead" in texts(at.warning)
+    assert shown_risk(at) is not None
+
+
+def test_a_network_explained_by_the_fallback_method_says_so_on_the_page():
+    at = open_page(ActiveModel("Wrapped network", ann_with_nameless_preprocessing(), {}, training_data=cleveland()))
+    assert "Integrated Gradients, the usual method for a neural network, could not be used" in texts(at.warning)
+    assert "Method: Shapley value sampling" in texts(at.caption)
+    assert "Monte Carlo dropout" in texts(at.markdown)  # the interval does not depend on the grouping
+
+
+def test_a_model_without_an_interval_says_why_on_the_page():
+    at = open_page(ActiveModel("Logistic regression", logistic(), {}, training_data=cleveland()))
+    assert "No uncertainty interval: this model is not a neural network" in texts(at.markdown)
+    assert "could not be used" not in texts(at.warning)  # Shapley sampling is its method, not a fallback
     assert shown_risk(at) is not None
 
 

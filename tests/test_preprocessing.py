@@ -1,13 +1,20 @@
 """Preprocessing: schema-driven columns, NaN handling, and no leakage from rows it was not fitted on."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from model.data.datasets import load_dataset
-from model.evaluation.pipelines import ann_pipeline
-from model.data.preprocessing import N_OUTPUTS, feature_groups, features_and_target, group_of_column
-from model.data.preprocessing import make_preprocessor, output_feature_names
+from model.data.preprocessing import (
+    N_OUTPUTS,
+    feature_groups,
+    features_and_target,
+    group_of_column,
+    make_preprocessor,
+    output_feature_names,
+)
 from model.data.schema import BINARY, CATEGORICAL, FEATURE_NAMES, NUMERIC, feature
+from model.evaluation.pipelines import ann_pipeline
 
 
 @pytest.fixture(scope="module")

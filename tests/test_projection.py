@@ -1,10 +1,17 @@
 """The 2-D projection and the decision-boundary grid: fitted on training rows only, and the grid's
 pre-image lies on the PCA plane so the network is asked about points of that plane."""
+
 import numpy as np
 import pytest
 
 from model.data.projection import boundary_grid, probability_grid, project_patients
-from model.evaluation.thresholds import calibration, operating_point, precision_recall, roc, sensitivity_specificity_curve
+from model.evaluation.thresholds import (
+    calibration,
+    operating_point,
+    precision_recall,
+    roc,
+    sensitivity_specificity_curve,
+)
 
 
 @pytest.fixture

@@ -1,19 +1,24 @@
-"""model/clinic/risk.py: limits, units, unknowns, bands, uncertainty, what-if, population, batch scoring."""
+"""model/clinic/risk.py and the modules it was split into: limits, units, unknowns, bands, uncertainty,
+what-if, population, batch scoring."""
+
+import logging
 import math
 import threading
 import time
+from itertools import pairwise
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from _predict_models import ann_with_dropout, ann_without_dropout, cleveland, logistic
-
 from sklearn.datasets import make_classification
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-from model.clinic import risk
-from model.nn.config import ANNConfig, LayerConfig
-from model.nn.network import MLP
+from model.clinic import batch_scoring, risk
+from model.clinic.interval import NoIntervalReason
 from model.clinic.risk import (
     CHOLESTEROL_MGDL_PER_MMOL,
     RISK_BANDS,
@@ -34,7 +39,11 @@ from model.clinic.risk import (
     typical_patient,
     what_if,
 )
+from model.data.csv_import import read_user_csv
+from model.data.import_report import ImportResult
 from model.data.schema import FEATURES, feature
+from model.nn.config import ANNConfig, LayerConfig
+from model.nn.network import MLP
 from model.nn.training import train
 
 
@@ -44,6 +53,7 @@ def patient():
 
 
 # ---- units ----------------------------------------------------------------------------
+
 
 def test_cholesterol_factor_is_the_exact_one():
     assert CHOLESTEROL_MGDL_PER_MMOL == 38.67
@@ -60,14 +70,26 @@ def test_cholesterol_round_trip_through_the_form_precision(mg):
 
 # ---- bands and frequencies ------------------------------------------------------------
 
+
 def test_bands_tile_zero_to_one_without_gaps():
     assert RISK_BANDS[0].lower == 0.0 and RISK_BANDS[-1].upper == 1.0
-    for below, above in zip(RISK_BANDS, RISK_BANDS[1:]):
+    for below, above in pairwise(RISK_BANDS):
         assert below.upper == above.lower
 
 
-@pytest.mark.parametrize("p, name", [(0.0, "Low"), (0.1499, "Low"), (0.15, "Intermediate"), (0.4999, "Intermediate"),
-                                     (0.5, "Elevated"), (0.8499, "Elevated"), (0.85, "High"), (1.0, "High")])
+@pytest.mark.parametrize(
+    "p, name",
+    [
+        (0.0, "Low"),
+        (0.1499, "Low"),
+        (0.15, "Intermediate"),
+        (0.4999, "Intermediate"),
+        (0.5, "Elevated"),
+        (0.8499, "Elevated"),
+        (0.85, "High"),
+        (1.0, "High"),
+    ],
+)
 def test_band_edges(p, name):
     assert band_for(p).name == name
     assert band_names([p])[0] == name
@@ -90,6 +112,7 @@ def test_natural_frequency(p, count):
 
 
 # ---- the patient form's checks --------------------------------------------------------
+
 
 def test_typical_patient_is_valid_and_uses_codes(patient):
     checked = check_patient(patient)
@@ -143,6 +166,7 @@ def test_invalid_patient_is_not_scored(patient):
 
 # ---- uncertainty ----------------------------------------------------------------------
 
+
 def test_mc_dropout_interval_for_a_network_with_dropout(patient):
     pipeline = ann_with_dropout()
     network = pipeline[-1].network_
@@ -158,14 +182,66 @@ def test_mc_dropout_interval_for_a_network_with_dropout(patient):
     assert result.probability == pytest.approx(positive_probability(pipeline, check_patient(patient).frame())[0])
 
 
-@pytest.mark.parametrize("make, reason", [(ann_without_dropout, "without dropout"), (logistic, "not a neural network")])
-def test_no_interval_says_why(patient, make, reason):
-    interval = predict_risk(make(), patient).interval
-    assert not interval.available and reason in interval.detail
+@pytest.mark.parametrize(
+    "make, reason, words",
+    [
+        (ann_without_dropout, NoIntervalReason.NO_DROPOUT, "without dropout"),
+        (logistic, NoIntervalReason.NOT_A_NETWORK, "not a neural network"),
+    ],
+)
+def test_no_interval_says_why_and_logs_it(patient, make, reason, words, caplog):
+    with caplog.at_level(logging.INFO, logger="model.clinic.interval"):
+        interval = predict_risk(make(), patient).interval
+    assert not interval.available and interval.no_interval_reason is reason and words in interval.detail
     assert "No uncertainty interval" in interval.text()
+    assert [r.getMessage() for r in caplog.records if r.name == "model.clinic.interval"] == [
+        f"no uncertainty interval for {'MLP' if make is ann_without_dropout else 'Pipeline'}: {reason}"
+    ]
+
+
+def test_an_interval_that_is_there_has_no_reason_for_being_missing(patient):
+    interval = predict_risk(ann_with_dropout(), patient).interval
+    assert interval.available and interval.no_interval_reason is None
+
+
+class _ForeignNetwork(torch.nn.Module):
+    """A torch network this app did not build: it has a probability but no dropout pass of ours."""
+
+    def predict_proba(self, x):
+        return torch.sigmoid(x.sum(dim=1))
+
+
+def test_a_network_that_cannot_be_sampled_is_a_logged_warning_not_a_silent_gap(patient, caplog):
+    pipeline = Pipeline([("scale", StandardScaler()), ("net", SimpleNamespace(network_=_ForeignNetwork()))])
+    with caplog.at_level(logging.WARNING, logger="model.clinic.interval"):
+        interval = mc_dropout_interval(pipeline, check_patient(patient).frame())
+    assert not interval.available and interval.no_interval_reason is NoIntervalReason.UNSUPPORTED_NETWORK
+    assert "not one this app built" in interval.detail
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "model.clinic.interval"]
+    assert len(warnings) == 1 and "_ForeignNetwork" in warnings[0].getMessage()
+
+
+def test_a_model_read_from_a_bundle_is_split_like_its_pipeline(patient):
+    from model.serving.bundle import LoadedModel
+
+    pipeline = ann_with_dropout()
+    preprocess, network = risk.split_network(LoadedModel(pipeline, {}))
+    assert network is pipeline[-1].network_ and preprocess.steps == pipeline[:-1].steps
+    loaded = mc_dropout_interval(LoadedModel(pipeline, {}), check_patient(patient).frame())
+    assert loaded == mc_dropout_interval(pipeline, check_patient(patient).frame())
+
+
+def test_a_model_that_is_not_a_pipeline_gets_no_interval_and_no_error(patient):
+    # A bare estimator is scored through its own predict_proba; nothing is indexed, nothing swallowed.
+    bare = logistic()[-1]
+    assert risk.split_network(bare) == (None, None)
+    assert (
+        mc_dropout_interval(bare, check_patient(patient).frame()).no_interval_reason is NoIntervalReason.NOT_A_NETWORK
+    )
 
 
 # ---- what-if and population -----------------------------------------------------------
+
 
 def test_what_if_scores_both_versions(patient):
     pipeline = ann_with_dropout()
@@ -201,12 +277,13 @@ def test_population_risks_cover_every_patient():
 
 # ---- batch scoring --------------------------------------------------------------------
 
+
 @pytest.fixture
 def batch():
     frame = cleveland().head(8).astype(object).reset_index(drop=True)
-    frame.loc[1, "age"] = "abc"                        # not a number
-    frame.loc[3, "chol"] = 5000                        # impossible
-    frame.loc[4, "ca"] = np.nan                        # unknown: imputed
+    frame.loc[1, "age"] = "abc"  # not a number
+    frame.loc[3, "chol"] = 5000  # impossible
+    frame.loc[4, "ca"] = np.nan  # unknown: imputed
     frame.loc[5, ["age", "sex", "cp", "trestbps", "chol", "fbs", "restecg"]] = np.nan  # too little left
     return frame
 
@@ -214,8 +291,8 @@ def batch():
 def test_batch_scores_valid_rows_and_lists_invalid_ones(batch):
     pipeline = logistic()
     result = score_batch(pipeline, batch)
-    assert list(result.invalid["row"]) == [2, 4, 6]     # 1-based, first patient below the header = 1
-    reasons = dict(zip(result.invalid["row"], result.invalid["reasons"]))
+    assert list(result.invalid["row"]) == [2, 4, 6]  # 1-based, first patient below the header = 1
+    reasons = dict(zip(result.invalid["row"], result.invalid["reasons"], strict=True))
     assert "'abc' is not a number" in reasons[2]
     assert reasons[4] == feature("chol").check(5000)
     assert "features given" in reasons[6]
@@ -262,16 +339,58 @@ def test_read_batch_csv_keeps_a_file_with_bad_rows(batch):
     data = cleveland().head(6).copy()
     data["chol"] = data["chol"].astype(object)
     data.loc[2, "chol"] = 5000
-    frame, report = read_batch_csv(_csv(data))
-    assert not report.ok  # the importer refuses it for training...
-    result = score_batch(logistic(), frame)  # ...but the other rows are still scored
+    imported = read_batch_csv(_csv(data))
+    assert not imported.report.ok  # the importer refuses it for training...
+    result = score_batch(logistic(), imported)  # ...but the other rows are still scored
     assert list(result.invalid["row"]) == [3] and len(result.scored) == 5
 
 
 def test_read_batch_csv_refuses_a_file_that_is_not_patients():
-    frame, report = read_batch_csv(b"name,score\nann,3\nbob,4\n")
-    assert frame is None and not report.ok
-    assert "missing column" in report.as_text()
+    imported = read_batch_csv(b"name,score\nann,3\nbob,4\n")
+    assert imported.frame is None and not imported.report.ok
+    assert "missing column" in imported.report.as_text()
+    with pytest.raises(BatchError, match="missing column"):
+        score_batch(logistic(), imported)
+
+
+def test_the_set_aside_rows_come_from_the_import_result_not_from_the_frame(monkeypatch):
+    """The importer's good rows are not checked again, and its set-aside rows are reported with its reasons:
+    nothing travels in frame.attrs or is guessed from the index name."""
+    data = cleveland().head(6).copy()
+    data["chol"] = data["chol"].astype(object)
+    data.loc[2, "chol"] = 5000
+    imported = read_batch_csv(_csv(data))
+    checked_again = []
+    monkeypatch.setattr(batch_scoring, "set_aside_bad_rows", lambda frame: checked_again.append(frame))
+    good = imported.frame.copy()
+    good.attrs.clear()  # whatever the importer does with attrs, the result is what counts
+    result = score_batch(logistic(), ImportResult(good, imported.report))
+    assert checked_again == []
+    assert list(result.invalid["row"]) == [3] and result.invalid["reasons"].item() == feature("chol").check(5000)
+    assert list(result.scored["row"]) == [1, 2, 4, 5, 6]
+
+
+def test_a_plain_frame_is_checked_as_the_importer_checks_a_file(batch):
+    # A notebook's frame, even one whose index is named like the importer's, is checked and numbered from 1.
+    named = batch.rename_axis("row")
+    result = score_batch(logistic(), named)
+    assert list(result.invalid["row"]) == [2, 4, 6] and list(result.scored["row"]) == [1, 3, 5, 7, 8]
+
+
+def test_an_import_read_for_training_is_scored_with_rows_numbered_from_one():
+    imported = read_user_csv(_csv(cleveland().head(4)))  # bad_rows="refuse": index 0..3
+    result = score_batch(logistic(), imported)
+    assert list(result.scored["row"]) == [1, 2, 3, 4] and result.invalid.empty
+
+
+@pytest.mark.parametrize("make, reason", [(logistic, NoIntervalReason.NOT_A_NETWORK), (ann_with_dropout, None)])
+def test_the_batch_says_why_its_interval_columns_are_empty(batch, make, reason):
+    result = score_batch(make(), batch)
+    assert result.no_interval_reason is reason
+    if reason is None:
+        assert result.interval_note is None and result.scored["interval_low_percent"].notna().all()
+    else:
+        assert "not a neural network" in result.interval_note and result.scored["interval_low_percent"].isna().all()
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
@@ -280,9 +399,9 @@ def test_read_batch_csv_sets_bad_rows_aside_in_a_non_utf8_file(encoding):
     data["chol"] = data["chol"].astype(object)
     data.loc[2, "chol"] = 5000
     data.insert(len(data.columns), "note", ["café"] * len(data))  # a character UTF-8 and latin-1 spell apart
-    frame, report = read_batch_csv(data.to_csv(index=False).encode(encoding))
-    assert not report.ok and frame is not None
-    result = score_batch(logistic(), frame)
+    imported = read_batch_csv(data.to_csv(index=False).encode(encoding))
+    assert not imported.report.ok and imported.frame is not None
+    result = score_batch(logistic(), imported)
     assert list(result.invalid["row"]) == [3] and len(result.scored) == 5
 
 
@@ -291,12 +410,12 @@ def test_read_batch_csv_scores_a_kaggle_coded_file_around_its_bad_row():
 
     data = uci_to_kaggle(cleveland().head(6).dropna().reset_index(drop=True))
     data["cp"] = data["cp"].astype(object)
-    data.loc[2, "cp"] = 9                       # no Kaggle code
-    data.loc[4, "chol"] = 5000                  # impossible
-    frame, report = read_batch_csv(_csv(data))
-    assert report.coding == "kaggle" and frame is not None
-    result = score_batch(logistic(), frame)
-    reasons = dict(zip(result.invalid["row"], result.invalid["reasons"]))
+    data.loc[2, "cp"] = 9  # no Kaggle code
+    data.loc[4, "chol"] = 5000  # impossible
+    imported = read_batch_csv(_csv(data))
+    assert imported.report.coding == "kaggle" and imported.frame is not None
+    result = score_batch(logistic(), imported)
+    reasons = dict(zip(result.invalid["row"], result.invalid["reasons"], strict=True))
     assert sorted(reasons) == [3, 5] and "not a code of the Kaggle coding" in reasons[3]
     assert reasons[5] == feature("chol").check(5000)
     assert list(result.scored["row"]) == [r for r in range(1, len(data) + 1) if r not in (3, 5)]

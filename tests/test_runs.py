@@ -1,4 +1,5 @@
 """TrainingRun: background training that can be watched and stopped, with honest validation."""
+
 import threading
 import zipfile
 
@@ -6,19 +7,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.runtime import compute_slots
-from model.serving.bundle import load_bundle
-from model.runtime.compute_slots import ServerBusyError
-from model.nn.config import ANNConfig, LayerConfig
 from model.data.datasets import load_dataset
-from model.nn.estimator import ANNClassifier
-from model.runtime.limits import MAX_CONCURRENT_TRAININGS, MAX_TRAINING_WORK
-from model.nn.network import TrainingTooLargeError, check_training_work
-from model.serving.runs import RunStatus, TrainingDataError, TrainingRun, config_summary
 from model.data.schema import FEATURE_NAMES, NUMERIC
+from model.nn.config import ANNConfig, LayerConfig
+from model.nn.estimator import ANNClassifier
+from model.nn.network import TrainingTooLargeError, check_training_work
+from model.runtime import compute_slots
+from model.runtime.compute_slots import ServerBusyError
+from model.runtime.limits import MAX_CONCURRENT_TRAININGS, MAX_TRAINING_WORK
+from model.serving.bundle import load_bundle
+from model.serving.runs import RunStatus, TrainingDataError, TrainingRun, config_summary
 
-FAST = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.5)], optimizer="adam", learning_rate=0.02,
-                 batch_size=None, epochs=12, seed=3)
+FAST = ANNConfig(
+    hidden_layers=[LayerConfig(8, "relu", 0.5)],
+    optimizer="adam",
+    learning_rate=0.02,
+    batch_size=None,
+    epochs=12,
+    seed=3,
+)
 LONG = FAST.replace(epochs=5000, batch_size=8)
 
 
@@ -69,7 +76,8 @@ def test_validation_split_is_stratified_and_preprocessing_sees_only_training_row
 def test_projection_is_fitted_on_the_training_part(finished_run):
     run = finished_run
     X_train = run.pipeline.named_steps["preprocess"].transform(
-        load_dataset("cleveland").loc[run.training_index, list(FEATURE_NAMES)])
+        load_dataset("cleveland").loc[run.training_index, list(FEATURE_NAMES)]
+    )
     np.testing.assert_allclose(run.projection.pca.mean_, X_train.mean(axis=0), atol=1e-5)
     assert run.projection.is_validation.sum() == len(run.y_validation)
 
@@ -89,6 +97,7 @@ def test_stop_ends_the_loop_and_keeps_the_partial_curves_and_model(cleveland):
 def test_watching_does_not_change_what_the_network_learns(cleveland, finished_run):
     headless = TrainingRun(cleveland, FAST, live=False).start()
     headless.join()
+    assert headless.status is RunStatus.FINISHED, headless.error
     assert headless.latest_snapshot is None and headless.events() == []
     np.testing.assert_allclose(headless.validation_proba, finished_run.validation_proba, atol=1e-6)
 
@@ -103,8 +112,30 @@ def test_readers_in_another_thread_see_a_growing_consistent_history(cleveland):
         if snapshot is not None:
             assert snapshot.epoch <= 40
     run.join()
+    # A run that failed before its first epoch would show an empty, trivially consistent history.
+    assert run.status is RunStatus.FINISHED, run.error
+    assert run.events() and [e.epoch for e in run.events()] == list(range(1, 41))
     assert all(epochs == list(range(1, len(epochs) + 1)) for epochs in seen)
     assert [len(s) for s in seen] == sorted(len(s) for s in seen)
+
+
+def test_a_run_that_fails_says_why_and_logs_the_traceback(cleveland, monkeypatch, caplog):
+    from model.serving import runs
+
+    def broken_pipeline(*args, **kwargs):
+        raise RuntimeError("the network could not be built")
+
+    monkeypatch.setattr(runs, "pipeline_from_config", broken_pipeline)
+    before = compute_slots.slots_in_use()
+    with caplog.at_level("ERROR", logger="model.serving.runs"):
+        run = TrainingRun(cleveland, FAST, name="Broken").start()
+        run.join()
+    assert run.status is RunStatus.FAILED
+    assert run.error == "RuntimeError: the network could not be built"
+    assert run.pipeline is None and run.events() == []
+    failures = [record for record in caplog.records if "Broken" in record.getMessage()]
+    assert failures and failures[0].exc_info is not None  # the traceback is in the log, not only the status
+    assert compute_slots.slots_in_use() == before
 
 
 def test_the_server_trains_at_most_the_limit_at_once(cleveland):
@@ -160,7 +191,8 @@ def test_the_bundle_download_loads_back_to_the_same_model(finished_run, tmp_path
 def test_config_summary_names_the_architecture_and_the_optimizer():
     assert config_summary(FAST) == "8 relu (drop 0.5), adam lr 0.02, full batch, 12 epochs"
     assert config_summary(ANNConfig(hidden_layers=[], optimizer="gd", batch_size=32)).startswith(
-        "perceptron, gd lr 0.01, full batch")
+        "perceptron, gd lr 0.01, full batch"
+    )
 
 
 def test_with_early_stopping_the_validation_part_is_only_watched(cleveland):
@@ -179,7 +211,8 @@ def test_with_early_stopping_the_validation_part_is_only_watched(cleveland):
     preprocess = run.pipeline.named_steps["preprocess"]
     alone = ANNClassifier.from_config(config).fit(
         preprocess.transform(cleveland.loc[run.training_index, list(FEATURE_NAMES)]),
-        cleveland.loc[run.training_index, "target"].to_numpy())
+        cleveland.loc[run.training_index, "target"].to_numpy(),
+    )
     validation_rows = preprocess.transform(cleveland.loc[run.validation_index, list(FEATURE_NAMES)])
     np.testing.assert_array_equal(alone.predict_proba(validation_rows)[:, 1], run.validation_proba)
     assert alone.history_.best_epoch == history.best_epoch

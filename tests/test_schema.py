@@ -1,4 +1,5 @@
 """The one feature schema: its API, its checks, and that the real UCI data fits it."""
+
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,15 @@ import pandas as pd
 import pytest
 
 from model.data.schema import (
-    BINARY, CATEGORICAL, COLUMNS, FEATURE_NAMES, FEATURES, NUMERIC, TARGET, codebook_markdown, feature,
+    BINARY,
+    CATEGORICAL,
+    COLUMNS,
+    FEATURE_NAMES,
+    FEATURES,
+    NUMERIC,
+    TARGET,
+    codebook_markdown,
+    feature,
 )
 
 REPO_DATA_README = Path(__file__).resolve().parents[1] / "data" / "README.md"

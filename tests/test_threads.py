@@ -1,9 +1,10 @@
 """model/runtime/threads.py: one process-wide torch thread policy, one thread for small work, and limits that
 hold with real concurrent threads (torch's intra-op count is per thread; BLAS's is process-wide)."""
+
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -11,8 +12,8 @@ import torch
 from threadpoolctl import threadpool_info
 
 from model.nn.estimator import ANNClassifier
-from model.runtime.threads import SMALL_WORK, configure_threads, one_thread, threads_for
 from model.nn.training import Callback
+from model.runtime.threads import SMALL_WORK, configure_threads, one_thread, threads_for
 
 POLICY = 2  # more than one, so that a thread left on one thread shows, also on a one-core machine
 CPU = torch.device("cpu")
@@ -43,9 +44,8 @@ def test_one_thread_limits_torch_and_returns_to_the_policy_also_after_an_error()
     with one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == POLICY
-    with pytest.raises(ValueError, match="inside"):
-        with one_thread(blas=False):
-            raise ValueError("inside")
+    with pytest.raises(ValueError, match="inside"), one_thread(blas=False):
+        raise ValueError("inside")
     assert torch.get_num_threads() == POLICY
     with one_thread(torch_ops=False):
         assert torch.get_num_threads() == POLICY  # BLAS only
@@ -117,16 +117,26 @@ def test_one_thread_contexts_in_two_threads_hold_and_leave_every_thread_on_the_p
         after[name] = torch.get_num_threads()
 
     leave_after = {first_out: None, second_out: first_out}
-    threads = [threading.Thread(target=job, args=("A", None, leave_after["A"])),
-               threading.Thread(target=job, args=("B", "A", leave_after["B"]))]
+    threads = [
+        threading.Thread(target=job, args=("A", None, leave_after["A"])),
+        threading.Thread(target=job, args=("B", "A", leave_after["B"])),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    seen = {"inside": inside, "after": after, "main": torch.get_num_threads(),
-            "created later": _in_new_thread(torch.get_num_threads)}
-    assert seen == {"inside": {"A": 1, "B": 1}, "after": {"A": POLICY, "B": POLICY}, "main": POLICY,
-                    "created later": POLICY}
+    seen = {
+        "inside": inside,
+        "after": after,
+        "main": torch.get_num_threads(),
+        "created later": _in_new_thread(torch.get_num_threads),
+    }
+    assert seen == {
+        "inside": {"A": 1, "B": 1},
+        "after": {"A": POLICY, "B": POLICY},
+        "main": POLICY,
+        "created later": POLICY,
+    }
 
 
 def test_a_thread_born_while_another_holds_the_limit_gets_the_policy_back():
@@ -195,8 +205,9 @@ def test_two_small_trainings_at_once_then_a_third_thread_all_run_on_the_intended
         try:
             torch.get_num_threads()  # both threads run torch before either training lowers its limit
             torch_started.wait(timeout=30)
-            ANNClassifier(hidden_units=(8,), epochs=3, batch_size=32, device="cpu",
-                          callbacks=[callbacks[slot]]).fit(X, y)
+            ANNClassifier(hidden_units=(8,), epochs=3, batch_size=32, device="cpu", callbacks=[callbacks[slot]]).fit(
+                X, y
+            )
             if slot == 0:
                 first_done.set()
             after[slot] = torch.get_num_threads()
@@ -211,8 +222,12 @@ def test_two_small_trainings_at_once_then_a_third_thread_all_run_on_the_intended
     for thread in threads:
         thread.join(timeout=120)
     assert not errors
-    seen = {"training": [callback.threads for callback in callbacks], "after": after,
-            "main": torch.get_num_threads(), "created later": _in_new_thread(torch.get_num_threads)}
+    seen = {
+        "training": [callback.threads for callback in callbacks],
+        "after": after,
+        "main": torch.get_num_threads(),
+        "created later": _in_new_thread(torch.get_num_threads),
+    }
     # small problems train on one thread each; a later training or script run gets the policy
     assert seen == {"training": [1, 1], "after": [POLICY, POLICY], "main": POLICY, "created later": POLICY}
 

@@ -33,8 +33,15 @@ def fit(X, y, cfg: ANNConfig, **kwargs) -> tuple[MLP, History]:
 
 
 def xor_accuracy(hidden_layers) -> float:
-    cfg = ANNConfig(hidden_layers=hidden_layers, init="xavier", optimizer="adam", learning_rate=0.05,
-                    batch_size=None, epochs=400, device="cpu")
+    cfg = ANNConfig(
+        hidden_layers=hidden_layers,
+        init="xavier",
+        optimizer="adam",
+        learning_rate=0.05,
+        batch_size=None,
+        epochs=400,
+        device="cpu",
+    )
     _, history = fit(XOR_X, XOR_Y, cfg)
     return history.epochs[-1].train_acc
 
@@ -59,7 +66,8 @@ def test_every_optimizer_lowers_the_training_loss(data, optimizer):
     network = MLP(config(optimizer=optimizer, learning_rate=lr), X.shape[1])
     with torch.no_grad():
         before = torch.nn.functional.binary_cross_entropy_with_logits(
-            network(torch.as_tensor(X)), torch.as_tensor(y, dtype=torch.float32)).item()
+            network(torch.as_tensor(X)), torch.as_tensor(y, dtype=torch.float32)
+        ).item()
     history = train(network, X, y, config(optimizer=optimizer, learning_rate=lr))
     assert history.epochs[-1].train_loss < 0.8 * before
 
@@ -67,8 +75,10 @@ def test_every_optimizer_lowers_the_training_loss(data, optimizer):
 def torch_optimizer_for(name: str, cfg: ANNConfig, network: MLP, weight_decay: float) -> torch.optim.Optimizer:
     """torch.optim's version of our update rule `name`, with L2 on the weights only."""
     params = list(network.parameters())
-    groups = [{"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
-              {"params": [p for p in params if p.dim() == 1], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if p.dim() > 1], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() == 1], "weight_decay": 0.0},
+    ]
     lr = cfg.learning_rate
     return {
         "gd": lambda: torch.optim.SGD(groups, lr=lr),
@@ -100,7 +110,7 @@ def test_flat_optimizers_follow_torch_optim(optimizer, weight_decay):
         torch_optimizer.zero_grad()
         torch.nn.functional.binary_cross_entropy_with_logits(reference(x), y).backward()
         torch_optimizer.step()
-    for a, b in zip(ours.parameters(), reference.parameters()):
+    for a, b in zip(ours.parameters(), reference.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-10)
 
 
@@ -115,8 +125,16 @@ def test_each_stacked_network_has_its_own_optimizer_state_and_absent_ones_take_n
     references = [MLP(cfg, 4).double() for _ in range(3)]
     torch_optimizers = [torch_optimizer_for(optimizer, cfg, net, 0.01) for net in references]
     generator = torch.Generator().manual_seed(0)
-    schedule = [None, np.array([True, True, False]), None, np.array([True, False, False]),
-                np.array([False, True, True]), None, np.array([True, False, True]), None]
+    schedule = [
+        None,
+        np.array([True, True, False]),
+        None,
+        np.array([True, False, False]),
+        np.array([False, True, True]),
+        None,
+        np.array([True, False, True]),
+        None,
+    ]
     for active in schedule:
         x = torch.randn(3, 16, 4, generator=generator, dtype=torch.float64)
         y = torch.randint(0, 2, (3, 16, 1), generator=generator).double()
@@ -130,7 +148,7 @@ def test_each_stacked_network_has_its_own_optimizer_state_and_absent_ones_take_n
             torch_optimizers[k].step()
     assert ours.steps.tolist() == [7, 6, 6]  # each network counts only its own steps
     for k, reference in enumerate(references):
-        for a, b in zip(engine.network(k).parameters(), reference.parameters()):
+        for a, b in zip(engine.network(k).parameters(), reference.parameters(), strict=True):
             assert torch.allclose(a, b, atol=1e-10), f"network {k}"
 
 
@@ -139,9 +157,9 @@ def test_same_seed_gives_identical_weights_on_cpu(data):
     cfg = config(hidden_layers=[LayerConfig(16, "relu", 0.3)], seed=11)
     (a, _), (b, _) = fit(X, y, cfg), fit(X, y, cfg)
     (c, _) = fit(X, y, cfg.replace(seed=12))
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
-    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters(), strict=True))
 
 
 def test_training_leaves_the_callers_random_state_alone(data):
@@ -202,7 +220,8 @@ def test_epoch_metrics_match_a_separate_evaluation(data):
     assert event.train_auc == pytest.approx(roc_auc_score(y, logits), abs=1e-6)
     assert event.train_acc == pytest.approx(np.mean((logits > 0) == y))
     assert event.weight_norms["output"] == pytest.approx(
-        torch.cat([network.layers[-1].weight.flatten(), network.layers[-1].bias]).norm().item(), rel=1e-5)
+        torch.cat([network.layers[-1].weight.flatten(), network.layers[-1].bias]).norm().item(), rel=1e-5
+    )
 
 
 def test_roc_auc_equals_sklearn_with_ties():
@@ -262,8 +281,14 @@ class WeightSnapshots(Callback):
 def test_early_stopping_restores_the_best_weights(data):
     X, y = data
     # A wide network with a high learning rate overfits 100 rows quickly.
-    cfg = config(hidden_layers=[LayerConfig(128, "relu")], learning_rate=0.05, epochs=400, early_stopping=True,
-                 patience=5, validation_fraction=0.3)
+    cfg = config(
+        hidden_layers=[LayerConfig(128, "relu")],
+        learning_rate=0.05,
+        epochs=400,
+        early_stopping=True,
+        patience=5,
+        validation_fraction=0.3,
+    )
     network = MLP(cfg, X.shape[1])
     snapshots = WeightSnapshots(network)
     history = train(network, X[:100], y[:100], cfg, callbacks=[snapshots])
@@ -271,7 +296,7 @@ def test_early_stopping_restores_the_best_weights(data):
     val_losses = history.column("val_loss")
     assert history.best_epoch == 1 + int(np.argmin(val_losses))
     assert len(history) == history.best_epoch + cfg.patience
-    for restored, best in zip(network.parameters(), snapshots.snapshots[history.best_epoch]):
+    for restored, best in zip(network.parameters(), snapshots.snapshots[history.best_epoch], strict=True):
         assert torch.equal(restored, best)
     assert not torch.equal(next(network.parameters()), snapshots.snapshots[len(history)][0])
 
@@ -279,7 +304,8 @@ def test_early_stopping_restores_the_best_weights(data):
 def test_balanced_class_weights_raise_minority_recall():
     X, y = make_classification(300, 6, weights=[0.9, 0.1], class_sep=0.5, random_state=1)
     assert class_weights(torch.tensor(y, dtype=torch.float32), "balanced").tolist() == pytest.approx(
-        [300 / (2 * np.sum(y == 0)), 300 / (2 * np.sum(y == 1))])
+        [300 / (2 * np.sum(y == 0)), 300 / (2 * np.sum(y == 1))]
+    )
     recall = {}
     for mode in (None, "balanced"):
         network, _ = fit(X, y, config(class_weight=mode, epochs=20, hidden_layers=[]))
@@ -348,13 +374,18 @@ def test_training_draws_nothing_from_the_global_generator(data):
     torch.manual_seed(7)
     b = fit(X, y, config(hidden_layers=[LayerConfig(8, "relu", 0.5)]))[0]
     torch.set_rng_state(state)
-    assert all(torch.equal(pa, pb) for pa, pb in zip(a.parameters(), b.parameters()))
+    assert all(torch.equal(pa, pb) for pa, pb in zip(a.parameters(), b.parameters(), strict=True))
 
 
 def test_early_stopping_holds_out_part_of_the_training_rows_and_a_monitor_set_never_decides(data):
     X, y = data
-    cfg = config(hidden_layers=[LayerConfig(16, "relu", 0.3)], epochs=300, early_stopping=True, patience=3,
-                 validation_fraction=0.2)
+    cfg = config(
+        hidden_layers=[LayerConfig(16, "relu", 0.3)],
+        epochs=300,
+        early_stopping=True,
+        patience=3,
+        validation_fraction=0.2,
+    )
     X_fit, y_fit, X_watch, y_watch = X[:150], y[:150], X[150:], y[150:]
     recorder = Recorder()
     honest, history = fit(X_fit, y_fit, cfg, callbacks=[recorder], monitor=(X_watch, y_watch))
@@ -362,14 +393,15 @@ def test_early_stopping_holds_out_part_of_the_training_rows_and_a_monitor_set_ne
     assert history.stopped_early and history.inner_holdout == 30
     assert recorder.info.n_train == 120 and recorder.info.n_val == 50  # the shown val_* are the monitor's
     # The monitor changed nothing: same weights, same stopping epoch, same stopping losses...
-    assert all(torch.equal(a, b) for a, b in zip(honest.parameters(), flipped.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(honest.parameters(), flipped.parameters(), strict=True))
     assert (history.best_epoch, len(history)) == (flipped_history.best_epoch, len(flipped_history))
     assert history.column("stop_loss") == flipped_history.column("stop_loss")
     # ...while what it reported is its own: the monitor's metrics of the final network.
     assert history.column("val_loss") != flipped_history.column("val_loss")
     final_scores = honest.evaluate(torch.as_tensor(X_watch)).numpy()
-    assert history.epochs[history.best_epoch - 1].val_auc == pytest.approx(roc_auc_score(y_watch, final_scores),
-                                                                          abs=1e-6)
+    assert history.epochs[history.best_epoch - 1].val_auc == pytest.approx(
+        roc_auc_score(y_watch, final_scores), abs=1e-6
+    )
 
 
 def test_the_early_stopping_hold_out_keeps_repeated_patients_on_one_side():

@@ -1,5 +1,6 @@
 """AppTest of the configuration and training pages: validation next to the fields, presets, layers,
 the configuration surviving page switches, and the session state a short training run leaves."""
+
 import threading
 
 import pytest
@@ -46,8 +47,10 @@ def test_a_bad_value_gets_its_message_and_the_train_page_refuses_it(app):
     assert at.session_state[KEY_ANN_CONFIG].learning_rate == -1.0
     _open(at, "app_pages/train.py")
     assert any("lr -1," in md.value for md in at.markdown)
-    assert any("cannot be trained" in e.value and "Learning rate η ∈ (0, 10]: must be in (0, 10]; got -1.0" in e.value
-               for e in at.error)
+    assert any(
+        "cannot be trained" in e.value and "Learning rate η ∈ (0, 10]: must be in (0, 10]; got -1.0" in e.value
+        for e in at.error
+    )
     assert not [b for b in at.button if b.key == "train.start"]
 
     _open(at, "app_pages/configure.py")
@@ -62,7 +65,7 @@ def test_a_bad_value_gets_its_message_and_the_train_page_refuses_it(app):
 def test_layer_limits_and_editing(app):
     at = _open(app, "app_pages/configure.py")
     at.button(key="configure.preset.perceptron").click().run()
-    assert at.session_state[KEY_ANN_CONFIG].hidden_layers == []
+    assert at.session_state[KEY_ANN_CONFIG].hidden_layers == ()
     assert any("single perceptron" in info.value for info in at.info)
 
     at.button(key="configure.add_layer").click().run()
@@ -78,7 +81,8 @@ def test_layer_limits_and_editing(app):
     assert [(layer.units, layer.activation, layer.dropout) for layer in layers] == [(16, "relu", 0.5), (4, "tanh", 0.0)]
 
     at.button(key="configure.remove0").click().run()
-    assert [(layer.units, layer.activation) for layer in at.session_state[KEY_ANN_CONFIG].hidden_layers] == [(4, "tanh")]
+    layers = at.session_state[KEY_ANN_CONFIG].hidden_layers
+    assert [(layer.units, layer.activation) for layer in layers] == [(4, "tanh")]
 
 
 def test_optimizer_fields_follow_the_optimizer(app):
@@ -179,7 +183,6 @@ def test_with_early_stopping_the_results_say_what_decided_the_stop(app):
     holdout = run.history.inner_holdout
     assert holdout > 0
     captions = " ".join(caption.value for caption in at.caption)
-    assert (f"nor to decide when to stop: early stopping watched {holdout} of the training patients"
-            in captions)
+    assert f"nor to decide when to stop: early stopping watched {holdout} of the training patients" in captions
     assert run.history.stopped_early  # seeded: patience 3 ends it well before 300 epochs
     assert any(f"({holdout} training patients set aside for it)" in info.value for info in at.info)

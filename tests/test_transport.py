@@ -3,9 +3,10 @@
 Every number is checked against an obvious reference: scikit-learn's LogisticRegression on the remaining
 columns, LogisticRegression(C=huge) on the logits, sigmoid(a + b·logit) of the original network.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -13,14 +14,14 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from model.evaluation import transport as T
-from model.serving.bundle import load_bundle, save_bundle
-from model.evaluation.classical import classical_models
 from model.data.datasets import load_dataset, load_uci_sites_from_files
-from model.evaluation.cross_validation import calibration_slope_intercept, make_splits
-from model.evaluation.pipelines import ann_pipeline
 from model.data.preprocessing import feature_groups, make_preprocessor
 from model.data.schema import FEATURE_NAMES
+from model.evaluation import transport as T
+from model.evaluation.classical import classical_models
+from model.evaluation.cross_validation import calibration_slope_intercept, make_splits
+from model.evaluation.pipelines import ann_pipeline
+from model.serving.bundle import load_bundle, save_bundle
 
 LR = "Logistic regression"
 
@@ -90,11 +91,14 @@ def test_predictions_do_not_depend_on_a_blanked_feature(cleveland, make):
 # ------------------------------------------------------------------ full vs reduced at the three sites
 def test_reduced_models_transport_better_to_hungary_va_and_switzerland(transport):
     m = transport.metrics.set_index(["model", "site", "variant"])
-    assert transport.left_out == {"hungarian": ["slope", "ca", "thal"], "switzerland": ["chol", "fbs", "ca"],
-                                  "va": ["slope", "ca", "thal"]}
+    assert transport.left_out == {
+        "hungarian": ["slope", "ca", "thal"],
+        "switzerland": ["chol", "fbs", "ca"],
+        "va": ["slope", "ca", "thal"],
+    }
     for model in (LR, "ANN"):
         va_full, va_reduced = m.loc[(model, "va", T.FULL)], m.loc[(model, "va", T.REDUCED)]
-        assert va_full["accuracy"] < 0.6 and va_reduced["accuracy"] > 0.72        # measured: 0.55-0.57 -> 0.75
+        assert va_full["accuracy"] < 0.6 and va_reduced["accuracy"] > 0.72  # measured: 0.55-0.57 -> 0.75
         assert va_full["mean_predicted"] < 0.45 < 0.65 < va_reduced["mean_predicted"]  # observed 0.745
         assert m.loc[(model, "switzerland", T.REDUCED), "brier"] < m.loc[(model, "switzerland", T.FULL), "brier"]
         assert m.loc[(model, "hungarian", T.REDUCED), "accuracy"] > 0.75
@@ -106,16 +110,18 @@ def test_reduced_models_transport_better_to_hungary_va_and_switzerland(transport
 def test_a_fitted_model_is_used_as_it_is_for_the_full_variant(cleveland, sites):
     X, y = _xy(cleveland)
     fitted = classical_models()[LR].fit(X, y)
-    result = T.evaluate_transport([T.TransportModel(LR, lambda: classical_models()[LR], fitted)], cleveland,
-                                  {"va": sites["va"]})
+    result = T.evaluate_transport(
+        [T.TransportModel(LR, lambda: classical_models()[LR], fitted)], cleveland, {"va": sites["va"]}
+    )
     assert result.pipeline(LR, "va", T.FULL) is fitted
     assert result.pipeline(LR, "va", T.REDUCED) is not fitted
 
 
 def test_site_patients_that_are_training_patients_are_not_scored(cleveland):
     site = pd.concat([cleveland.head(5), cleveland.tail(60)], ignore_index=True)
-    result = T.evaluate_transport([T.TransportModel(LR, lambda: classical_models()[LR])], cleveland.iloc[:200],
-                                  {"local": site})
+    result = T.evaluate_transport(
+        [T.TransportModel(LR, lambda: classical_models()[LR])], cleveland.iloc[:200], {"local": site}
+    )
     assert result.metrics["n"].iloc[0] == 60
     assert any("also in the training data" in w for w in result.warnings)
 
@@ -151,13 +157,14 @@ def test_cross_validated_recalibration_measures_on_patients_not_used_to_fit_it()
     local = T.cross_validated_recalibration(y, z, "somewhere", n_splits=5, seed=3)
     splits = make_splits(y, n_splits=5, n_repeats=1, seed=3)
     expected = np.empty(len(y))
-    for (train, test), fold in zip(splits, local.folds):
+    for (train, test), fold in zip(splits, local.folds, strict=True):
         reference = T.fit_recalibration(y[train], z[train])
         assert (fold.intercept, fold.slope) == pytest.approx((reference.intercept, reference.slope))
         expected[test] = reference.apply(z[test])
     np.testing.assert_allclose(local.proba_after, expected)
     assert (local.recalibration.intercept, local.recalibration.slope) == pytest.approx(
-        (T.fit_recalibration(y, z).intercept, T.fit_recalibration(y, z).slope))
+        (T.fit_recalibration(y, z).intercept, T.fit_recalibration(y, z).slope)
+    )
     assert local.after.brier == pytest.approx(np.mean((expected - y) ** 2))
     assert abs(local.after.intercept) < 0.2 < abs(local.before.intercept)
 
@@ -174,7 +181,7 @@ def test_sample_size_curve_fits_on_draws_and_measures_on_the_rest(transport):
     X, y = transport.site_data["switzerland"]
     z = T.predicted_logits(transport.pipeline(LR, "switzerland", T.FULL), X)
     draws = T.recalibration_sample_size(y, z, n_draws=10, seed=0)
-    assert sorted(draws["n"].unique()) == [25, 50, 100]          # 123 patients: at least 20 kept to measure on
+    assert sorted(draws["n"].unique()) == [25, 50, 100]  # 123 patients: at least 20 kept to measure on
     assert len(draws) == 30
     summary = T.sample_size_summary(draws)
     ok = summary[summary["failed"] < summary["draws"]]
@@ -196,13 +203,12 @@ def test_recalibrated_network_gives_sigmoid_of_a_plus_b_times_the_original_logit
     X = _xy(cleveland)[0]
     before_weights = [p.detach().clone() for p in ann[-1].network_.parameters()]
     recalibration = T.Recalibration(1.3, 0.6)
-    copy = T.recalibrated_pipeline(ann, recalibration, {"name": "x"})
+    copy = T.recalibrated_pipeline(ann, recalibration)
     original_logits = ann.decision_function(X)
     np.testing.assert_allclose(copy.predict_proba(X)[:, 1], T.sigmoid(1.3 + 0.6 * original_logits), atol=1e-5)
     # The original is untouched.
-    for before, after in zip(before_weights, ann[-1].network_.parameters()):
+    for before, after in zip(before_weights, ann[-1].network_.parameters(), strict=True):
         assert torch.equal(before, after)
-    assert copy.metadata == {"name": "x"}
     # With dropout on (the Monte Carlo interval) too: same masks, same transformation.
     inputs = torch.as_tensor(ann[0].transform(X.head(20)), dtype=torch.float32)
     plain = ann[-1].network_.stochastic_logits(inputs, torch.Generator().manual_seed(5))
@@ -213,9 +219,14 @@ def test_recalibrated_network_gives_sigmoid_of_a_plus_b_times_the_original_logit
 def test_recalibrated_network_survives_a_bundle_round_trip(ann, cleveland, tmp_path):
     X = _xy(cleveland)[0]
     local = T.cross_validated_recalibration(*_logits_and_outcomes(2), "V.A. Medical Center, Long Beach")
-    meta = T.recalibrated_metadata("Shipped default model", {"name": "Recommended ANN", "trained_on": "Cleveland"},
-                                   local, ["slope", "ca"], when=datetime(2026, 11, 29, tzinfo=timezone.utc))
-    copy = T.recalibrated_pipeline(ann, local.recalibration, meta)
+    meta = T.recalibrated_metadata(
+        "Shipped default model",
+        {"name": "Recommended ANN", "trained_on": "Cleveland"},
+        local,
+        ["slope", "ca"],
+        when=datetime(2026, 11, 29, tzinfo=UTC),
+    )
+    copy = T.recalibrated_pipeline(ann, local.recalibration)
     loaded = load_bundle(save_bundle(copy, tmp_path / "recal", metadata=meta))
     np.testing.assert_allclose(loaded.predict_proba(X)[:, 1], copy.predict_proba(X)[:, 1], atol=1e-6)
     assert loaded.metadata["recalibration"]["site"] == "V.A. Medical Center, Long Beach"
@@ -223,10 +234,15 @@ def test_recalibrated_network_survives_a_bundle_round_trip(ann, cleveland, tmp_p
 
 def test_recalibrated_metadata_says_where_when_and_how_well(ann):
     local = T.cross_validated_recalibration(*_logits_and_outcomes(2), "V.A. Medical Center, Long Beach")
-    base = {"name": "Recommended ANN", "trained_on": "built-in cleveland: 303 patients", "integrity": {"x": 1},
-            "limits": ["old limit"]}
-    meta = T.recalibrated_metadata("Shipped default model", base, local, ["slope", "ca", "thal"],
-                                   when=datetime(2026, 11, 29, tzinfo=timezone.utc))
+    base = {
+        "name": "Recommended ANN",
+        "trained_on": "built-in cleveland: 303 patients",
+        "integrity": {"x": 1},
+        "limits": ["old limit"],
+    }
+    meta = T.recalibrated_metadata(
+        "Shipped default model", base, local, ["slope", "ca", "thal"], when=datetime(2026, 11, 29, tzinfo=UTC)
+    )
     rec = meta["recalibration"]
     assert rec["site"] == "V.A. Medical Center, Long Beach" and rec["n_patients"] == 300 and rec["date"] == "2026-11-29"
     assert rec["intercept"] == local.recalibration.intercept and rec["slope"] == local.recalibration.slope

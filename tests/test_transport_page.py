@@ -1,5 +1,6 @@
 """The "Other hospitals" page under AppTest (router mode through app.py): sites, full vs reduced, recalibration,
 and the recalibrated network made the session's active model (seen by the Patient risk page)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -9,14 +10,21 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import transport_views as views
 from dashboard.state import KEY_ACTIVE_MODEL, KEY_ANN_CONFIG, KEY_UCI_SITES
-from model.runtime import compute_slots
-from model.nn.config import ANNConfig, LayerConfig
 from model.data.datasets import combine_sites, load_uci_sites_from_files
 from model.evaluation.transport import FULL, REDUCED
+from model.nn.config import ANNConfig, LayerConfig
+from model.runtime import compute_slots
 
 TIMEOUT = 240
-SMALL_ANN = ANNConfig(hidden_layers=[LayerConfig(8, "relu", 0.2)], optimizer="adam", learning_rate=0.01,
-                      batch_size=None, epochs=40, weight_decay=1e-2, seed=0)
+SMALL_ANN = ANNConfig(
+    hidden_layers=[LayerConfig(8, "relu", 0.2)],
+    optimizer="adam",
+    learning_rate=0.01,
+    batch_size=None,
+    epochs=40,
+    weight_decay=1e-2,
+    seed=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +54,11 @@ def test_without_sites_the_page_says_how_to_get_them():
 
 def test_full_and_reduced_side_by_side_then_recalibration_of_logistic_regression(sites):
     at = _open({KEY_UCI_SITES: sites})
-    assert set(at.multiselect(key=views.W_SITES).options) == {"V.A. Medical Center, Long Beach",
-                                                                "Hungarian Institute of Cardiology, Budapest",
-                                                                "University Hospitals Zurich and Basel"}
+    assert set(at.multiselect(key=views.W_SITES).options) == {
+        "V.A. Medical Center, Long Beach",
+        "Hungarian Institute of Cardiology, Budapest",
+        "University Hospitals Zurich and Basel",
+    }
     _run(at, [views.LOGISTIC_NAME], ["va", "switzerland"])
     outcome = at.session_state[views.KEY_RESULT]
     m = outcome.result.metrics.set_index(["site", "variant"])
@@ -56,8 +66,14 @@ def test_full_and_reduced_side_by_side_then_recalibration_of_logistic_regression
     text = page_text(at)
     assert "trained without Slope of the peak exercise ST segment" in text or "trained without" in text
     table = at.dataframe[0].value
-    assert {"Accuracy (full)", "Accuracy (reduced)", "Brier score (full)", "Brier score (reduced)",
-            "Calibration-in-the-large (full)", "Mean predicted risk (reduced)"} <= set(table.columns)
+    assert {
+        "Accuracy (full)",
+        "Accuracy (reduced)",
+        "Brier score (full)",
+        "Brier score (reduced)",
+        "Calibration-in-the-large (full)",
+        "Mean predicted risk (reduced)",
+    } <= set(table.columns)
     assert compute_slots.slots_in_use() == 0
 
     at.selectbox(key=views.W_RECAL_SITE).set_value("va")

@@ -14,6 +14,7 @@ Only training patients who have every one of this patient's unknown features are
 neighbours. A feature no training patient has is left unknown (the pipeline fills it
 with its constant, as in training).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,9 +30,9 @@ IMPUTATION_DRAWS = 50
 class Completions:
     """The completed versions of a batch of rows: ``values[i]`` completes row ``owner[i]``."""
 
-    values: np.ndarray   # (total, 13) features, every fillable unknown filled in
-    owner: np.ndarray    # (total,) index of the row each completion belongs to
-    counts: np.ndarray   # (n_rows,) completions per row (1 for a row with nothing unknown)
+    values: np.ndarray  # (total, 13) features, every fillable unknown filled in
+    owner: np.ndarray  # (total,) index of the row each completion belongs to
+    counts: np.ndarray  # (n_rows,) completions per row (1 for a row with nothing unknown)
 
 
 class NeighbourImputer:
@@ -42,7 +43,7 @@ class NeighbourImputer:
         self.draws = max(1, int(draws))
         training = space.training_values
         self._observed = ~np.isnan(training)
-        self._never_seen = ~self._observed.any(axis=0)   # no training value at all: left to the pipeline
+        self._never_seen = ~self._observed.any(axis=0)  # no training value at all: left to the pipeline
 
     def neighbours(self, row: np.ndarray) -> np.ndarray:
         """Indices of the training patients that lend values to one row (nearest first; ties by row order)."""
@@ -50,8 +51,8 @@ class NeighbourImputer:
 
     def _neighbours(self, rows: np.ndarray) -> list[np.ndarray]:
         result: list[np.ndarray] = [np.empty(0, dtype=int)] * len(rows)
-        for members, pattern, chosen in self._groups(rows):
-            for member, row_chosen in zip(members, chosen):
+        for members, _pattern, chosen in self._groups(rows):
+            for member, row_chosen in zip(members, chosen, strict=True):
                 result[member] = row_chosen
         return result
 
@@ -85,16 +86,17 @@ class NeighbourImputer:
             columns = np.flatnonzero(pattern)
             block[:, columns] = training[np.ix_(chosen.reshape(-1), columns)]
             for position, member in enumerate(members):
-                blocks[member] = block[position * draws:(position + 1) * draws]
+                blocks[int(member)] = block[position * draws : (position + 1) * draws]
             counts[members] = draws
             handled[members] = True
         fill = np.isnan(rows) & ~self._never_seen
         for member in np.flatnonzero(fill.any(axis=1) & ~handled):  # unknowns never seen together
-            blocks[member] = self._feature_by_feature(rows[member], fill[member])
-            counts[member] = len(blocks[member])
+            own = self._feature_by_feature(rows[member], fill[member])
+            blocks[int(member)] = own
+            counts[member] = len(own)
         if not blocks:
             return Completions(rows.copy(), np.arange(len(rows)), counts)
-        parts = [blocks.get(index, rows[index:index + 1]) for index in range(len(rows))]
+        parts = [blocks.get(index, rows[index : index + 1]) for index in range(len(rows))]
         return Completions(np.concatenate(parts), np.repeat(np.arange(len(rows)), counts), counts)
 
     def _feature_by_feature(self, row: np.ndarray, fill: np.ndarray) -> np.ndarray:

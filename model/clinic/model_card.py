@@ -5,10 +5,13 @@ discriminates (ROC AUC) and how well its probabilities are calibrated, and where
 must not be trusted. Everything shown comes from the bundle's metadata or the fitted
 pipeline; what the metadata does not say is reported as "not recorded", never guessed.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
+
+from model.clinic.probabilities import as_pipeline
 
 DISCLAIMER = (
     "For research and education only. This is not a medical device: it has not been clinically validated or "
@@ -20,7 +23,8 @@ INTENDED_USE = (
 )
 NOT_RECORDED = "not recorded"
 
-# Metric keys of model/evaluation/cross_validation.py, in the order a clinician reads them (calibration has its own section).
+# Metric keys of model/evaluation/cross_validation.py, in the order a clinician reads them
+# (calibration has its own section).
 CARD_METRICS = {
     "roc_auc": "ROC AUC (discrimination)",
     "accuracy": "Accuracy at 50 %",
@@ -74,7 +78,9 @@ class ModelCard:
             if isinstance(body, str):
                 lines[-1] += body
             elif body and isinstance(body[0], tuple):
-                lines += ["", "| Measure | Cross-validated value |", "|---|---|"] + [f"| {label} | {value} |" for label, value in body]
+                lines += ["", "| Measure | Cross-validated value |", "|---|---|"] + [
+                    f"| {label} | {value} |" for label, value in body
+                ]
             else:
                 lines += [""] + [f"- {item}" for item in body]
             lines.append("")
@@ -83,16 +89,16 @@ class ModelCard:
 
 
 def describe_pipeline(pipeline) -> str:
-    """"Neural network: 13 features → 22 inputs → 16 ReLU units (dropout 0.5) → 1 sigmoid output"."""
-    try:
-        final = pipeline[-1]
-    except (TypeError, IndexError, KeyError):
-        final = pipeline
+    """Like "Neural network: 13 features → 22 inputs → 16 ReLU units (dropout 0.5) → 1 sigmoid output"."""
+    steps = as_pipeline(pipeline)
+    final = steps[-1] if steps is not None else pipeline
     config = getattr(final, "config", None)
     if callable(config) and hasattr(final, "network_"):
         cfg = config()
-        layers = [f"{layer.units} {layer.activation} units"
-                  + (f" (dropout {layer.dropout:g})" if layer.dropout else "") for layer in cfg.hidden_layers]
+        layers = [
+            f"{layer.units} {layer.activation} units" + (f" (dropout {layer.dropout:g})" if layer.dropout else "")
+            for layer in cfg.hidden_layers
+        ]
         inputs = getattr(final, "n_features_in_", "?")
         body = " → ".join([f"{inputs} inputs after preprocessing"] + layers + ["1 sigmoid output"])
         kind = "Neural network (multi-layer perceptron)" if layers else "Single perceptron (no hidden layer)"
@@ -161,8 +167,10 @@ def _validation_text(metadata: Mapping) -> str:
 
 
 def _calibration_text(metrics: Mapping) -> str:
-    slope, intercept = _metric_text(metrics.get("calibration_slope")), _metric_text(
-        metrics.get("calibration_intercept"))
+    slope, intercept = (
+        _metric_text(metrics.get("calibration_slope")),
+        _metric_text(metrics.get("calibration_intercept")),
+    )
     brier = _metric_text(metrics.get("brier"))
     if slope is None and intercept is None and brier is None:
         return NOT_RECORDED
@@ -178,9 +186,11 @@ def _calibration_text(metrics: Mapping) -> str:
 
 def build_model_card(name: str, pipeline, metadata: Mapping | None) -> ModelCard:
     metadata = dict(metadata or {})
-    metrics = metadata.get("metrics") if isinstance(metadata.get("metrics"), Mapping) else {}
-    rows = [(label, text) for key, label in CARD_METRICS.items()
-            if (text := _metric_text(metrics.get(key))) is not None]
+    recorded = metadata.get("metrics")
+    metrics: Mapping = recorded if isinstance(recorded, Mapping) else {}
+    rows = [
+        (label, text) for key, label in CARD_METRICS.items() if (text := _metric_text(metrics.get(key))) is not None
+    ]
     limits = list(GENERAL_LIMITS)
     extra_limits = metadata.get("limits")
     if isinstance(extra_limits, (list, tuple)):

@@ -7,18 +7,19 @@ loaded from elsewhere, an old bundle without a fingerprint), the built-in Clevel
 data stand in, and the reference says so in ``note`` (shown on the page, logged here):
 never silently.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Mapping
 
 import pandas as pd
 
 from model.clinic.imputation import NeighbourImputer
-from model.data.schema import FEATURE_NAMES
 from model.clinic.typicality import FeatureSpace, TypicalityCheck
+from model.data.schema import FEATURE_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +30,10 @@ BUILTIN_NAME = "built-in Cleveland data"
 class TrainingReference:
     """Training patients with the imputer and the typicality check built on them."""
 
-    name: str                      # e.g. "the 303 Cleveland patients the model was trained on"
+    name: str  # e.g. "the 303 Cleveland patients the model was trained on"
     frame: pd.DataFrame
-    is_training_data: bool         # False: a stand-in for training data that are not available
-    note: str | None = None        # why a stand-in is used (None when these are the training data)
+    is_training_data: bool  # False: a stand-in for training data that are not available
+    note: str | None = None  # why a stand-in is used (None when these are the training data)
     space: FeatureSpace = field(init=False, repr=False)
     imputer: NeighbourImputer = field(init=False, repr=False)
     typicality: TypicalityCheck = field(init=False, repr=False)
@@ -55,8 +56,8 @@ def training_reference(frame: pd.DataFrame, name: str) -> TrainingReference:
 
 @lru_cache(maxsize=1)
 def _builtin() -> tuple[pd.DataFrame, str]:
-    from model.serving.bundle import data_fingerprint
     from model.data.datasets import load_dataset
+    from model.serving.bundle import data_fingerprint
 
     frame = load_dataset("cleveland")
     return frame, data_fingerprint(frame)
@@ -65,13 +66,17 @@ def _builtin() -> tuple[pd.DataFrame, str]:
 @lru_cache(maxsize=4)
 def _builtin_reference(is_training_data: bool, note: str | None) -> TrainingReference:
     frame, _ = _builtin()
-    name = (f"the {len(frame)} Cleveland patients the model was trained on" if is_training_data
-            else f"the {len(frame)} patients of the {BUILTIN_NAME} (a stand-in)")
+    name = (
+        f"the {len(frame)} Cleveland patients the model was trained on"
+        if is_training_data
+        else f"the {len(frame)} patients of the {BUILTIN_NAME} (a stand-in)"
+    )
     return TrainingReference(name, frame, is_training_data, note)
 
 
-def reference_for_model(pipeline, metadata: Mapping | None = None,
-                        training_data: pd.DataFrame | None = None, model_name: str = "this model") -> TrainingReference:
+def reference_for_model(
+    pipeline, metadata: Mapping | None = None, training_data: pd.DataFrame | None = None, model_name: str = "this model"
+) -> TrainingReference:
     """The reference for a model: its own training rows when given, the built-in data when its
     fingerprint says it was trained on them, else the built-in data as a stand-in (note set, logged)."""
     if training_data is not None and len(training_data):
@@ -81,10 +86,15 @@ def reference_for_model(pipeline, metadata: Mapping | None = None,
     _, builtin_fingerprint = _builtin()
     if fingerprint == builtin_fingerprint:
         return _builtin_reference(True, None)
-    why = ("its training data are not recorded with it" if not fingerprint
-           else "it was trained on data that are not available here (its data fingerprint does not match the "
-                "built-in data)")
-    note = (f"The patients {model_name} was trained on are not available ({why}). Unknown values are filled in, "
-            f"and typicality is judged, from the {BUILTIN_NAME} instead, which may differ from its training data.")
+    why = (
+        "its training data are not recorded with it"
+        if not fingerprint
+        else "it was trained on data that are not available here (its data fingerprint does not match the "
+        "built-in data)"
+    )
+    note = (
+        f"The patients {model_name} was trained on are not available ({why}). Unknown values are filled in, "
+        f"and typicality is judged, from the {BUILTIN_NAME} instead, which may differ from its training data."
+    )
     logger.warning("training data of %s unavailable (%s); using the %s as a stand-in", model_name, why, BUILTIN_NAME)
     return _builtin_reference(False, note)

@@ -18,6 +18,7 @@ are flagged. Monte Carlo dropout cannot do this: its interval does not widen awa
 the data (a 95-year-old with cholesterol 550 mg/dL gets a narrower interval than a
 typical patient).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,10 +29,10 @@ import pandas as pd
 from model.data.schema import FEATURE_NAMES, FEATURES, Feature
 
 TYPICALITY_NEIGHBOURS = 5
-TYPICALITY_FLAG_SHARE = 0.015     # share of the training patients flagged by the calibrated threshold
+TYPICALITY_FLAG_SHARE = 0.015  # share of the training patients flagged by the calibrated threshold
 MAX_REASONS = 3
-REASON_SHARE = 0.6                # name the features that together make up this share of the distance
-RARE_CODE_SHARE = 0.05            # a code held by fewer training patients than this is "rare"
+REASON_SHARE = 0.6  # name the features that together make up this share of the distance
+RARE_CODE_SHARE = 0.05  # a code held by fewer training patients than this is "rare"
 
 
 def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
@@ -47,7 +48,10 @@ class FeatureSpace:
         if len(self.training_values) == 0:
             raise ValueError("the training data hold no patients")
         self.blocks: list[slice] = []
-        self._centre, self._scale, self._codes, self._fill = [], [], [], []
+        self._centre: list[float] = []
+        self._scale: list[float] = []
+        self._codes: list[np.ndarray | None] = []  # the codes of a coded feature; None for a number
+        self._fill: list[np.ndarray] = []
         start = 0
         for index, feat in enumerate(FEATURES):
             column = self.training_values[:, index]
@@ -111,8 +115,11 @@ class FeatureSpace:
             rows = np.flatnonzero(group.reshape(-1) == number)
             columns = self.column_mask(pattern)
             query, reference = encoded[np.ix_(rows, columns)], training[:, columns]
-            squared = (np.einsum("ij,ij->i", query, query)[:, None]
-                       + np.einsum("ij,ij->i", reference, reference)[None, :] - 2.0 * query @ reference.T)
+            squared = (
+                np.einsum("ij,ij->i", query, query)[:, None]
+                + np.einsum("ij,ij->i", reference, reference)[None, :]
+                - 2.0 * query @ reference.T
+            )
             out[rows] = np.maximum(squared, 0.0)
         return out
 
@@ -145,8 +152,10 @@ def reason_text(feat: Feature, value: float, training_column: np.ndarray, data_n
         share = float((seen == value).mean())
         if share < RARE_CODE_SHARE:
             return f"{shown}: rare among the {n:,} {data_name} ({100 * share:.1f} % have it)"
-        return (f"{shown}: unusual together with this patient's other values ({100 * share:.0f} % of the {n:,} "
-                f"{data_name} have it, but few of those resemble this patient otherwise)")
+        return (
+            f"{shown}: unusual together with this patient's other values ({100 * share:.0f} % of the {n:,} "
+            f"{data_name} have it, but few of those resemble this patient otherwise)"
+        )
     low, high = float(seen.min()), float(seen.max())
     span = f"they range {_value_text(feat, low)} – {_value_text(feat, high)}"
     if value > high:
@@ -162,16 +171,21 @@ def reason_text(feat: Feature, value: float, training_column: np.ndarray, data_n
 
 @dataclass(frozen=True)
 class TypicalityResult:
-    scores: np.ndarray                 # per row: RMS distance per compared feature to the nearest training patients
-    atypical: np.ndarray               # per row: score above the calibrated threshold
-    reasons: list[list[str]]           # per row: plain-language reasons (empty when typical)
+    scores: np.ndarray  # per row: RMS distance per compared feature to the nearest training patients
+    atypical: np.ndarray  # per row: score above the calibrated threshold
+    reasons: list[list[str]]  # per row: plain-language reasons (empty when typical)
 
 
 class TypicalityCheck:
     """Flags patients unlike the training patients (calibrated so ~1.5 % of those are flagged)."""
 
-    def __init__(self, space: FeatureSpace, data_name: str = "training patients",
-                 neighbours: int = TYPICALITY_NEIGHBOURS, flag_share: float = TYPICALITY_FLAG_SHARE):
+    def __init__(
+        self,
+        space: FeatureSpace,
+        data_name: str = "training patients",
+        neighbours: int = TYPICALITY_NEIGHBOURS,
+        flag_share: float = TYPICALITY_FLAG_SHARE,
+    ):
         self.space = space
         self.data_name = data_name
         self.neighbours = max(1, min(int(neighbours), len(space.training) - 1)) if len(space.training) > 1 else 1
@@ -210,5 +224,6 @@ class TypicalityCheck:
                 break
             chosen.append(int(index))
             covered += float(per_feature[index])
-        return [reason_text(FEATURES[i], float(row[i]), self.space.training_values[:, i], self.data_name)
-                for i in chosen]
+        return [
+            reason_text(FEATURES[i], float(row[i]), self.space.training_values[:, i], self.data_name) for i in chosen
+        ]

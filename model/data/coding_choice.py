@@ -5,14 +5,15 @@ candidates (``ValidationReport.candidate_codings``). ``read_candidates`` reads t
 each of them; a ``CodingReading`` gives the few rows a person needs to recognise their
 data (categories decoded with the schema's labels) and the prevalence each reading implies.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pandas as pd
 
-from model.data.csv_import import ImportResult, read_user_csv
-from model.data.import_report import CODING_NAMES
+from model.data.csv_import import read_user_csv
+from model.data.import_report import CODING_NAMES, ImportResult
 from model.data.schema import TARGET, feature
 
 PREVIEW_ROWS = 5
@@ -60,9 +61,10 @@ class CodingReading:
     @property
     def prevalence(self) -> tuple[int, int] | None:
         """(patients with disease, patients with a known outcome) in this reading; None without a target."""
-        if not self.usable or not self.result.has_target:
+        frame = self.result.frame
+        if frame is None or not self.usable or not self.result.has_target:
             return None
-        target = self.result.frame[TARGET.name].dropna()
+        target = frame[TARGET.name].dropna()
         return int((target == 1).sum()), int(len(target))
 
     def prevalence_text(self) -> str:

@@ -22,6 +22,7 @@ a reversible defect, a UCI "3" is normal). The evidence, strongest first:
 When nothing decides between UCI and Kaggle the decision names the candidates, and the
 caller asks the user to choose (``read_user_csv(..., coding=...)``).
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,9 @@ UNCODED = ("age", "sex", "trestbps", "chol", "fbs", "thalach", "exang", "oldpeak
 TWIN_CODED = ("cp", "restecg", "slope")
 # Features coded alike in every copy, and the direction in which each goes with disease at every UCI site.
 DISEASE_DIRECTION = {"age": 1, "sex": 1, "exang": 1, "oldpeak": 1, "ca": 1, "thalach": -1}
-DIRECTION_WORDS = ("older age, male sex, exercise angina, more ST depression, more vessels coloured, "
-                   "lower maximum heart rate")
+DIRECTION_WORDS = (
+    "older age, male sex, exercise angina, more ST depression, more vessels coloured, lower maximum heart rate"
+)
 MIN_PER_CLASS = 10
 DIRECTION_P_VALUE = 0.01
 DIRECTION_MAX_ROWS = 20_000
@@ -62,7 +64,7 @@ def coding_name(coding: str) -> str:
 
 
 def pass_coding_hint(codings) -> str:
-    """"pass coding='uci' or coding='kaggle' to read_user_csv" for the given codings."""
+    """ "pass coding='uci' or coding='kaggle' to read_user_csv" for the given codings."""
     return "pass " + " or ".join(f"coding='{c}'" for c in codings) + " to read_user_csv"
 
 
@@ -94,7 +96,7 @@ class TargetDirection:
 
     @property
     def verdict(self) -> str | None:
-        """"disease" (target 1 = disease), "no disease" (inverted), or None when not conclusive."""
+        """ "disease" (target 1 = disease), "no disease" (inverted), or None when not conclusive."""
         if min(self.n_one, self.n_zero) < MIN_PER_CLASS or not self.p_value < DIRECTION_P_VALUE or self.against:
             return None
         return "disease" if self.auc > 0.5 else "no disease"
@@ -102,8 +104,10 @@ class TargetDirection:
     def describe(self) -> str:
         way = "more" if self.auc > 0.5 else "fewer"
         p_text = "p < 0.0001" if self.p_value < 1e-4 else f"p = {self.p_value:.2g}"
-        return (f"patients with target = 1 show {way} signs of disease ({DIRECTION_WORDS}) than those with "
-                f"target = 0 (AUC {self.auc:.2f}, {p_text}, {self.n_one} against {self.n_zero} patients)")
+        return (
+            f"patients with target = 1 show {way} signs of disease ({DIRECTION_WORDS}) than those with "
+            f"target = 0 (AUC {self.auc:.2f}, {p_text}, {self.n_one} against {self.n_zero} patients)"
+        )
 
 
 def _auc(score: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
@@ -150,9 +154,11 @@ def target_direction(numbers: dict[str, pd.Series], target: pd.Series) -> Target
     against: tuple[str, ...] = ()
     if p_value < DIRECTION_P_VALUE:  # only a direction that may count needs every feature's own check
         # each feature's direction: the difference of its means between target 1 and target 0
-        gaps = {name: np.nanmean(values[positive]) - np.nanmean(values[~positive])
-                for name, values in signed_values.items()
-                if np.isfinite(values[positive]).any() and np.isfinite(values[~positive]).any()}
+        gaps = {
+            name: np.nanmean(values[positive]) - np.nanmean(values[~positive])
+            for name, values in signed_values.items()
+            if np.isfinite(values[positive]).any() and np.isfinite(values[~positive]).any()
+        }
         against = tuple(name for name, gap in gaps.items() if gap * (auc - 0.5) < 0)
     return TargetDirection(auc, p_value, n_one, n_zero, against)
 
@@ -224,8 +230,7 @@ class _Evidence:
         keys = pd.DataFrame({c: self.numbers[c].fillna(_NO_VALUE) for c in UNCODED})
         patient = pd.util.hash_pandas_object(keys, index=False).to_numpy()
         written = np.column_stack([self.numbers[c].to_numpy(dtype=float) for c in TWIN_CODED])
-        in_kaggle = np.column_stack([self.numbers[c].map(UCI_TO_KAGGLE[c]).to_numpy(dtype=float)
-                                     for c in TWIN_CODED])
+        in_kaggle = np.column_stack([self.numbers[c].map(UCI_TO_KAGGLE[c]).to_numpy(dtype=float) for c in TWIN_CODED])
         # A Kaggle-written stray equals the Kaggle translation of its twin; a UCI-written stray
         # translates into what its twin says.
         stray_side, twin_side = (written, in_kaggle) if stray_coding == "kaggle" else (in_kaggle, written)
@@ -238,8 +243,9 @@ class _Evidence:
         found = pd.MultiIndex.from_arrays([patient[strays], stray_key[strays]]).isin(candidates)
         if not found.any():
             return {}
-        first_twin = {}
-        for row, key in zip(twins.tolist(), zip(patient[twins].tolist(), twin_key[twins].tolist())):
+        first_twin: dict[tuple[int, int], int] = {}
+        twin_keys = zip(patient[twins].tolist(), twin_key[twins].tolist(), strict=True)
+        for row, key in zip(twins.tolist(), twin_keys, strict=True):
             first_twin.setdefault(key, row)
         values = keys.to_numpy()
         pairs = {}
@@ -289,45 +295,72 @@ def _strays(evidence: _Evidence, coding: str) -> tuple[dict[int, str], list[tupl
         own = evidence.uci if foreign == "kaggle" else evidence.kaggle
         own_signs = evidence.signs(own, ~pd.Series(coded_rows))
         rest = f" (the others use {', '.join(own_signs)})" if own_signs else ""
-        issues.append((f"the values mix two codings: these rows use codes of the {coding_name(foreign)} coding "
-                       f"({', '.join(evidence.signs(masks, pd.Series(coded_rows)))}) while the file is read in the "
-                       f"{coding_name(coding)} coding{rest}", _rows(coded_rows)))
+        issues.append(
+            (
+                f"the values mix two codings: these rows use codes of the {coding_name(foreign)} coding "
+                f"({', '.join(evidence.signs(masks, pd.Series(coded_rows)))}) while the file is read in the "
+                f"{coding_name(coding)} coding{rest}",
+                _rows(coded_rows),
+            )
+        )
     if coding == "tensorflow":
         numeric = evidence.thal_numbers & ~evidence.any_kaggle
         for row in _rows(numeric):
-            reasons[row].append(f"thal = {evidence.thal_text[row]} is a number where the file writes thal as words "
-                                "(normal, fixed, reversible)")
+            reasons[row].append(
+                f"thal = {evidence.thal_text[row]} is a number where the file writes thal as words "
+                "(normal, fixed, reversible)"
+            )
         if numeric.any():
-            issues.append(("thal is a number in these rows but a word (normal, fixed, reversible) in the rest of "
-                           "the file, as in the TensorFlow-tutorial coding; the number's meaning differs between "
-                           "codings (3 is UCI 'normal' but Kaggle 'reversible defect')", _rows(numeric)))
+            issues.append(
+                (
+                    "thal is a number in these rows but a word (normal, fixed, reversible) in the rest of "
+                    "the file, as in the TensorFlow-tutorial coding; the number's meaning differs between "
+                    "codings (3 is UCI 'normal' but Kaggle 'reversible defect')",
+                    _rows(numeric),
+                )
+            )
     elif evidence.thal_words.any():
         for row in _rows(evidence.thal_words):
-            reasons[row].append(f"thal = '{evidence.thal_text[row]}' is a word of the TensorFlow-tutorial coding "
-                                f"where the file writes thal as numbers")
-        issues.append((f"thal is written as a word (TensorFlow-tutorial coding) in these rows but as a number in the "
-                       f"rest of the file, which is read in the {coding_name(coding)} coding",
-                       _rows(evidence.thal_words)))
+            reasons[row].append(
+                f"thal = '{evidence.thal_text[row]}' is a word of the TensorFlow-tutorial coding "
+                f"where the file writes thal as numbers"
+            )
+        issues.append(
+            (
+                f"thal is written as a word (TensorFlow-tutorial coding) in these rows but as a number in the "
+                f"rest of the file, which is read in the {coding_name(coding)} coding",
+                _rows(evidence.thal_words),
+            )
+        )
     twins = evidence.twins(foreign) if coding in ("uci", "tensorflow", "kaggle") else {}
     for row, twin in twins.items():
-        reasons[row].append(f"it repeats the patient of data row {twin + 1} with cp, restecg and slope written in "
-                            f"the {coding_name(foreign)} coding")
+        reasons[row].append(
+            f"it repeats the patient of data row {twin + 1} with cp, restecg and slope written in "
+            f"the {coding_name(foreign)} coding"
+        )
     if twins:
-        issues.append((f"these rows repeat the patient of another row (same age, sex, blood pressure, cholesterol, "
-                       f"blood sugar, heart rate, angina, ST depression and vessels) with chest pain, resting ECG "
-                       f"and ST slope written in the {coding_name(foreign)} coding", sorted(twins)))
+        issues.append(
+            (
+                f"these rows repeat the patient of another row (same age, sex, blood pressure, cholesterol, "
+                f"blood sugar, heart rate, angina, ST depression and vessels) with chest pain, resting ECG "
+                f"and ST slope written in the {coding_name(foreign)} coding",
+                sorted(twins),
+            )
+        )
     prefix = f"does not fit the file's {coding_name(coding)} coding: "
     return {row: prefix + "; ".join(found) for row, found in sorted(reasons.items())}, issues
 
 
 def _mixed(evidence: _Evidence, what: str) -> str:
     kaggle_rows, uci_rows = evidence.any_kaggle, evidence.any_uci
-    return (f"the values mix two codings{what}: codes of the Kaggle coding "
-            f"({', '.join(evidence.signs(evidence.kaggle, kaggle_rows))}) in {_describe_rows(_rows(kaggle_rows))}, "
-            f"codes of the UCI coding ({', '.join(evidence.signs(evidence.uci, uci_rows))}) in "
-            f"{_describe_rows(_rows(uci_rows))}. Use one coding for the whole file, or "
-            f"{pass_coding_hint(AMBIGUOUS)} to read it in one coding: the rows that do not fit it are then "
-            "refused (or set aside when scoring)")
+    return (
+        f"the values mix two codings{what}: codes of the Kaggle coding "
+        f"({', '.join(evidence.signs(evidence.kaggle, kaggle_rows))}) in {_describe_rows(_rows(kaggle_rows))}, "
+        f"codes of the UCI coding ({', '.join(evidence.signs(evidence.uci, uci_rows))}) in "
+        f"{_describe_rows(_rows(uci_rows))}. Use one coding for the whole file, or "
+        f"{pass_coding_hint(AMBIGUOUS)} to read it in one coding: the rows that do not fit it are then "
+        "refused (or set aside when scoring)"
+    )
 
 
 def _direction_note(coding: str, direction: TargetDirection | None) -> str | None:
@@ -335,11 +368,15 @@ def _direction_note(coding: str, direction: TargetDirection | None) -> str | Non
     if direction is None or direction.verdict is None or coding == "tensorflow":
         return None
     if coding == "uci" and direction.verdict == "no disease":
-        return (f"CHECK THE TARGET: in the UCI coding target = 1 means disease, but here {direction.describe()}. "
-                "It looks inverted (1 = no disease, as in the Kaggle copies); invert it before training")
+        return (
+            f"CHECK THE TARGET: in the UCI coding target = 1 means disease, but here {direction.describe()}. "
+            "It looks inverted (1 = no disease, as in the Kaggle copies); invert it before training"
+        )
     if coding == "kaggle" and direction.verdict == "disease":
-        return (f"CHECK THE TARGET: in the Kaggle coding target = 1 means no disease and is inverted on reading, "
-                f"but here {direction.describe()}. Was it inverted already? Then the reading inverts it back")
+        return (
+            f"CHECK THE TARGET: in the Kaggle coding target = 1 means no disease and is inverted on reading, "
+            f"but here {direction.describe()}. Was it inverted already? Then the reading inverts it back"
+        )
     return None
 
 
@@ -355,38 +392,51 @@ def decide_coding(frame: pd.DataFrame, given: str | None = None, *, num_header: 
     if given is not None:
         coding = given
     else:
-        coding = None
         words, numbers = int(evidence.thal_words.sum()), int(evidence.thal_numbers.sum())
         # Rows with codes of one coding only; a row with codes of both fits neither and supports neither.
         kaggle = int((evidence.any_kaggle & ~evidence.any_uci).sum())
         uci = int((evidence.any_uci & ~evidence.any_kaggle).sum())
         signed = int((evidence.any_kaggle | evidence.any_uci).sum())
         if words and numbers > MAX_STRAY_SHARE * (words + numbers) and words > MAX_STRAY_SHARE * (words + numbers):
-            return CodingDecision(None, error=(
-                f"thal mixes two codings: words (TensorFlow-tutorial coding) in "
-                f"{_describe_rows(_rows(evidence.thal_words))}, numbers in "
-                f"{_describe_rows(_rows(evidence.thal_numbers))}. Write thal one way in the whole file"),
-                direction=direction)
+            return CodingDecision(
+                None,
+                error=(
+                    f"thal mixes two codings: words (TensorFlow-tutorial coding) in "
+                    f"{_describe_rows(_rows(evidence.thal_words))}, numbers in "
+                    f"{_describe_rows(_rows(evidence.thal_numbers))}. Write thal one way in the whole file"
+                ),
+                direction=direction,
+            )
         if words and numbers <= MAX_STRAY_SHARE * (words + numbers):
             if kaggle > MAX_STRAY_SHARE * signed:
-                return CodingDecision(None, error=_mixed(evidence, " (thal is written as words, as in the "
-                                                                   "TensorFlow-tutorial coding, which is UCI's)"),
-                                      direction=direction)
+                return CodingDecision(
+                    None,
+                    error=_mixed(
+                        evidence, " (thal is written as words, as in the TensorFlow-tutorial coding, which is UCI's)"
+                    ),
+                    direction=direction,
+                )
             coding = "tensorflow"
         elif signed == 0:
-            verdict = direction.verdict if direction is not None else None
             if num_header:
                 coding = "uci"
-                notes.append("the codes fit both the UCI and the Kaggle coding; the file was read in the UCI coding "
-                             "because it has UCI's 'num' column (the Kaggle copies call the outcome 'target')")
-            elif verdict is not None:
-                coding = "uci" if verdict == "disease" else "kaggle"
-                meaning = "1 = disease, as in the UCI coding" if coding == "uci" else \
-                    "1 = no disease, as in the Kaggle coding, where it is inverted on reading"
-                notes.append(f"the codes fit both the UCI and the Kaggle coding; the target decided: "
-                             f"{direction.describe()}, so target {meaning}. The file was read in the "
-                             f"{coding_name(coding)} coding; if that is wrong, "
-                             f"{pass_coding_hint([c for c in AMBIGUOUS if c != coding])}")
+                notes.append(
+                    "the codes fit both the UCI and the Kaggle coding; the file was read in the UCI coding "
+                    "because it has UCI's 'num' column (the Kaggle copies call the outcome 'target')"
+                )
+            elif direction is not None and direction.verdict is not None:
+                coding = "uci" if direction.verdict == "disease" else "kaggle"
+                meaning = (
+                    "1 = disease, as in the UCI coding"
+                    if coding == "uci"
+                    else "1 = no disease, as in the Kaggle coding, where it is inverted on reading"
+                )
+                notes.append(
+                    f"the codes fit both the UCI and the Kaggle coding; the target decided: "
+                    f"{direction.describe()}, so target {meaning}. The file was read in the "
+                    f"{coding_name(coding)} coding; if that is wrong, "
+                    f"{pass_coding_hint([c for c in AMBIGUOUS if c != coding])}"
+                )
             else:
                 return CodingDecision(None, candidates=AMBIGUOUS, direction=direction)
         elif uci > kaggle and kaggle <= MAX_STRAY_SHARE * signed:

@@ -12,10 +12,14 @@ rather than trusted:
 
 The tables below are the verified mappings documented in data/README.md.
 """
+
 from __future__ import annotations
 
 import pandas as pd
 
+# UCI's outcome column: 0 (no disease) to 4; the package's target is num > 0.
+UCI_NUM = "num"
+UCI_NUM_CODES = (0, 1, 2, 3, 4)
 # Kaggle code -> UCI code, per column.
 KAGGLE_TO_UCI: dict[str, dict[int, int]] = {
     "cp": {0: 4, 1: 2, 2: 3, 3: 1},
@@ -81,4 +85,3 @@ def tf_thal_to_uci(thal: pd.Series) -> pd.Series:
     """
     words = thal.astype("string").str.strip().str.lower()
     return words.map(TF_THAL_TO_UCI).astype(float)
-

@@ -4,6 +4,7 @@ A cell may be a string from the CSV reader or any Python value from a frame buil
 notebook. ``parse_numbers`` answers, per cell, the number (NaN where the cell marks a
 missing value) and whether the cell is no number at all.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,9 @@ def parse_numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     try:
         codes, distinct = pd.factorize(cells)  # missing cells get code -1
     except TypeError:  # unhashable cells (a list or dict, from a frame built in a notebook) are no numbers
-        codes, distinct = pd.factorize(np.array(
-            [v if isinstance(v, Hashable) else repr(v) for v in cells], dtype=object))
+        codes, distinct = pd.factorize(
+            np.array([v if isinstance(v, Hashable) else repr(v) for v in cells], dtype=object)
+        )
     parsed = [cell_number(value) for value in distinct]
     # index -1 picks the appended entry: a missing cell is NaN and not a "non-number"
     numbers = np.array([math.nan if v is None else v for v in parsed] + [math.nan], dtype="float64")

@@ -3,6 +3,7 @@
 Every loader returns the 13 features of model/data/schema.py in UCI coding as floats (NaN where
 a value is missing) plus ``target`` as int 0/1 (UCI ``num > 0``).
 """
+
 from __future__ import annotations
 
 import io
@@ -15,7 +16,9 @@ from urllib.request import urlopen
 
 import pandas as pd
 
-from model.data.csv_import import ValidationReport, validated_frame
+from model.data.codings import UCI_NUM
+from model.data.csv_validation import validated_frame
+from model.data.import_report import ValidationReport
 from model.data.schema import COLUMNS, FEATURE_NAMES, TARGET
 
 # Package data (model/resources/), found through importlib.resources so an installed package works too.
@@ -64,7 +67,7 @@ SITE_LABELS: dict[str, str] = {
     "switzerland": "University Hospitals Zurich and Basel",
     "va": "V.A. Medical Center, Long Beach",
 }
-UCI_PROCESSED_COLUMNS = FEATURE_NAMES + ("num",)
+UCI_PROCESSED_COLUMNS = FEATURE_NAMES + (UCI_NUM,)
 # The real files are 4-19 kB; anything far larger is not one of them.
 MAX_SITE_FILE_BYTES = 1_000_000
 DOWNLOAD_TIMEOUT_S = 30
@@ -85,14 +88,14 @@ def read_uci_processed(path_or_buffer, site: str | None = None) -> pd.DataFrame:
     data = _bytes_of(path_or_buffer, name)
     text = data.decode("utf-8-sig", errors="replace")
     try:
-        raw = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False,
-                          skipinitialspace=True)
+        raw = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError) as exc:
         raise DatasetError(f"{name} is not a UCI processed file: {exc}") from None
     if raw.shape[1] != len(UCI_PROCESSED_COLUMNS):
         raise DatasetError(
             f"{name} is not a UCI processed file: it has {raw.shape[1]} columns, expected "
-            f"{len(UCI_PROCESSED_COLUMNS)} ({', '.join(UCI_PROCESSED_COLUMNS)})")
+            f"{len(UCI_PROCESSED_COLUMNS)} ({', '.join(UCI_PROCESSED_COLUMNS)})"
+        )
     raw.columns = list(UCI_PROCESSED_COLUMNS)
     report = ValidationReport(coding="uci-processed")
     frame = validated_frame(raw, report)
@@ -161,15 +164,18 @@ def download_uci_sites(cache_dir=None, sites=None, progress=None) -> dict[str, p
 def _download(site: str, path: Path) -> None:
     """Fetch one site file into `path` atomically, after checking that it parses."""
     url = UCI_BASE_URL + UCI_SITES[site]
-    advice = ("Check the internet connection and try again, or upload the four processed.*.data "
-              "files instead (see data/README.md).")
+    advice = (
+        "Check the internet connection and try again, or upload the four processed.*.data "
+        "files instead (see data/README.md)."
+    )
     try:
         with urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             data = response.read(MAX_SITE_FILE_BYTES + 1)
     except (URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DatasetDownloadError(
-            f"Could not download the {SITE_LABELS[site]} data from {url} ({reason}). {advice}") from None
+            f"Could not download the {SITE_LABELS[site]} data from {url} ({reason}). {advice}"
+        ) from None
     try:
         read_uci_processed(data, site=site)
     except DatasetError as exc:
@@ -200,7 +206,8 @@ def site_of_filename(filename: str) -> str:
     if len(matches) != 1:
         raise DatasetError(
             f"cannot tell the site of {Path(str(filename)).name!r}: name the file as UCI does "
-            f"({', '.join(UCI_SITES.values())})")
+            f"({', '.join(UCI_SITES.values())})"
+        )
     return matches[0]
 
 

@@ -14,6 +14,7 @@ Tests of association with the outcome, one per feature:
   disease).
 Thirteen tests are run at once, so p-values are also given Holm-adjusted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ from scipy import stats
 from model.data.schema import COLUMNS, FEATURE_NAMES, FEATURES, TARGET, Feature, feature
 
 SITE = "site"
-PLOT_SAMPLE_ROWS = 5_000   # points drawn per plot; statistics always use every row
+PLOT_SAMPLE_ROWS = 5_000  # points drawn per plot; statistics always use every row
 MAX_QUALITY_EXAMPLES = 200  # example rows listed per problem (counts cover every row)
 ALPHA = 0.05
 
@@ -46,6 +47,7 @@ MULTIPLE_TESTING_NOTE = (
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
     """A hash of every cell, index and column (Streamlit's own DataFrame hash samples large frames)."""
@@ -79,8 +81,12 @@ def sample_rows(frame: pd.DataFrame, max_rows: int = PLOT_SAMPLE_ROWS, seed: int
     return frame.sample(n=max_rows, random_state=seed), True
 
 
-def filter_frame(frame: pd.DataFrame, age_range: tuple[float, float] | None = None,
-                 sexes: list[int] | None = None, sites: list[str] | None = None) -> pd.DataFrame:
+def filter_frame(
+    frame: pd.DataFrame,
+    age_range: tuple[float, float] | None = None,
+    sexes: list[int] | None = None,
+    sites: list[str] | None = None,
+) -> pd.DataFrame:
     """Rows within the age range (inclusive), of the chosen sexes and sites; None means no filter.
 
     Rows with a missing age or sex are dropped only when that filter is narrowed.
@@ -114,13 +120,14 @@ def holm_adjust(p_values) -> np.ndarray:
 
 # --------------------------------------------------------------------------- overview
 
+
 @dataclass(frozen=True)
 class Overview:
     n_rows: int
     n_columns: int
-    n_features: int           # schema features present
-    n_missing_cells: int      # among the schema features
-    n_duplicate_rows: int     # rows that repeat an earlier row exactly
+    n_features: int  # schema features present
+    n_missing_cells: int  # among the schema features
+    n_duplicate_rows: int  # rows that repeat an earlier row exactly
     class_balance: pd.DataFrame
     missing: pd.DataFrame
 
@@ -130,12 +137,14 @@ def missing_by_column(frame: pd.DataFrame) -> pd.DataFrame:
     names = [c for c in COLUMNS if c in frame.columns]
     counts = frame[names].isna().sum()
     n = max(len(frame), 1)
-    return pd.DataFrame({
-        "column": names,
-        "label": [feature(c).label for c in names],
-        "missing": counts.to_numpy(dtype=int),
-        "share": counts.to_numpy(dtype=float) / n,
-    })
+    return pd.DataFrame(
+        {
+            "column": names,
+            "label": [feature(c).label for c in names],
+            "missing": counts.to_numpy(dtype=int),
+            "share": counts.to_numpy(dtype=float) / n,
+        }
+    )
 
 
 def duplicate_mask(frame: pd.DataFrame) -> pd.Series:
@@ -151,12 +160,14 @@ def class_balance(frame: pd.DataFrame) -> pd.DataFrame:
     outcome = _outcome(frame) if has_outcome(frame) else pd.Series(dtype=float)
     counts = [int((outcome == code).sum()) for code in TARGET.codes]
     total = max(sum(counts), 1)
-    return pd.DataFrame({
-        "outcome": list(TARGET.codes),
-        "label": [TARGET.category_label(c) for c in TARGET.codes],
-        "patients": counts,
-        "share": [c / total for c in counts],
-    })
+    return pd.DataFrame(
+        {
+            "outcome": list(TARGET.codes),
+            "label": [TARGET.category_label(c) for c in TARGET.codes],
+            "patients": counts,
+            "share": [c / total for c in counts],
+        }
+    )
 
 
 def overview(frame: pd.DataFrame) -> Overview:
@@ -176,15 +187,17 @@ def codebook() -> pd.DataFrame:
     """The schema as a table: one row per feature and the target."""
     rows = []
     for item in FEATURES + (TARGET,):
-        rows.append({
-            "column": item.name,
-            "label": item.label,
-            "type": item.kind,
-            "unit": item.unit,
-            "values": _possible_values(item),
-            "description": item.description,
-            "may be unknown": "yes" if item.unknown_allowed else "",
-        })
+        rows.append(
+            {
+                "column": item.name,
+                "label": item.label,
+                "type": item.kind,
+                "unit": item.unit,
+                "values": _possible_values(item),
+                "description": item.description,
+                "may be unknown": "yes" if item.unknown_allowed else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -201,6 +214,7 @@ def _possible_values(item: Feature) -> str:
 
 # --------------------------------------------------------------------------- per-feature views
 
+
 def numeric_by_outcome(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     """Summary statistics of one numeric feature per outcome (every row)."""
     values = _numbers(frame[name])
@@ -208,14 +222,20 @@ def numeric_by_outcome(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     rows = []
     for code in TARGET.codes:
         group = values[outcome == code].dropna()
-        rows.append({
-            "outcome": TARGET.category_label(code),
-            "patients": int(len(group)),
-            "mean": group.mean(), "sd": group.std(),
-            "median": group.median(), "q1": group.quantile(0.25), "q3": group.quantile(0.75),
-            "min": group.min(), "max": group.max(),
-            "missing": int(values[outcome == code].isna().sum()),
-        })
+        rows.append(
+            {
+                "outcome": TARGET.category_label(code),
+                "patients": int(len(group)),
+                "mean": group.mean(),
+                "sd": group.std(),
+                "median": group.median(),
+                "q1": group.quantile(0.25),
+                "q3": group.quantile(0.75),
+                "min": group.min(),
+                "max": group.max(),
+                "missing": int(values[outcome == code].isna().sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -229,8 +249,11 @@ def disease_rate_by_category(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     rows = []
     for code in known + extra:
         in_group = values == code
-        rows.append(_rate_row(item.category_label(code) if code in known else f"{code:g} (not a valid code)",
-                              code, outcome[in_group]))
+        rows.append(
+            _rate_row(
+                item.category_label(code) if code in known else f"{code:g} (not a valid code)", code, outcome[in_group]
+            )
+        )
     if values.isna().any():
         rows.append(_rate_row("Missing", np.nan, outcome[values.isna()]))
     return pd.DataFrame(rows)
@@ -239,19 +262,37 @@ def disease_rate_by_category(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 def _rate_row(label: str, code, outcome: pd.Series) -> dict:
     n = int(outcome.notna().sum())
     n_disease = int((outcome == 1).sum())
-    return {"code": code, "category": label, "patients": n, "with disease": n_disease,
-            "disease rate": n_disease / n if n else np.nan}
+    return {
+        "code": code,
+        "category": label,
+        "patients": n,
+        "with disease": n_disease,
+        "disease rate": n_disease / n if n else np.nan,
+    }
 
 
 # --------------------------------------------------------------------------- associations
+
 
 def associations(frame: pd.DataFrame) -> pd.DataFrame:
     """One univariate test of association with the outcome per feature present (every row)."""
     outcome = _outcome(frame)
     rows = [_association(frame[name], outcome, feature(name)) for name in feature_columns(frame)]
-    table = pd.DataFrame(rows, columns=[
-        "feature", "label", "kind", "test", "n", "statistic", "p_value",
-        "effect_measure", "effect_size", "detail"])
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "feature",
+            "label",
+            "kind",
+            "test",
+            "n",
+            "statistic",
+            "p_value",
+            "effect_measure",
+            "effect_size",
+            "detail",
+        ],
+    )
     table["p_holm"] = holm_adjust(table["p_value"].to_numpy())
     table["significant"] = table["p_holm"] < ALPHA
     return table
@@ -261,16 +302,26 @@ def _association(column: pd.Series, outcome: pd.Series, item: Feature) -> dict:
     values = _numbers(column)
     both = values.notna() & outcome.isin([0, 1])
     values, outcome = values[both], outcome[both]
-    row = {"feature": item.name, "label": item.label, "kind": item.kind, "n": int(both.sum()),
-           "statistic": np.nan, "p_value": np.nan, "effect_size": np.nan}
+    row = {
+        "feature": item.name,
+        "label": item.label,
+        "kind": item.kind,
+        "n": int(both.sum()),
+        "statistic": np.nan,
+        "p_value": np.nan,
+        "effect_size": np.nan,
+    }
     if item.kind == "numeric":
         row.update(test="Mann–Whitney U", effect_measure="rank-biserial r")
         diseased, healthy = values[outcome == 1], values[outcome == 0]
         if len(diseased) and len(healthy):
             result = stats.mannwhitneyu(diseased, healthy, alternative="two-sided")
-            row.update(statistic=float(result.statistic), p_value=float(result.pvalue),
-                       effect_size=2.0 * result.statistic / (len(diseased) * len(healthy)) - 1.0,
-                       detail=f"median {diseased.median():g} with disease vs {healthy.median():g} without")
+            row.update(
+                statistic=float(result.statistic),
+                p_value=float(result.pvalue),
+                effect_size=2.0 * result.statistic / (len(diseased) * len(healthy)) - 1.0,
+                detail=f"median {diseased.median():g} with disease vs {healthy.median():g} without",
+            )
         else:
             row["detail"] = "needs patients with and without disease"
         return row
@@ -284,14 +335,20 @@ def _association(column: pd.Series, outcome: pd.Series, item: Feature) -> dict:
     n = table.to_numpy().sum()
     rates = table[1] / table.sum(axis=1)
     low, high = rates.idxmin(), rates.idxmax()
-    row.update(statistic=float(chi2), p_value=float(p),
-               effect_size=float(np.sqrt(chi2 / (n * (min(table.shape) - 1)))),
-               detail=(f"disease rate {rates[low]:.0%} ({item.category_label(low)}) to "
-                       f"{rates[high]:.0%} ({item.category_label(high)}); df {dof}"))
+    row.update(
+        statistic=float(chi2),
+        p_value=float(p),
+        effect_size=float(np.sqrt(chi2 / (n * (min(table.shape) - 1)))),
+        detail=(
+            f"disease rate {rates[low]:.0%} ({item.category_label(low)}) to "
+            f"{rates[high]:.0%} ({item.category_label(high)}); df {dof}"
+        ),
+    )
     return row
 
 
 # --------------------------------------------------------------------------- correlation, PCA
+
 
 def correlation_matrix(frame: pd.DataFrame, method: str = "spearman") -> pd.DataFrame:
     """Pairwise-complete correlations of the features present and the outcome (every row)."""
@@ -304,10 +361,10 @@ def correlation_matrix(frame: pd.DataFrame, method: str = "spearman") -> pd.Data
 
 @dataclass(frozen=True)
 class Projection:
-    points: pd.DataFrame           # pc1, pc2 and the outcome (and site) of every row given
+    points: pd.DataFrame  # pc1, pc2 and the outcome (and site) of every row given
     explained_variance: tuple[float, float]
-    loadings: pd.DataFrame         # model input column -> weight on pc1, pc2
-    constant_features: list[str]   # entirely missing here: held constant, so they do not shape the plane
+    loadings: pd.DataFrame  # model input column -> weight on pc1, pc2
+    constant_features: list[str]  # entirely missing here: held constant, so they do not shape the plane
 
     def axis_labels(self) -> tuple[str, str]:
         first, second = self.explained_variance
@@ -349,13 +406,15 @@ def pca_projection(frame: pd.DataFrame, seed: int = 0) -> Projection:
     for extra in (TARGET.name, SITE):
         if extra in frame.columns:
             points[extra] = frame[extra].to_numpy()
-    loadings = pd.DataFrame(pca.components_.T, columns=["pc1", "pc2"],
-                            index=[str(n) for n in preprocessor.get_feature_names_out()])
+    loadings = pd.DataFrame(
+        pca.components_.T, columns=["pc1", "pc2"], index=[str(n) for n in preprocessor.get_feature_names_out()]
+    )
     ratio = pca.explained_variance_ratio_
     return Projection(points, (float(ratio[0]), float(ratio[1])), loadings, constant)
 
 
 # --------------------------------------------------------------------------- data quality
+
 
 def invalid_mask(series: pd.Series, item: Feature) -> pd.Series:
     """True where a present value breaks the schema (vectorised Feature.check, which gives the words)."""
@@ -378,10 +437,10 @@ def invalid_mask(series: pd.Series, item: Feature) -> pd.Series:
 @dataclass(frozen=True)
 class QualityReport:
     n_rows: int
-    missing: pd.DataFrame            # per column: missing, share
-    out_of_limits: pd.DataFrame      # per column: rows with a value the schema calls impossible
+    missing: pd.DataFrame  # per column: missing, share
+    out_of_limits: pd.DataFrame  # per column: rows with a value the schema calls impossible
     out_of_limits_examples: pd.DataFrame  # row, column, value, problem (at most MAX_QUALITY_EXAMPLES per column)
-    impossible_zeros: pd.DataFrame   # per column where 0 is impossible: rows holding 0
+    impossible_zeros: pd.DataFrame  # per column where 0 is impossible: rows holding 0
     n_duplicate_rows: int
     duplicate_examples: pd.DataFrame  # rows involved in duplication (first MAX_QUALITY_EXAMPLES)
     n_repeated_patient_rows: int = 0  # rows whose 13 features repeat an earlier row (whatever their outcome)
@@ -401,8 +460,13 @@ class QualityReport:
 
     @property
     def is_clean(self) -> bool:
-        return not (self.n_out_of_limits or self.n_impossible_zeros or self.n_missing or self.n_duplicate_rows
-                    or self.n_repeated_patient_rows)
+        return not (
+            self.n_out_of_limits
+            or self.n_impossible_zeros
+            or self.n_missing
+            or self.n_duplicate_rows
+            or self.n_repeated_patient_rows
+        )
 
 
 def quality_report(frame: pd.DataFrame) -> QualityReport:
@@ -415,19 +479,30 @@ def quality_report(frame: pd.DataFrame) -> QualityReport:
         bad = invalid_mask(column, item)
         n_bad = int(bad.sum())
         if n_bad:
-            counts.append({"column": item.name, "label": item.label, "rows": n_bad,
-                           "allowed": _possible_values(item)})
+            counts.append({"column": item.name, "label": item.label, "rows": n_bad, "allowed": _possible_values(item)})
             for index, value in column[bad].head(MAX_QUALITY_EXAMPLES).items():
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)  # "200", not "200.0", in the message
-                examples.append({"row": index, "column": item.name, "value": value,
-                                 "problem": item.check(value) or "not a valid value"})
+                examples.append(
+                    {
+                        "row": index,
+                        "column": item.name,
+                        "value": value,
+                        "problem": item.check(value) or "not a valid value",
+                    }
+                )
         if not item.categories and item.hard_min is not None and item.hard_min > 0:
             n_zero = int((_numbers(column) == 0).sum())
             if n_zero:
-                zeros.append({"column": item.name, "label": item.label, "rows": n_zero,
-                              "why": f"0 {item.unit} is impossible (minimum {item.hard_min:g}); "
-                                     "usually 'not measured' written as 0"})
+                zeros.append(
+                    {
+                        "column": item.name,
+                        "label": item.label,
+                        "rows": n_zero,
+                        "why": f"0 {item.unit} is impossible (minimum {item.hard_min:g}); "
+                        "usually 'not measured' written as 0",
+                    }
+                )
     duplicated = duplicate_mask(frame)
     names = [c for c in COLUMNS if c in frame.columns]
     involved = frame.duplicated(subset=names, keep=False) if names and len(frame) else duplicated
@@ -446,6 +521,7 @@ def quality_report(frame: pd.DataFrame) -> QualityReport:
 
 
 # --------------------------------------------------------------------------- removing repeated patients
+
 
 def repeated_patient_mask(frame: pd.DataFrame) -> pd.Series:
     """True for each row whose 13 features repeat an earlier row (outcome and site ignored)."""
@@ -468,18 +544,17 @@ def outcome_conflicts(frame: pd.DataFrame) -> pd.DataFrame:
     rows = frame.loc[outcomes > 1]
     numbers = pd.Series(pd.factorize(patient[outcomes > 1])[0] + 1, index=rows.index)
     table = rows.assign(patient=numbers).rename_axis("row").reset_index()
-    return table[["row", "patient", *frame.columns]].sort_values(["patient", "row"], kind="stable",
-                                                                  ignore_index=True)
+    return table[["row", "patient", *frame.columns]].sort_values(["patient", "row"], kind="stable", ignore_index=True)
 
 
 @dataclass(frozen=True)
 class Deduplication:
     """The result of removing repeated patients: what is kept, what went, and why."""
 
-    kept: pd.DataFrame        # the first copy of each patient (index renumbered 0..n-1)
-    removed_rows: list        # index labels (in the original frame) of every removed row
-    conflicts: pd.DataFrame   # outcome_conflicts() of the original frame
-    conflict_policy: str      # KEEP_FIRST or DROP_ALL
+    kept: pd.DataFrame  # the first copy of each patient (index renumbered 0..n-1)
+    removed_rows: list  # index labels (in the original frame) of every removed row
+    conflicts: pd.DataFrame  # outcome_conflicts() of the original frame
+    conflict_policy: str  # KEEP_FIRST or DROP_ALL
 
     @property
     def n_removed(self) -> int:
@@ -494,11 +569,15 @@ class Deduplication:
         n = self.n_conflicting_patients
         who = f"{n:,} patient{'s' if n != 1 else ''} recorded with both outcomes"
         if n and self.conflict_policy == DROP_ALL:
-            text = (f"Removed {self.n_removed:,} rows: every copy of the {who}, and every later copy of another "
-                    f"patient (identical 13 values)")
+            text = (
+                f"Removed {self.n_removed:,} rows: every copy of the {who}, and every later copy of another "
+                f"patient (identical 13 values)"
+            )
         else:
-            text = (f"Removed {self.n_removed:,} row{'s' if self.n_removed != 1 else ''} that repeated an earlier "
-                    f"patient (identical 13 values)")
+            text = (
+                f"Removed {self.n_removed:,} row{'s' if self.n_removed != 1 else ''} that repeated an earlier "
+                f"patient (identical 13 values)"
+            )
         text += f"; {len(self.kept):,} patients remain."
         if n and self.conflict_policy == KEEP_FIRST:
             text += f" For the {who}, the first copy (and its outcome) was kept."
@@ -523,6 +602,7 @@ def deduplicate(frame: pd.DataFrame, conflict_policy: str = KEEP_FIRST) -> Dedup
 
 # --------------------------------------------------------------------------- sites
 
+
 def site_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Per site: patients, disease rate and the share of missing values of each feature that has any."""
     if SITE not in frame.columns:
@@ -530,8 +610,11 @@ def site_summary(frame: pd.DataFrame) -> pd.DataFrame:
     outcome = _outcome(frame)
     rows = []
     for site, group in frame.groupby(SITE, sort=True, observed=True):
-        row = {"site": site, "patients": len(group),
-               "disease rate": float((outcome.loc[group.index] == 1).mean()) if len(group) else np.nan}
+        row = {
+            "site": site,
+            "patients": len(group),
+            "disease rate": float((outcome.loc[group.index] == 1).mean()) if len(group) else np.nan,
+        }
         for name in feature_columns(frame):
             row[f"{name} missing"] = float(group[name].isna().mean())
         rows.append(row)

@@ -2,6 +2,7 @@
 
 Data row 1 is the first line after the header (the first line of a file without one).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -21,6 +22,7 @@ CODINGS = {
 # Short names, as in "read in the Kaggle coding" or coding='kaggle'.
 CODING_NAMES = {"uci": "UCI", "kaggle": "Kaggle", "tensorflow": "TensorFlow-tutorial"}
 SHOWN_ROWS = 5
+SHOWN_VALUES = 3  # example values named in one message
 SHOWN_NAMES = 20
 SHOWN_NAME_LENGTH = 40
 BAD_ROWS = ("refuse", "set_aside")
@@ -88,7 +90,7 @@ class ValidationReport:
         """An error in the rows where mask is true; in "set_aside" mode each such row is set
         aside with reason_of_row(position) (0-based position in the frame checked). Rows that
         do not fit the file's coding are left out: their one reason is that."""
-        rows = [row for row in _positions(mask) if row not in self.not_fitting]
+        rows = [row for row in data_rows(mask) if row not in self.not_fitting]
         if not rows:
             return
         self.error(column, rows, message)
@@ -124,9 +126,11 @@ class ValidationReport:
         if self.refuses:
             return f"The file was refused: {len(self.errors)} problem(s) to fix."
         if self.set_aside:
-            return (f"Read {self.n_rows - len(self.set_aside)} of {self.n_rows} rows in the "
-                    f"{CODINGS.get(self.coding, self.coding)}; {len(self.set_aside)} row(s) set aside for the "
-                    f"problems below (as training data the file would be refused).")
+            return (
+                f"Read {self.n_rows - len(self.set_aside)} of {self.n_rows} rows in the "
+                f"{CODINGS.get(self.coding, self.coding)}; {len(self.set_aside)} row(s) set aside for the "
+                f"problems below (as training data the file would be refused)."
+            )
         target = "with a target column" if self.has_target else "without a target column (usable for predictions only)"
         return f"Read {self.n_rows} rows in the {CODINGS.get(self.coding, self.coding)}, {target}."
 
@@ -178,6 +182,12 @@ def repeated_names(names) -> list[str]:
     return sorted(n for n, count in Counter(names).items() if count > 1 and n)
 
 
+def count_of(mask: pd.Series, noun: str) -> str:
+    """'1 such value is' / '3 such values are': how many cells of a mask are true."""
+    n = int(mask.sum())
+    return f"{n} {noun} is" if n == 1 else f"{n} {noun}s are"
+
+
 def _escape_markdown(text: str) -> str:
     for char in "\\`*_[]<>|#":
         text = text.replace(char, "\\" + char)
@@ -188,9 +198,6 @@ def _as_rows(rows) -> list[int]:
     return [int(r) for r in rows]
 
 
-def _positions(mask: pd.Series) -> list[int]:
+def data_rows(mask: pd.Series) -> list[int]:
     """1-based data row numbers where mask is true (its index: 0-based positions in the file)."""
     return (mask.index[mask.to_numpy(dtype=bool)] + 1).tolist()
-
-
-# ----------------------------------------------------------------------------- reading

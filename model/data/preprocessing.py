@@ -16,6 +16,7 @@ never changes and a network never sees a value of a feature it could not learn f
 Everything is learned in ``fit`` from the rows passed to it only; inside a
 Pipeline that means the training fold only.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -63,8 +64,12 @@ class EmptyFeatureImputer(SimpleImputer):
         if self.empty_features_.any():
             names = getattr(self, "feature_names_in_", np.arange(len(self.empty_features_)))
             empty = ", ".join(map(str, np.asarray(names)[self.empty_features_]))
-            warnings.warn(f"no training value for {empty}: the model cannot learn from it; it is filled in "
-                          "with a constant for every patient", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"no training value for {empty}: the model cannot learn from it; it is filled in "
+                "with a constant for every patient",
+                UserWarning,
+                stacklevel=2,
+            )
         return self
 
     def transform(self, X):
@@ -81,24 +86,33 @@ class EmptyFeatureImputer(SimpleImputer):
 
 def make_preprocessor() -> ColumnTransformer:
     """An unfitted ColumnTransformer for a DataFrame holding the 13 raw feature columns."""
-    numeric = Pipeline([
-        ("impute", EmptyFeatureImputer(strategy="median", keep_empty_features=True)),
-        ("scale", StandardScaler()),
-    ])
+    numeric = Pipeline(
+        [
+            ("impute", EmptyFeatureImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+        ]
+    )
     binary = EmptyFeatureImputer(strategy="most_frequent", keep_empty_features=True)
-    categorical = Pipeline([
-        ("impute", EmptyFeatureImputer(strategy="most_frequent", keep_empty_features=True)),
-        ("onehot", OneHotEncoder(
-            categories=schema_categories(),
-            handle_unknown="ignore",
-            sparse_output=False,
-            feature_name_combiner=category_column_name,
-        )),
-    ])
+    categorical = Pipeline(
+        [
+            ("impute", EmptyFeatureImputer(strategy="most_frequent", keep_empty_features=True)),
+            (
+                "onehot",
+                OneHotEncoder(
+                    categories=schema_categories(),
+                    handle_unknown="ignore",
+                    sparse_output=False,
+                    feature_name_combiner=category_column_name,
+                ),
+            ),
+        ]
+    )
     return ColumnTransformer(
-        [("numeric", numeric, list(NUMERIC)),
-         ("binary", binary, list(BINARY)),
-         ("categorical", categorical, list(CATEGORICAL))],
+        [
+            ("numeric", numeric, list(NUMERIC)),
+            ("binary", binary, list(BINARY)),
+            ("categorical", categorical, list(CATEGORICAL)),
+        ],
         remainder="drop",
         sparse_threshold=0.0,
     )
@@ -121,8 +135,11 @@ def output_feature_names(preprocessor=None) -> list[str]:
     if preprocessor is None:
         names = [f"numeric{GROUP_SEPARATOR}{n}" for n in NUMERIC]
         names += [f"binary{GROUP_SEPARATOR}{n}" for n in BINARY]
-        names += [f"categorical{GROUP_SEPARATOR}{category_column_name(n, c)}"
-                  for n, codes in zip(CATEGORICAL, schema_categories()) for c in codes]
+        names += [
+            f"categorical{GROUP_SEPARATOR}{category_column_name(n, c)}"
+            for n, codes in zip(CATEGORICAL, schema_categories(), strict=True)
+            for c in codes
+        ]
         return names
     return [str(n) for n in preprocessor.get_feature_names_out()]
 

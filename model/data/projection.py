@@ -6,10 +6,11 @@ each grid point (pc1, pc2) is mapped back with the PCA inverse transform (the po
 plane through the training mean spanned by the two leading components) and the network
 predicts on that feature vector. Computation only; the dashboard draws it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -23,8 +24,8 @@ class PatientProjection:
     """Patients placed on the two leading principal components of the *training* part."""
 
     pca: PCA
-    points: np.ndarray         # (n, 2) coordinates of every patient shown
-    outcome: np.ndarray        # (n,) true outcome 0/1
+    points: np.ndarray  # (n, 2) coordinates of every patient shown
+    outcome: np.ndarray  # (n,) true outcome 0/1
     is_validation: np.ndarray  # (n,) True for patients held out from training
 
     @property
@@ -41,8 +42,8 @@ class PatientProjection:
 class BoundaryGrid:
     """A regular grid over the projection plane and its pre-image in feature space."""
 
-    xs: np.ndarray        # (resolution,) PC 1 coordinates
-    ys: np.ndarray        # (resolution,) PC 2 coordinates
+    xs: np.ndarray  # (resolution,) PC 1 coordinates
+    ys: np.ndarray  # (resolution,) PC 2 coordinates
     features: np.ndarray  # (resolution**2, n_features) rows in meshgrid order (y outer, x inner)
 
     @property
@@ -70,8 +71,9 @@ def project_patients(X_train, y_train, X_validation=None, y_validation=None, see
     return PatientProjection(pca, points, np.concatenate(outcomes).astype(int), np.concatenate(held_out))
 
 
-def boundary_grid(projection: PatientProjection, resolution: int = DEFAULT_RESOLUTION,
-                  margin: float = 0.08) -> BoundaryGrid:
+def boundary_grid(
+    projection: PatientProjection, resolution: int = DEFAULT_RESOLUTION, margin: float = 0.08
+) -> BoundaryGrid:
     """A resolution x resolution grid covering the patients (plus a margin), mapped back to feature space."""
     resolution = int(np.clip(resolution, 2, MAX_RESOLUTION))
     low, high = projection.points.min(axis=0), projection.points.max(axis=0)

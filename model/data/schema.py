@@ -4,11 +4,13 @@ Loaders, validation, preprocessing, the exploration page and the patient form al
 read this module; nothing else restates names, units, limits or category labels.
 Codes are the UCI Heart Disease coding (see data/README.md).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 import pandas as pd
 
@@ -105,40 +107,138 @@ class Feature:
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("age", "Age", "Age of the patient", "numeric", "years",
-            hard_min=18, hard_max=110, typical_min=29, typical_max=77, integer=True),
-    Feature("sex", "Sex", "Sex of the patient", "binary",
-            categories={0: "Female", 1: "Male"}),
-    Feature("cp", "Chest pain type", "Type of chest pain reported", "categorical",
-            categories={1: "Typical angina", 2: "Atypical angina", 3: "Non-anginal pain", 4: "Asymptomatic"}),
-    Feature("trestbps", "Resting blood pressure", "Resting systolic blood pressure on admission",
-            "numeric", "mm Hg", hard_min=60, hard_max=260, typical_min=94, typical_max=200, integer=True),
-    Feature("chol", "Serum cholesterol", "Serum total cholesterol", "numeric", "mg/dL",
-            hard_min=70, hard_max=700, typical_min=126, typical_max=564, integer=True, unknown_allowed=True),
-    Feature("fbs", "Fasting blood sugar > 120 mg/dL", "Fasting blood sugar above 120 mg/dL", "binary",
-            categories={0: "No (≤ 120 mg/dL)", 1: "Yes (> 120 mg/dL)"}, unknown_allowed=True),
-    Feature("restecg", "Resting ECG", "Resting electrocardiographic result", "categorical",
-            categories={0: "Normal", 1: "ST-T wave abnormality", 2: "Left ventricular hypertrophy"},
-            unknown_allowed=True),
-    Feature("thalach", "Maximum heart rate", "Maximum heart rate achieved during exercise test",
-            "numeric", "bpm", hard_min=50, hard_max=230, typical_min=71, typical_max=202, integer=True,
-            unknown_allowed=True),
-    Feature("exang", "Exercise-induced angina", "Angina induced by exercise", "binary",
-            categories={0: "No", 1: "Yes"}, unknown_allowed=True),
-    Feature("oldpeak", "ST depression", "ST depression induced by exercise relative to rest",
-            "numeric", "mm", hard_min=-3, hard_max=10, typical_min=0, typical_max=6.2, step=0.1, unknown_allowed=True),
-    Feature("slope", "ST slope", "Slope of the peak exercise ST segment", "categorical",
-            categories={1: "Upsloping", 2: "Flat", 3: "Downsloping"}, unknown_allowed=True),
-    Feature("ca", "Major vessels coloured", "Number of major vessels (0-3) coloured by fluoroscopy",
-            "numeric", "vessels", hard_min=0, hard_max=3, typical_min=0, typical_max=3, integer=True,
-            unknown_allowed=True),
-    Feature("thal", "Thallium stress test", "Result of the thallium stress scintigraphy", "categorical",
-            categories={3: "Normal", 6: "Fixed defect", 7: "Reversible defect"}, unknown_allowed=True),
+    Feature(
+        "age",
+        "Age",
+        "Age of the patient",
+        "numeric",
+        "years",
+        hard_min=18,
+        hard_max=110,
+        typical_min=29,
+        typical_max=77,
+        integer=True,
+    ),
+    Feature("sex", "Sex", "Sex of the patient", "binary", categories={0: "Female", 1: "Male"}),
+    Feature(
+        "cp",
+        "Chest pain type",
+        "Type of chest pain reported",
+        "categorical",
+        categories={1: "Typical angina", 2: "Atypical angina", 3: "Non-anginal pain", 4: "Asymptomatic"},
+    ),
+    Feature(
+        "trestbps",
+        "Resting blood pressure",
+        "Resting systolic blood pressure on admission",
+        "numeric",
+        "mm Hg",
+        hard_min=60,
+        hard_max=260,
+        typical_min=94,
+        typical_max=200,
+        integer=True,
+    ),
+    Feature(
+        "chol",
+        "Serum cholesterol",
+        "Serum total cholesterol",
+        "numeric",
+        "mg/dL",
+        hard_min=70,
+        hard_max=700,
+        typical_min=126,
+        typical_max=564,
+        integer=True,
+        unknown_allowed=True,
+    ),
+    Feature(
+        "fbs",
+        "Fasting blood sugar > 120 mg/dL",
+        "Fasting blood sugar above 120 mg/dL",
+        "binary",
+        categories={0: "No (≤ 120 mg/dL)", 1: "Yes (> 120 mg/dL)"},
+        unknown_allowed=True,
+    ),
+    Feature(
+        "restecg",
+        "Resting ECG",
+        "Resting electrocardiographic result",
+        "categorical",
+        categories={0: "Normal", 1: "ST-T wave abnormality", 2: "Left ventricular hypertrophy"},
+        unknown_allowed=True,
+    ),
+    Feature(
+        "thalach",
+        "Maximum heart rate",
+        "Maximum heart rate achieved during exercise test",
+        "numeric",
+        "bpm",
+        hard_min=50,
+        hard_max=230,
+        typical_min=71,
+        typical_max=202,
+        integer=True,
+        unknown_allowed=True,
+    ),
+    Feature(
+        "exang",
+        "Exercise-induced angina",
+        "Angina induced by exercise",
+        "binary",
+        categories={0: "No", 1: "Yes"},
+        unknown_allowed=True,
+    ),
+    Feature(
+        "oldpeak",
+        "ST depression",
+        "ST depression induced by exercise relative to rest",
+        "numeric",
+        "mm",
+        hard_min=-3,
+        hard_max=10,
+        typical_min=0,
+        typical_max=6.2,
+        step=0.1,
+        unknown_allowed=True,
+    ),
+    Feature(
+        "slope",
+        "ST slope",
+        "Slope of the peak exercise ST segment",
+        "categorical",
+        categories={1: "Upsloping", 2: "Flat", 3: "Downsloping"},
+        unknown_allowed=True,
+    ),
+    Feature(
+        "ca",
+        "Major vessels coloured",
+        "Number of major vessels (0-3) coloured by fluoroscopy",
+        "numeric",
+        "vessels",
+        hard_min=0,
+        hard_max=3,
+        typical_min=0,
+        typical_max=3,
+        integer=True,
+        unknown_allowed=True,
+    ),
+    Feature(
+        "thal",
+        "Thallium stress test",
+        "Result of the thallium stress scintigraphy",
+        "categorical",
+        categories={3: "Normal", 6: "Fixed defect", 7: "Reversible defect"},
+        unknown_allowed=True,
+    ),
 )
 
 TARGET = Feature(
-    "target", "Heart disease", "Angiographic disease: more than 50% narrowing of a major vessel (UCI num > 0)",
-    "binary", categories={0: "No disease", 1: "Disease"},
+    "target",
+    "Heart disease",
+    "Angiographic disease: more than 50% narrowing of a major vessel (UCI num > 0)",
+    "binary",
+    categories={0: "No disease", 1: "Disease"},
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
@@ -171,8 +271,10 @@ def _range_text(f: Feature) -> str:
 
 def codebook_markdown() -> str:
     """The codebook as a Markdown table (data/README.md embeds it; the pages may show it)."""
-    lines = ["| column | feature | meaning | unit | kind | codes, or possible range (typical range) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| column | feature | meaning | unit | kind | codes, or possible range (typical range) |",
+        "|---|---|---|---|---|---|",
+    ]
     for f in FEATURES + (TARGET,):
         lines.append(f"| `{f.name}` | {f.label} | {f.description} | {f.unit or '—'} | {f.kind} | {_range_text(f)} |")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ patients whose copies disagree on the outcome. The splitters keep each patient's
 Callers keep their old ungrouped splitter when there are no repeats, so results on clean data
 do not move (model.evaluation.cross_validation.make_splits, model.serving.runs.split_frame).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from model.data.schema import FEATURE_NAMES
 
 Split = tuple[np.ndarray, np.ndarray]  # (train rows, test rows)
-_MAX_LISTED_CONFLICTS = 10             # patients named in a sentence; the count covers them all
+_MAX_LISTED_CONFLICTS = 10  # patients named in a sentence; the count covers them all
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,9 @@ class PatientGroups:
         """The patients whose copies disagree on the outcome, by row number counted from 1 ('' when none)."""
         if not self.conflicts:
             return ""
-        listed = "; ".join("rows " + ", ".join(str(r + 1) for r in rows)
-                           for rows in self.conflicts[:_MAX_LISTED_CONFLICTS])
+        listed = "; ".join(
+            "rows " + ", ".join(str(r + 1) for r in rows) for rows in self.conflicts[:_MAX_LISTED_CONFLICTS]
+        )
         more = len(self.conflicts) - _MAX_LISTED_CONFLICTS
         return listed + (f"; and {more} more" if more > 0 else "")
 
@@ -73,12 +75,16 @@ class PatientGroups:
         if not self.has_repeats:
             return None
         rows = "row that repeats" if self.n_repeated_rows == 1 else "rows that repeat"
-        text = (f"This data has {self.n_repeated_rows:,} {rows} an earlier patient (the same 13 values; "
-                f"{self.n_patients:,} distinct patients in {self.n_rows:,} rows); {handled}.")
+        text = (
+            f"This data has {self.n_repeated_rows:,} {rows} an earlier patient (the same 13 values; "
+            f"{self.n_patients:,} distinct patients in {self.n_rows:,} rows); {handled}."
+        )
         if self.conflicts:
             n = len(self.conflicts)
-            text += (f" {n:,} patient{'s' if n != 1 else ''} appear{'s' if n == 1 else ''} with both outcomes "
-                     f"({self.conflict_text()}); each is kept whole on one side as well.")
+            text += (
+                f" {n:,} patient{'s' if n != 1 else ''} appear{'s' if n == 1 else ''} with both outcomes "
+                f"({self.conflict_text()}); each is kept whole on one side as well."
+            )
         return text
 
 
@@ -122,8 +128,10 @@ def straddling_patients(splits, groups: np.ndarray) -> int:
 def _check_parts(splits: list[Split], y: np.ndarray, what: str) -> None:
     for index, (train, test) in enumerate(splits):
         if len(test) == 0 or len(np.unique(y[train])) < 2:
-            raise ValueError(f"keeping repeated patients together left {what} {index + 1} without test patients or "
-                             "without both outcomes in training; choose fewer folds or remove the repeated rows")
+            raise ValueError(
+                f"keeping repeated patients together left {what} {index + 1} without test patients or "
+                "without both outcomes in training; choose fewer folds or remove the repeated rows"
+            )
 
 
 def stratified_group_splits(y, groups, n_splits: int, n_repeats: int, seed: int) -> list[Split]:
@@ -169,8 +177,10 @@ def grouped_holdout(y, groups, test_fraction: float, seed: int) -> Split:
     test_mask = chosen[groups]
     train, test = np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
     if len(np.unique(y[test])) < 2 or len(np.unique(y[train])) < 2:
-        raise ValueError("keeping repeated patients together leaves the validation part without both outcomes; "
-                         "choose a larger validation share or remove the repeated rows")
+        raise ValueError(
+            "keeping repeated patients together leaves the validation part without both outcomes; "
+            "choose a larger validation share or remove the repeated rows"
+        )
     return train, test
 
 
@@ -181,4 +191,4 @@ def seen_patients(X_new, X_seen) -> np.ndarray:
         return np.zeros(len(new), dtype=bool)
     both = pd.concat([seen, new], ignore_index=True)
     ids = both.groupby(list(both.columns), dropna=False, sort=False).ngroup().to_numpy()
-    return np.isin(ids[len(seen):], ids[:len(seen)])
+    return np.isin(ids[len(seen) :], ids[: len(seen)])

@@ -28,12 +28,13 @@ models differ from the sequential ones within the noise of training.
 The same per-fold preprocessing serves every model of a comparison (FoldCache), so the
 classical pipelines are not refitting identical imputers and scalers eight times over.
 """
+
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,17 +43,17 @@ import torch.nn.functional as F
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from model.data.exploration import frame_fingerprint
+from model.data.preprocessing import make_preprocessor
+from model.evaluation.cross_validation import FoldPredictions, Split, take_rows
 from model.nn.config import ANNConfig
-from model.runtime.device import resolve_device
 from model.nn.engine import StackedMLP
 from model.nn.estimator import ANNClassifier
-from model.evaluation.cross_validation import FoldPredictions, Split, take_rows
-from model.data.exploration import frame_fingerprint
 from model.nn.network import MLP, layer_sizes
 from model.nn.optimizers import make_optimizer
-from model.data.preprocessing import make_preprocessor
-from model.runtime.threads import threads_for
 from model.nn.training import class_weights, identical_row_groups, split_validation
+from model.runtime.device import resolve_device
+from model.runtime.threads import threads_for
 
 EpochCallback = Callable[[int, int], None]  # (epoch done, epochs)
 
@@ -62,9 +63,9 @@ EpochCallback = Callable[[int, int], None]  # (epoch done, epochs)
 class PreprocessedFolds:
     """Every row transformed by each fold's own preprocessor (fitted on that fold's training rows)."""
 
-    X: np.ndarray            # (K, n, d) float64, as the pipelines would see it
-    preprocessors: list      # K fitted ColumnTransformers
-    seconds: np.ndarray      # (K,) fit + transform time of each fold's preprocessor
+    X: np.ndarray  # (K, n, d) float64, as the pipelines would see it
+    preprocessors: list  # K fitted ColumnTransformers
+    seconds: np.ndarray  # (K,) fit + transform time of each fold's preprocessor
     splits: list[Split]
 
 
@@ -79,8 +80,10 @@ def preprocess_folds(X: pd.DataFrame, splits: Sequence[Split], make=make_preproc
         fitted.append(preprocessor)
     widths = {part.shape[1] for part in stacked}
     if len(widths) != 1:
-        raise ValueError(f"the folds' preprocessors produced different numbers of columns {sorted(widths)}; "
-                         "the one-hot categories must be fixed by the schema")
+        raise ValueError(
+            f"the folds' preprocessors produced different numbers of columns {sorted(widths)}; "
+            "the one-hot categories must be fixed by the schema"
+        )
     return PreprocessedFolds(np.stack(stacked), fitted, np.asarray(seconds), list(splits))
 
 
@@ -100,6 +103,10 @@ class FoldCache:
         self.make = make
         self.max_entries = max_entries
         self._entries: dict[str, PreprocessedFolds] = {}
+
+    def __len__(self) -> int:
+        """How many (data, splits) entries are kept now (at most max_entries)."""
+        return len(self._entries)
 
     def get(self, X, splits: Sequence[Split]) -> PreprocessedFolds:
         key = _folds_key(X, splits)
@@ -151,7 +158,10 @@ class SharedPreprocessingModel:
         """The fitted pipeline of each split (the preprocessor of that fold + its classifier)."""
         self.cross_val_predict_batched(X, y, splits)
         folds = self.cache.get(X, splits)
-        return [_fitted_pipeline(self.pipeline, pre, est) for pre, est in zip(folds.preprocessors, self.estimators_)]
+        return [
+            _fitted_pipeline(self.pipeline, pre, est)
+            for pre, est in zip(folds.preprocessors, self.estimators_, strict=True)
+        ]
 
 
 def _fitted_pipeline(template: Pipeline, preprocessor, estimator) -> Pipeline:
@@ -163,7 +173,7 @@ def _fitted_pipeline(template: Pipeline, preprocessor, estimator) -> Pipeline:
 @dataclass
 class StackedFit:
     model: StackedMLP
-    best_epoch: np.ndarray     # (K,) epoch whose weights each fold ended with
+    best_epoch: np.ndarray  # (K,) epoch whose weights each fold ended with
     stopped_early: np.ndarray  # (K,) bool
     epochs_run: int
     seconds: float
@@ -175,16 +185,17 @@ def _padded(rows: Sequence[np.ndarray], device) -> tuple[torch.Tensor, torch.Ten
     index = np.zeros((len(rows), width), dtype=np.int64)
     valid = np.zeros((len(rows), width), dtype=bool)
     for k, r in enumerate(rows):
-        index[k, :len(r)] = r
-        valid[k, :len(r)] = True
+        index[k, : len(r)] = r
+        valid[k, : len(r)] = True
     return torch.as_tensor(index, device=device), torch.as_tensor(valid, device=device)
 
 
 class _EarlyStopping:
     """Per-fold early stopping on each fold's own hold-out, remembering each fold's best weights."""
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, row_weights: torch.Tensor, val_rows, patience: int,
-                 engine: StackedMLP):
+    def __init__(
+        self, X: torch.Tensor, y: torch.Tensor, row_weights: torch.Tensor, val_rows, patience: int, engine: StackedMLP
+    ):
         index, valid = _padded(val_rows, X.device)
         K, d = X.shape[0], X.shape[2]
         self.X = torch.gather(X, 1, index.unsqueeze(-1).expand(-1, -1, d))
@@ -213,8 +224,13 @@ class _EarlyStopping:
         self.engine.theta.copy_(self.best_theta)
 
 
-def train_stacked(config: ANNConfig, X: np.ndarray, y: np.ndarray, train_rows: Sequence[np.ndarray],
-                  on_epoch: EpochCallback | None = None) -> StackedFit:
+def train_stacked(
+    config: ANNConfig,
+    X: np.ndarray,
+    y: np.ndarray,
+    train_rows: Sequence[np.ndarray],
+    on_epoch: EpochCallback | None = None,
+) -> StackedFit:
     """Train K networks together: network k on rows train_rows[k] of X[k] (X: (K, n, d))."""
     config.validate()
     device = resolve_device(config.device)
@@ -232,8 +248,13 @@ def _train_stacked(config: ANNConfig, X, y, train_rows, on_epoch, device) -> Sta
     for k, rows in enumerate(train_rows):
         rows = np.asarray(rows)
         if config.early_stopping:
-            kept, held_out, _, _ = split_validation(rows, y_np[rows].astype(int), config.validation_fraction,
-                                                    config.seed, groups=identical_row_groups(X[k][rows]))
+            kept, held_out, _, _ = split_validation(
+                rows,
+                y_np[rows].astype(int),
+                config.validation_fraction,
+                config.seed,
+                groups=identical_row_groups(X[k][rows]),
+            )
             fit_rows.append(np.asarray(kept))
             val_rows.append(np.asarray(held_out))
         else:
@@ -242,21 +263,25 @@ def _train_stacked(config: ANNConfig, X, y, train_rows, on_epoch, device) -> Sta
     X_t = torch.as_tensor(X, dtype=torch.float32, device=device)
     y_t = torch.as_tensor(y_np, device=device)
     row_weights = torch.ones(K, n, device=device)
-    if config.class_weight is not None:  # from each fold's own training rows
-        per_class = [class_weights(y_t[torch.as_tensor(r, device=device)], config.class_weight) for r in fit_rows]
-        row_weights = torch.stack([w[y_t.long()] for w in per_class])
+    for k, fold_rows in enumerate(fit_rows):  # class weights from each fold's own training rows
+        weights = class_weights(y_t[torch.as_tensor(fold_rows, device=device)], config.class_weight)
+        if weights is not None:  # None: no class weighting, every row counts once
+            row_weights[k] = weights[y_t.long()]
 
     # Every fold starts where its fold-by-fold fit would: the config's seeded initialisation.
     engine = StackedMLP(MLP(config, d), K, device)
     optimizer = make_optimizer(config, engine.theta, engine.grad, engine.decayed)
     dropout_rng = torch.Generator(device=device).manual_seed(config.seed)
-    stopper = (_EarlyStopping(X_t, y_t, row_weights, val_rows, config.patience, engine)
-               if config.early_stopping else None)
+    stopper = (
+        _EarlyStopping(X_t, y_t, row_weights, val_rows, config.patience, engine) if config.early_stopping else None
+    )
 
     fit_index, _ = _padded(fit_rows, device)
     sizes = np.asarray([len(r) for r in fit_rows])
-    batch_size = config.effective_batch_size
-    full_batch = batch_size is None or batch_size >= sizes.max()
+    # No batch size (full-batch gradient descent) is one batch as large as the largest fold.
+    effective_batch_size = config.effective_batch_size
+    batch_size = int(sizes.max()) if effective_batch_size is None else effective_batch_size
+    full_batch = batch_size >= sizes.max()
     if full_batch:
         mask = np.zeros((K, n), dtype=np.float32)
         for k, rows in enumerate(fit_rows):
@@ -292,7 +317,7 @@ def _train_stacked(config: ANNConfig, X, y, train_rows, on_epoch, device) -> Sta
             X_batches = torch.gather(X_t, 1, rows.unsqueeze(-1).expand(-1, -1, d)).split(batch_size, dim=1)
             y_batches = torch.gather(y_rows, 1, order).unsqueeze(-1).split(batch_size, dim=1)
             scales = (torch.gather(w_rows, 1, order) * position_share).unsqueeze(-1).split(batch_size, dim=1)
-            for xb, yb, scale, folds in zip(X_batches, y_batches, scales, active):
+            for xb, yb, scale, folds in zip(X_batches, y_batches, scales, active, strict=True):
                 engine.backprop(xb, yb, scale, dropout_rng)
                 optimizer.step(folds)  # a fold without rows in this batch takes no step
         epochs_run = epoch
@@ -338,6 +363,12 @@ class BatchedANN:
         self.on_epoch = on_epoch
         self.fit_: StackedFit | None = None
 
+    def fold_network(self, k: int) -> MLP:
+        """Split k's fitted network (a plain MLP on the CPU) from the last cross_val_predict_batched call."""
+        if self.fit_ is None:
+            raise RuntimeError("BatchedANN has not been fitted; call cross_val_predict_batched first")
+        return self.fit_.model.network(k)
+
     def cross_val_predict_batched(self, X, y, splits: Sequence[Split]) -> FoldPredictions:
         """Each split's P(disease); the folds train and predict together, so each split's seconds
         are an equal share of the whole (the shared preprocessing not included)."""
@@ -357,7 +388,11 @@ class BatchedANN:
         config_dict = self.config.replace(device="cpu").to_dict()
         pipelines = []
         for k, preprocessor in enumerate(folds.preprocessors):
-            state = {key: value.clone() for key, value in self.fit_.model.network(k).state_dict().items()}
+            state = {key: value.clone() for key, value in self.fold_network(k).state_dict().items()}
             ann = ANNClassifier.from_state(config_dict, state, n_features_in=folds.X.shape[2], device="cpu")
             pipelines.append(Pipeline([("preprocess", preprocessor), ("ann", ann)]))
         return pipelines
+
+
+# What build_models hands to cross-validation: both share the FoldCache and have the batched hook.
+BatchedModel = SharedPreprocessingModel | BatchedANN

@@ -5,6 +5,7 @@ default gives unusable probabilities (a full-depth tree predicts only 0 or 1;
 5 neighbours give probabilities in steps of 0.2). They are fixed, not tuned on
 the data, so comparing them with the ANN on the same folds is fair.
 """
+
 from __future__ import annotations
 
 from sklearn.calibration import CalibratedClassifierCV
@@ -28,10 +29,10 @@ def classical_estimators(seed: int = 0) -> dict:
     """The bare classifiers (no preprocessing), by display name."""
     return {
         "Logistic regression": LogisticRegression(max_iter=2000),
-        "Random forest": RandomForestClassifier(
-            n_estimators=200, min_samples_leaf=2, random_state=seed, n_jobs=1),
+        "Random forest": RandomForestClassifier(n_estimators=200, min_samples_leaf=2, random_state=seed, n_jobs=1),
         "Gradient boosting": GradientBoostingClassifier(
-            n_estimators=100, max_depth=2, learning_rate=0.1, random_state=seed),
+            n_estimators=100, max_depth=2, learning_rate=0.1, random_state=seed
+        ),
         # Platt scaling fitted on internal cross-validated decision values
         # (what SVC(probability=True) did; that flag is deprecated in scikit-learn 1.9).
         "SVM": CalibratedClassifierCV(SVC(kernel="rbf", random_state=seed), method="sigmoid", ensemble=False),

@@ -14,17 +14,19 @@ what the course's comparison table asks about, measured on this data:
 `external_validation` trains on one UCI site and evaluates on the others, with the features
 that are mostly missing at a site (and the value that replaced them) spelled out.
 
-Plain Python (no Streamlit): the comparison page only draws what these functions return.
+Plain Python (no Streamlit): the comparison page only draws what these functions return. This module
+measures; model.evaluation.verdicts words the measurements (the evidence table, the paired tests in sentences).
 Every fold shares its preprocessing between models (model.evaluation.batched_cv.FoldCache), and the
 ANN's fold models train together (model.evaluation.batched_cv.BatchedANN).
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,11 +36,12 @@ from sklearn.calibration import calibration_curve
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from model.evaluation.batched_cv import BatchedANN, FoldCache, SharedPreprocessingModel
-from model.evaluation.classical import classical_models
-from model.runtime.compute_slots import compute_slot
-from model.nn.config import ANNConfig
 from model.data.datasets import SITE_LABELS
+from model.data.preprocessing import feature_groups, features_and_target, make_preprocessor
+from model.data.schema import FEATURE_NAMES, TARGET, feature
+from model.data.splits import patient_groups, seen_patients
+from model.evaluation.batched_cv import BatchedANN, BatchedModel, FoldCache, SharedPreprocessingModel
+from model.evaluation.classical import classical_models
 from model.evaluation.cross_validation import (
     METRICS,
     ComparisonResult,
@@ -48,15 +51,14 @@ from model.evaluation.cross_validation import (
     cross_validate_models,
     make_splits,
 )
+from model.evaluation.pipelines import pipeline_from_config
+from model.nn.config import ANNConfig
+from model.nn.presets import PRESETS
+from model.nn.training import predict_logits
+from model.runtime.compute_slots import compute_slot
 from model.runtime.jobs import raise_if_cancelled
 from model.runtime.limits import MAX_CONCURRENT_TRAININGS, MAX_STACKED_ROWS
-from model.evaluation.pipelines import pipeline_from_config
-from model.data.preprocessing import feature_groups, features_and_target, make_preprocessor
-from model.nn.presets import PRESETS
-from model.data.schema import FEATURE_NAMES, TARGET, feature
-from model.data.splits import patient_groups, seen_patients
 from model.runtime.threads import one_thread
-from model.nn.training import predict_logits
 
 ANN_NAME = "ANN (as configured)"
 PERCEPTRON_NAME = "Single perceptron"
@@ -66,15 +68,26 @@ MODEL_NAMES: tuple[str, ...] = CLASSICAL_NAMES + DEEP_LEARNING_NAMES
 DEFAULT_MODELS: tuple[str, ...] = CLASSICAL_NAMES + (ANN_NAME,)
 CLASSICAL_FAMILY, DEEP_FAMILY = "Classical ML", "Deep learning"
 
-LEADERBOARD_METRICS = ("accuracy", "roc_auc", "pr_auc", "sensitivity", "specificity", "f1", "brier",
-                       "fit_seconds", "predict_seconds")
+LEADERBOARD_METRICS = (
+    "accuracy",
+    "roc_auc",
+    "pr_auc",
+    "sensitivity",
+    "specificity",
+    "f1",
+    "brier",
+    "fit_seconds",
+    "predict_seconds",
+)
 LEARNING_FRACTIONS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 MIN_TRAINING_ROWS = 12
 IMPORTANCE_REPEATS = 5
 NEEDED_IMPORTANCE = 0.005  # mean ROC AUC lost when the feature is shuffled
 MOSTLY_MISSING = 0.5
-BUSY_MESSAGE = (f"The server is already running {MAX_CONCURRENT_TRAININGS} trainings or comparisons (its limit). "
-                "Wait a moment and press Run comparison again; your settings are kept.")
+BUSY_MESSAGE = (
+    f"The server is already running {MAX_CONCURRENT_TRAININGS} trainings or comparisons (its limit). "
+    "Wait a moment and press Run comparison again; your settings are kept."
+)
 
 
 def family_of(name: str) -> str:
@@ -122,9 +135,11 @@ def workload_problems(n_rows: int, protocol: Protocol) -> list[str]:
     if stacked <= MAX_STACKED_ROWS:
         return []
     most = max(MAX_STACKED_ROWS // max(n_rows, 1), 0)
-    return [f"{protocol.n_splits} folds × {protocol.n_repeats} repeats on {n_rows:,} patients means "
-            f"{stacked:,} patient-fold rows, more than this server handles ({MAX_STACKED_ROWS:,}); choose at "
-            f"most {most} folds × repeats in all, or a smaller dataset."]
+    return [
+        f"{protocol.n_splits} folds × {protocol.n_repeats} repeats on {n_rows:,} patients means "
+        f"{stacked:,} patient-fold rows, more than this server handles ({MAX_STACKED_ROWS:,}); choose at "
+        f"most {most} folds × repeats in all, or a smaller dataset."
+    ]
 
 
 def checked_features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -137,20 +152,25 @@ def checked_features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.n
 
 
 # ------------------------------------------------------------------ the models
-def build_models(names: Sequence[str], ann_config: ANNConfig, cache: FoldCache, seed: int = 0,
-                 on_fold: Callable[[str, int], None] | None = None,
-                 on_epoch: Callable[[str, int, int], None] | None = None) -> dict[str, object]:
+def build_models(
+    names: Sequence[str],
+    ann_config: ANNConfig,
+    cache: FoldCache,
+    seed: int = 0,
+    on_fold: Callable[[str, int], None] | None = None,
+    on_epoch: Callable[[str, int, int], None] | None = None,
+) -> dict[str, BatchedModel]:
     """Name -> an object with the cross_val_predict_batched hook, all sharing `cache`."""
     classical = classical_models(seed)
-    models: dict[str, object] = {}
+    models: dict[str, BatchedModel] = {}
     for name in names:
         if name in classical:
-            report = (lambda k, name=name: on_fold(name, k)) if on_fold else None
-            models[name] = SharedPreprocessingModel(classical[name], cache, on_fold=report)
+            fold_report = (lambda k, name=name: on_fold(name, k)) if on_fold else None
+            models[name] = SharedPreprocessingModel(classical[name], cache, on_fold=fold_report)
         elif name in DEEP_LEARNING_NAMES:
             config = ann_config if name == ANN_NAME else PRESETS["perceptron"]
-            report = (lambda e, total, name=name: on_epoch(name, e, total)) if on_epoch else None
-            models[name] = BatchedANN(config, cache, on_epoch=report)
+            epoch_report = (lambda e, total, name=name: on_epoch(name, e, total)) if on_epoch else None
+            models[name] = BatchedANN(config, cache, on_epoch=epoch_report)
         else:
             raise ValueError(selection_problems([name])[0])
     return models
@@ -196,8 +216,9 @@ class _Progress:
     """Maps the work of several stages onto one 0..1 bar; every report is also a cancellation point
     (model.runtime.jobs.Cancelled once `stop_event` is set)."""
 
-    def __init__(self, callback: FractionProgress | None, units: Mapping[str, float],
-                 stop_event: threading.Event | None = None):
+    def __init__(
+        self, callback: FractionProgress | None, units: Mapping[str, float], stop_event: threading.Event | None = None
+    ):
         self.callback, self.units, self.stop_event = callback, dict(units), stop_event
         self.total = max(sum(self.units.values()), 1e-9)
         self.done: dict[str, float] = {k: 0.0 for k in self.units}
@@ -212,16 +233,17 @@ class _Progress:
 # ------------------------------------------------------------------ the report
 @dataclass
 class ComparisonReport:
-    """Everything the comparison page shows (plain data: picklable and cacheable)."""
+    """Everything the comparison page shows (plain data: picklable and cacheable); model.evaluation.verdicts
+    turns it into the page's sentences."""
 
     result: ComparisonResult
     protocol: Protocol
     models: list[str]
     ann_config: dict
     n_rows: int
-    model_facts: pd.DataFrame                 # model, family, size, size_unit, input_columns
-    learning_curve: pd.DataFrame | None       # model, fraction, n_train, split, roc_auc, accuracy
-    importance: pd.DataFrame | None           # model, feature, split, importance
+    model_facts: pd.DataFrame  # model, family, size, size_unit, input_columns
+    learning_curve: pd.DataFrame | None  # model, fraction, n_train, split, roc_auc, accuracy
+    importance: pd.DataFrame | None  # model, feature, split, importance
     stage_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -243,9 +265,9 @@ class ComparisonReport:
         summary = self.result.summary
         rows = []
         tests = self.result.paired_tests.set_index("model")
-        for model in self.result._ranked_models():
+        for model in self.result.ranked_models():
             part = summary[summary["model"] == model].set_index("metric")
-            row = {"model": model, "family": family_of(model)}
+            row: dict[str, str | float] = {"model": model, "family": family_of(model)}
             for metric in LEADERBOARD_METRICS:
                 for stat in ("mean", "ci_low", "ci_high"):
                     row[f"{metric}_{stat}"] = float(part.loc[metric, stat])
@@ -257,14 +279,19 @@ class ComparisonReport:
     def best_per_metric(self) -> dict[str, str]:
         """metric -> model with the best mean (evaluation.METRIC_DIRECTIONS: e.g. lowest for Brier and times)."""
         wide = self.result.wide("mean")
-        return {metric: str(best_first(metric, wide[metric].dropna())[0])
-                for metric in LEADERBOARD_METRICS if wide[metric].notna().any()}
+        return {
+            metric: str(best_first(metric, wide[metric].dropna())[0])
+            for metric in LEADERBOARD_METRICS
+            if wide[metric].notna().any()
+        }
 
     def leaderboard_csv(self) -> str:
         table = self.leaderboard()
-        header = (f"# {self.protocol.describe()}; {self.n_rows} patients; "
-                  f"paired test: corrected resampled t-test on {METRICS[self.result.compare_metric]} "
-                  f"vs {self.best}\n")
+        header = (
+            f"# {self.protocol.describe()}; {self.n_rows} patients; "
+            f"paired test: corrected resampled t-test on {METRICS[self.result.compare_metric]} "
+            f"vs {self.best}\n"
+        )
         repeats = self.result.repeats_note()
         if repeats:
             header += f"# {repeats}\n"
@@ -284,86 +311,13 @@ class ComparisonReport:
         if self.learning_curve is None or self.learning_curve.empty:
             return None
         grouped = self.learning_curve.groupby(["model", "fraction"], sort=True)
-        table = grouped.agg(n_train=("n_train", "mean"), roc_auc=("roc_auc", "mean"),
-                            roc_auc_std=("roc_auc", "std"), accuracy=("accuracy", "mean")).reset_index()
+        table = grouped.agg(
+            n_train=("n_train", "mean"),
+            roc_auc=("roc_auc", "mean"),
+            roc_auc_std=("roc_auc", "std"),
+            accuracy=("accuracy", "mean"),
+        ).reset_index()
         return table
-
-    def evidence(self) -> pd.DataFrame:
-        """The course's comparison table, each cell filled with this run's measurements."""
-        classical, deep = self.best_classical, self.deep_model
-        columns = {"aspect": [], "classical": [], "deep": [], "verdict": []}
-
-        def add(aspect, c_text, d_text, verdict):
-            for key, value in zip(columns, (aspect, c_text, d_text, verdict)):
-                columns[key].append(value)
-
-        means = self.result.wide("mean")
-        facts = self.model_facts.set_index("model")
-        add("Accuracy on these data (ROC AUC)",
-            _auc_text(means, classical), _auc_text(means, deep), self._accuracy_verdict(classical, deep))
-        add("Data size", *self._data_size_cells(classical, deep))
-        add("Feature engineering", *self._feature_cells(classical, deep, facts))
-        add("Computation", _compute_text(means, facts, classical), _compute_text(means, facts, deep),
-            _compute_verdict(facts, classical, deep))
-        add("Interpretability", _size_text(facts, classical), _size_text(facts, deep),
-            _interpretability_verdict(facts, classical, deep))
-        table = pd.DataFrame(columns)
-        return table.rename(columns={
-            "aspect": "Aspect",
-            "classical": f"Classical ML (best: {classical})" if classical else "Classical ML (not run)",
-            "deep": f"Deep learning ({deep})" if deep else "Deep learning (not run)",
-            "verdict": "What this run shows"})
-
-    # -- evidence helpers
-    def _accuracy_verdict(self, classical, deep) -> str:
-        if not classical or not deep:
-            return "Run at least one classical model and the ANN to compare them."
-        tests = self.result.paired_tests.set_index("model")
-        best = self.best
-        if best in (classical, deep):
-            other = deep if best == classical else classical
-            return f"{best} is best; {other} is {tests.loc[other, 'verdict']}."
-        return (f"{best} is best; {classical}: {tests.loc[classical, 'verdict']}; "
-                f"{deep}: {tests.loc[deep, 'verdict']}.")
-
-    def _data_size_cells(self, classical, deep) -> tuple[str, str, str]:
-        table = self.learning_summary()
-        if table is None or not classical or not deep:
-            return ("—", "—", "Learning curves need one classical model and the ANN (or perceptron).")
-        pivot = table.pivot(index="fraction", columns="model", values="roc_auc")
-        sizes = table.groupby("fraction")["n_train"].mean().round().astype(int)
-        small, full = pivot.index.min(), pivot.index.max()
-
-        def cell(model):
-            return (f"ROC AUC {pivot.loc[small, model]:.3f} with {sizes[small]} training patients, "
-                    f"{pivot.loc[full, model]:.3f} with {sizes[full]}")
-
-        winners = []
-        for fraction in pivot.index:
-            c, d = pivot.loc[fraction, classical], pivot.loc[fraction, deep]
-            leader = classical if c > d else deep
-            winners.append(f"{sizes[fraction]} patients: {leader} (+{abs(c - d):.3f})")
-        return (cell(classical), cell(deep),
-                "Higher mean ROC AUC by training-set size: " + "; ".join(winners)
-                + f". Fold-to-fold spread is about ±{table['roc_auc_std'].mean():.3f}.")
-
-    def _feature_cells(self, classical, deep, facts) -> tuple[str, str, str]:
-        summary = self.importance_summary()
-        if summary is None or not classical or not deep:
-            return ("—", "—", "Permutation importance was not computed.")
-
-        def cell(model):
-            part = summary[summary["model"] == model].sort_values("mean", ascending=False)
-            needed = part[part["needed"]]
-            top = ", ".join(feature(f).label for f in part["feature"].head(3))
-            return (f"needed {len(needed)} of {len(part)} features (top: {top}); "
-                    f"input: {int(facts.loc[model, 'input_columns'])} columns after imputation, scaling, one-hot")
-
-        n_c = int(summary[(summary["model"] == classical) & summary["needed"]].shape[0])
-        n_d = int(summary[(summary["model"] == deep) & summary["needed"]].shape[0])
-        return (cell(classical), cell(deep),
-                f"Both got the same hand-made preprocessing; {classical} relied on {n_c} features, "
-                f"{deep} on {n_d} (a feature counts when shuffling it costs ≥ {NEEDED_IMPORTANCE} ROC AUC).")
 
 
 def _best_of(result: ComparisonResult, names: Sequence[str]) -> str | None:
@@ -372,52 +326,15 @@ def _best_of(result: ComparisonResult, names: Sequence[str]) -> str | None:
     return str(best_first(result.compare_metric, result.wide("mean").loc[list(names), result.compare_metric])[0])
 
 
-def _auc_text(means: pd.DataFrame, model: str | None) -> str:
-    return "—" if not model else f"{means.loc[model, 'roc_auc']:.3f}"
-
-
-def _compute_text(means, facts, model) -> str:
-    if not model:
-        return "—"
-    batched = " (all fold networks trained together)" if model in DEEP_LEARNING_NAMES else ""
-    return (f"one fit on all patients {_seconds(facts.loc[model, 'fit_all_seconds'])}; per cross-validation "
-            f"fold {_seconds(means.loc[model, 'fit_seconds'])} fit{batched}, "
-            f"{_seconds(means.loc[model, 'predict_seconds'])} predict")
-
-
-def _compute_verdict(facts, classical, deep) -> str:
-    if not classical or not deep:
-        return "—"
-    c, d = facts.loc[classical, "fit_all_seconds"], facts.loc[deep, "fit_all_seconds"]
-    faster, slower, ratio = (classical, deep, d / c) if c < d else (deep, classical, c / d)
-    return f"One fit on all patients: {faster} is {ratio:.1f}× faster than {slower} on this machine."
-
-
-def _size_text(facts, model) -> str:
-    if not model:
-        return "—"
-    return f"{int(facts.loc[model, 'size']):,} {facts.loc[model, 'size_unit']}"
-
-
-def _interpretability_verdict(facts, classical, deep) -> str:
-    if not classical or not deep:
-        return "—"
-    c, d = int(facts.loc[classical, "size"]), int(facts.loc[deep, "size"])
-    return (f"To read the fitted model one inspects {c:,} {facts.loc[classical, 'size_unit']} for {classical} "
-            f"against {d:,} {facts.loc[deep, 'size_unit']} for {deep}; permutation importance (below) "
-            f"explains both from outside.")
-
-
-def _seconds(value: float) -> str:
-    if not np.isfinite(value):
-        return "—"
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
-
-
 # ------------------------------------------------------------------ permutation importance
-def grouped_permutation_importance(predict_proba: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y,
-                                   groups: Mapping[str, Sequence[int]], n_repeats: int = IMPORTANCE_REPEATS,
-                                   random_state: int = 0) -> dict[str, np.ndarray]:
+def grouped_permutation_importance(
+    predict_proba: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    y,
+    groups: Mapping[str, Sequence[int]],
+    n_repeats: int = IMPORTANCE_REPEATS,
+    random_state: int = 0,
+) -> dict[str, np.ndarray]:
     """Drop in ROC AUC when one raw feature is shuffled, for each of `n_repeats` shuffles.
 
     X is the preprocessed matrix; `groups` maps each raw feature to its output columns.
@@ -440,7 +357,7 @@ def grouped_permutation_importance(predict_proba: Callable[[np.ndarray], np.ndar
             copies.append(permuted.copy())
     proba = predict_proba(np.concatenate(copies)).reshape(len(groups) * n_repeats, len(X))
     drops = (baseline - _roc_auc_rows(y, proba)).reshape(len(groups), n_repeats)
-    return dict(zip(groups, drops))
+    return dict(zip(groups, drops, strict=True))
 
 
 def _roc_auc_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -451,34 +368,36 @@ def _roc_auc_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return (ranks[:, positive].sum(1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
-def _fold_predictors(model, k: int) -> Callable[[np.ndarray], np.ndarray]:
+def _fold_predictors(model: BatchedModel, k: int) -> Callable[[np.ndarray], np.ndarray]:
     """P(disease) of fold k's fitted model on preprocessed rows."""
     if isinstance(model, BatchedANN):
-        network = model.fit_.model.network(k)
+        network = model.fold_network(k)
         return lambda A: 1.0 / (1.0 + np.exp(-predict_logits(network, A, torch.device("cpu"))))
     estimator = model.estimators_[k]
     positive = list(estimator.classes_).index(1)
     return lambda A: estimator.predict_proba(A)[:, positive]
 
 
-def _importance(models: Mapping[str, object], folds, y: np.ndarray, splits, seed: int,
-                progress: FractionProgress) -> pd.DataFrame:
+def _importance(
+    models: Mapping[str, BatchedModel], folds, y: np.ndarray, splits, seed: int, progress: FractionProgress
+) -> pd.DataFrame:
     groups = {name: cols for name, cols in feature_groups(folds.preprocessors[0]).items() if cols}
     rows = []
     total = len(models) * len(splits)
     for m, (name, model) in enumerate(models.items()):
         for k, (_, test) in enumerate(splits):
-            drops = grouped_permutation_importance(_fold_predictors(model, k), folds.X[k][test], y[test],
-                                                   groups, random_state=seed)
-            rows += [{"model": name, "feature": f, "split": k, "importance": float(d.mean())}
-                     for f, d in drops.items()]
+            drops = grouped_permutation_importance(
+                _fold_predictors(model, k), folds.X[k][test], y[test], groups, random_state=seed
+            )
+            rows += [{"model": name, "feature": f, "split": k, "importance": float(d.mean())} for f, d in drops.items()]
             progress((m * len(splits) + k + 1) / total, f"Permutation importance: {name}, fold {k + 1}")
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------ learning curves
-def nested_training_subsets(train: np.ndarray, y: np.ndarray, fractions: Sequence[float],
-                            seed: int = 0) -> list[np.ndarray]:
+def nested_training_subsets(
+    train: np.ndarray, y: np.ndarray, fractions: Sequence[float], seed: int = 0
+) -> list[np.ndarray]:
     """Stratified subsets of `train`, smallest inside the next: fraction f keeps ≈ f·len(train) rows.
 
     Rows are ordered so that every prefix holds both classes in their training proportion
@@ -495,12 +414,19 @@ def nested_training_subsets(train: np.ndarray, y: np.ndarray, fractions: Sequenc
     return [np.sort(ordered[:m]) for m in sizes]
 
 
-def learning_curve(models: Mapping[str, object], X: pd.DataFrame, y: np.ndarray, splits, fractions,
-                   seed: int = 0, progress: FractionProgress | None = None) -> pd.DataFrame:
+def learning_curve(
+    models: Mapping[str, BatchedModel],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits,
+    fractions,
+    seed: int = 0,
+    progress: FractionProgress | None = None,
+) -> pd.DataFrame:
     """ROC AUC and accuracy on each split's test rows for models trained on growing subsets of its training rows."""
     sub_splits, labels = [], []
     for k, (train, test) in enumerate(splits):
-        for fraction, subset in zip(fractions, nested_training_subsets(train, y, fractions, seed + k)):
+        for fraction, subset in zip(fractions, nested_training_subsets(train, y, fractions, seed + k), strict=True):
             sub_splits.append((subset, test))
             labels.append((fraction, k))
     rows = []
@@ -508,20 +434,35 @@ def learning_curve(models: Mapping[str, object], X: pd.DataFrame, y: np.ndarray,
         if progress:
             progress(m / len(models), f"Learning curve: {name} on {len(sub_splits)} training sets")
         probas = model.cross_val_predict_batched(X, y, sub_splits).probas
-        for (fraction, k), (train, test), p in zip(labels, sub_splits, probas):
+        for (fraction, k), (train, test), p in zip(labels, sub_splits, probas, strict=True):
             scores = classification_metrics(y[test], p)
-            rows.append({"model": name, "fraction": fraction, "n_train": len(train), "split": k,
-                         "roc_auc": scores["roc_auc"], "accuracy": scores["accuracy"]})
+            rows.append(
+                {
+                    "model": name,
+                    "fraction": fraction,
+                    "n_train": len(train),
+                    "split": k,
+                    "roc_auc": scores["roc_auc"],
+                    "accuracy": scores["accuracy"],
+                }
+            )
     if progress:
         progress(1.0, "Learning curves done")
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------ the whole comparison
-def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNConfig,
-                   protocol: Protocol = Protocol(), progress: FractionProgress | None = None,
-                   with_learning_curve: bool = True, with_importance: bool = True,
-                   stop_event: threading.Event | None = None, hold_slot: bool = True) -> ComparisonReport:
+def run_comparison(
+    frame: pd.DataFrame,
+    names: Sequence[str],
+    ann_config: ANNConfig,
+    protocol: Protocol = Protocol(),
+    progress: FractionProgress | None = None,
+    with_learning_curve: bool = True,
+    with_importance: bool = True,
+    stop_event: threading.Event | None = None,
+    hold_slot: bool = True,
+) -> ComparisonReport:
     """Cross-validate `names` on identical folds and gather the evidence for the comparison table.
 
     Raises ValueError with a plain message for a bad selection, protocol or data, and
@@ -540,20 +481,28 @@ def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNCon
     names = [n for n in MODEL_NAMES if n in names]  # a stable order
     n_classical = sum(n in CLASSICAL_NAMES for n in names)
     n_deep = len(names) - n_classical
-    units = {"preprocess": 1.0, "cv": n_classical + 1.5 * n_deep,
-             "learning": 2.0 if with_learning_curve else 0.0, "importance": 1.0 if with_importance else 0.0}
+    units = {
+        "preprocess": 1.0,
+        "cv": n_classical + 1.5 * n_deep,
+        "learning": 2.0 if with_learning_curve else 0.0,
+        "importance": 1.0 if with_importance else 0.0,
+    }
     tracker = _Progress(progress, units, stop_event)
     done_models: list[str] = []
 
     def on_fold(name, k):
-        tracker.report("cv", (len(done_models) + (k + 1) / len(splits)) / len(names),
-                       f"{name}: fold {k + 1} of {len(splits)}")
+        tracker.report(
+            "cv", (len(done_models) + (k + 1) / len(splits)) / len(names), f"{name}: fold {k + 1} of {len(splits)}"
+        )
         if k + 1 == len(splits):
             done_models.append(name)
 
     def on_epoch(name, epoch, epochs):
-        tracker.report("cv", (len(done_models) + epoch / epochs) / len(names),
-                       f"{name}: {len(splits)} fold networks together, epoch {epoch} of {epochs}")
+        tracker.report(
+            "cv",
+            (len(done_models) + epoch / epochs) / len(names),
+            f"{name}: {len(splits)} fold networks together, epoch {epoch} of {epochs}",
+        )
         if epoch == epochs:
             done_models.append(name)
 
@@ -570,34 +519,54 @@ def run_comparison(frame: pd.DataFrame, names: Sequence[str], ann_config: ANNCon
         models = build_models(names, ann_config, cache, protocol.seed, on_fold, on_epoch)
         model_seconds: dict[str, float] = {}
         timed = {name: _Timed(model, model_seconds, name) for name, model in models.items()}
-        result = cross_validate_models(timed, X, y, n_splits=protocol.n_splits, n_repeats=protocol.n_repeats,
-                                       seed=protocol.seed, splits=splits)
+        result = cross_validate_models(
+            timed, X, y, n_splits=protocol.n_splits, n_repeats=protocol.n_repeats, seed=protocol.seed, splits=splits
+        )
         stage_seconds.update({f"cross-validation: {n}": s for n, s in model_seconds.items()})
 
         start = time.perf_counter()
         facts = _model_facts(names, X, y, ann_config, protocol.seed, stop_event)
         stage_seconds["one fit of each model on all rows"] = time.perf_counter() - start
-        first_repeat = splits[:protocol.n_splits]
+        first_repeat = splits[: protocol.n_splits]
         learning = importance = None
         notes = []
         if with_learning_curve:
             start = time.perf_counter()
             curve_models = _learning_models(result, names, ann_config, protocol.seed, stop_event)
             if len(curve_models):
-                learning = learning_curve(curve_models, X, y, first_repeat, LEARNING_FRACTIONS, protocol.seed,
-                                          lambda f, msg: tracker.report("learning", f, msg))
+                learning = learning_curve(
+                    curve_models,
+                    X,
+                    y,
+                    first_repeat,
+                    LEARNING_FRACTIONS,
+                    protocol.seed,
+                    lambda f, msg: tracker.report("learning", f, msg),
+                )
             stage_seconds["learning curves"] = time.perf_counter() - start
         if with_importance:
             start = time.perf_counter()
-            importance = _importance(models, folds, y, first_repeat, protocol.seed,
-                                     lambda f, msg: tracker.report("importance", f, msg))
+            importance = _importance(
+                models, folds, y, first_repeat, protocol.seed, lambda f, msg: tracker.report("importance", f, msg)
+            )
             stage_seconds["permutation importance"] = time.perf_counter() - start
-            notes.append(f"Permutation importance: the {protocol.n_splits} held-out folds of the first repeat, "
-                         f"{IMPORTANCE_REPEATS} shuffles per feature, loss of ROC AUC.")
+            notes.append(
+                f"Permutation importance: the {protocol.n_splits} held-out folds of the first repeat, "
+                f"{IMPORTANCE_REPEATS} shuffles per feature, loss of ROC AUC."
+            )
     tracker.report("importance", 1.0, "Done")
-    return ComparisonReport(result=result, protocol=protocol, models=names, ann_config=ann_config.to_dict(),
-                            n_rows=len(y), model_facts=facts, learning_curve=learning, importance=importance,
-                            stage_seconds=stage_seconds, notes=notes)
+    return ComparisonReport(
+        result=result,
+        protocol=protocol,
+        models=names,
+        ann_config=ann_config.to_dict(),
+        n_rows=len(y),
+        model_facts=facts,
+        learning_curve=learning,
+        importance=importance,
+        stage_seconds=stage_seconds,
+        notes=notes,
+    )
 
 
 class _Timed:
@@ -613,8 +582,14 @@ class _Timed:
         return out
 
 
-def _model_facts(names: Sequence[str], X: pd.DataFrame, y: np.ndarray, ann_config: ANNConfig,
-                 seed: int, stop_event: threading.Event | None = None) -> pd.DataFrame:
+def _model_facts(
+    names: Sequence[str],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    ann_config: ANNConfig,
+    seed: int,
+    stop_event: threading.Event | None = None,
+) -> pd.DataFrame:
     """Each model fitted once on all rows: its fit time and its size (what a reader must inspect)."""
     rows = []
     for name in names:
@@ -627,17 +602,26 @@ def _model_facts(names: Sequence[str], X: pd.DataFrame, y: np.ndarray, ann_confi
         pipeline.predict_proba(X)
         predicted = time.perf_counter()
         size, unit = model_size(pipeline.steps[-1][1])
-        rows.append({"model": name, "family": family_of(name), "size": size, "size_unit": unit,
-                     "input_columns": int(pipeline.steps[0][1].transform(X.iloc[:1]).shape[1]),
-                     "fit_all_seconds": fitted - start,
-                     "predict_all_seconds": predicted - fitted})
+        rows.append(
+            {
+                "model": name,
+                "family": family_of(name),
+                "size": size,
+                "size_unit": unit,
+                "input_columns": int(pipeline.steps[0][1].transform(X.iloc[:1]).shape[1]),
+                "fit_all_seconds": fitted - start,
+                "predict_all_seconds": predicted - fitted,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def _learning_models(result: ComparisonResult, names, ann_config, seed,
-                     stop_event: threading.Event | None = None) -> dict[str, object]:
+def _learning_models(
+    result: ComparisonResult, names, ann_config, seed, stop_event: threading.Event | None = None
+) -> dict[str, BatchedModel]:
     """The deep-learning model and the best classical model, fresh (their own fold cache); each fold
     and epoch is a cancellation point."""
+
     def check_fold(name, k):
         raise_if_cancelled(stop_event)
 
@@ -645,7 +629,7 @@ def _learning_models(result: ComparisonResult, names, ann_config, seed,
         raise_if_cancelled(stop_event)
 
     cache = FoldCache()
-    chosen = {}
+    chosen: dict[str, BatchedModel] = {}
     best_classical = _best_of(result, [n for n in names if n in CLASSICAL_NAMES])
     deep = next((n for n in DEEP_LEARNING_NAMES if n in names), None)
     for name in (best_classical, deep):
@@ -667,7 +651,7 @@ def pooled_oof(result: ComparisonResult, model: str) -> tuple[np.ndarray, np.nda
 def roc_points(result: ComparisonResult) -> pd.DataFrame:
     """model, fpr, tpr, auc: ROC curve of the pooled out-of-fold predictions of every model."""
     parts = []
-    for model in result._ranked_models():
+    for model in result.ranked_models():
         y, p = pooled_oof(result, model)
         fpr, tpr, _ = roc_curve(y, p)
         parts.append(pd.DataFrame({"model": model, "fpr": fpr, "tpr": tpr, "auc": roc_auc_score(y, p)}))
@@ -677,7 +661,7 @@ def roc_points(result: ComparisonResult) -> pd.DataFrame:
 def calibration_points(result: ComparisonResult, n_bins: int = 10) -> pd.DataFrame:
     """model, predicted, observed: reliability curve (quantile bins) of the pooled out-of-fold predictions."""
     parts = []
-    for model in result._ranked_models():
+    for model in result.ranked_models():
         y, p = pooled_oof(result, model)
         observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
         parts.append(pd.DataFrame({"model": model, "predicted": predicted, "observed": observed}))
@@ -690,20 +674,20 @@ class ExternalValidation:
     """Models trained on one site, evaluated on each other site."""
 
     train_site: str
-    metrics: pd.DataFrame      # model, site, n, prevalence, mean_predicted, roc_auc, accuracy, brier, calibration_*
-    missing: pd.DataFrame      # site, feature, missing_fraction, replaced_by
+    metrics: pd.DataFrame  # model, site, n, prevalence, mean_predicted, roc_auc, accuracy, brier, calibration_*
+    missing: pd.DataFrame  # site, feature, missing_fraction, replaced_by
     calibration: pd.DataFrame  # model, site, predicted, observed
     warnings: list[str]
 
 
 def imputation_values(preprocessor) -> dict[str, float]:
     """Raw feature -> the value a fitted preprocessor puts in place of a missing one."""
-    values = {}
+    values: dict[str, float] = {}
     for _, transformer, columns in preprocessor.transformers_:
         steps = transformer.steps if hasattr(transformer, "steps") else [(None, transformer)]
         imputer = next((step for _, step in steps if isinstance(step, SimpleImputer)), None)
         if imputer is not None:
-            values.update(zip(columns, map(float, imputer.statistics_)))
+            values.update(zip(columns, map(float, imputer.statistics_), strict=True))
     return values
 
 
@@ -727,32 +711,45 @@ def missing_report(sites: pd.DataFrame, train_site: str, preprocessor) -> tuple[
             text = _value_text(name, replaced[name])
             rows.append({"site": site, "feature": name, "missing_fraction": fraction, "replaced_by": text})
             if fraction >= MOSTLY_MISSING:
-                mostly.append(f"{feature(name).label} ({fraction:.0%} missing, replaced by the "
-                              f"{rule[feature(name).kind]} {text})")
+                mostly.append(
+                    f"{feature(name).label} ({fraction:.0%} missing, replaced by the {rule[feature(name).kind]} {text})"
+                )
         if mostly and site != train_site:
-            warnings.append(f"{SITE_LABELS.get(site, site)}: mostly missing — " + "; ".join(mostly)
-                            + f". The values come from the {training} training patients, so the model sees "
-                              "all these patients as if they had those values.")
+            warnings.append(
+                f"{SITE_LABELS.get(site, site)}: mostly missing — "
+                + "; ".join(mostly)
+                + f". The values come from the {training} training patients, so the model sees "
+                "all these patients as if they had those values."
+            )
     return pd.DataFrame(rows), warnings
 
 
-def _unseen_patients(part: pd.DataFrame, X_train: pd.DataFrame, site: str, train_site: str,
-                     warnings: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+def _unseen_patients(
+    part: pd.DataFrame, X_train: pd.DataFrame, site: str, train_site: str, warnings: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
     """A test site's features and target without the rows that repeat a training patient (said in `warnings`)."""
     X_site, y_site = checked_features_and_target(part)
     seen = seen_patients(X_site, X_train)
     if seen.any():
-        warnings.append(f"{SITE_LABELS.get(site, site)}: {int(seen.sum())} row(s) repeat a "
-                        f"{SITE_LABELS.get(train_site, train_site)} training patient exactly; they are left out of "
-                        f"this site's scores, so no patient is scored by a model that saw them.")
+        warnings.append(
+            f"{SITE_LABELS.get(site, site)}: {int(seen.sum())} row(s) repeat a "
+            f"{SITE_LABELS.get(train_site, train_site)} training patient exactly; they are left out of "
+            f"this site's scores, so no patient is scored by a model that saw them."
+        )
         X_site, y_site = X_site[~seen].reset_index(drop=True), y_site[~seen]
     return X_site, y_site
 
 
-def external_validation(sites: pd.DataFrame, names: Sequence[str], ann_config: ANNConfig,
-                        train_site: str = "cleveland", seed: int = 0,
-                        progress: FractionProgress | None = None, stop_event: threading.Event | None = None,
-                        hold_slot: bool = True) -> ExternalValidation:
+def external_validation(
+    sites: pd.DataFrame,
+    names: Sequence[str],
+    ann_config: ANNConfig,
+    train_site: str = "cleveland",
+    seed: int = 0,
+    progress: FractionProgress | None = None,
+    stop_event: threading.Event | None = None,
+    hold_slot: bool = True,
+) -> ExternalValidation:
     """Train each model on `train_site`, evaluate on every other site of the four-site frame.
     `stop_event` and `hold_slot` as in run_comparison (cancellation points: before and after each model)."""
     problems = selection_problems(names)
@@ -770,8 +767,9 @@ def external_validation(sites: pd.DataFrame, names: Sequence[str], ann_config: A
     X_train, y_train = checked_features_and_target(train)
     preprocessor = make_preprocessor().fit(X_train)
     missing, warnings = missing_report(sites, train_site, preprocessor)
-    test_data = {site: _unseen_patients(sites[sites["site"] == site], X_train, site, train_site, warnings)
-                 for site in others}
+    test_data = {
+        site: _unseen_patients(sites[sites["site"] == site], X_train, site, train_site, warnings) for site in others
+    }
 
     rows, curves = [], []
     names = [n for n in MODEL_NAMES if n in names]
@@ -786,15 +784,26 @@ def external_validation(sites: pd.DataFrame, names: Sequence[str], ann_config: A
                 X_site, y_site = test_data[site]
                 proba = pipeline.predict_proba(X_site)[:, 1]
                 scores = classification_metrics(y_site, proba)
-                rows.append({"model": name, "site": site, "n": len(y_site), "prevalence": float(y_site.mean()),
-                             "mean_predicted": float(proba.mean()), **scores})
+                rows.append(
+                    {
+                        "model": name,
+                        "site": site,
+                        "n": len(y_site),
+                        "prevalence": float(y_site.mean()),
+                        "mean_predicted": float(proba.mean()),
+                        **scores,
+                    }
+                )
                 if len(np.unique(y_site)) == 2:
                     observed, predicted = calibration_curve(y_site, proba, n_bins=5, strategy="quantile")
-                    curves.append(pd.DataFrame({"model": name, "site": site,
-                                                "predicted": predicted, "observed": observed}))
+                    curves.append(
+                        pd.DataFrame({"model": name, "site": site, "predicted": predicted, "observed": observed})
+                    )
     if progress:
         progress(1.0, "External validation done")
-    calibration = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
-        columns=["model", "site", "predicted", "observed"])
+    calibration = (
+        pd.concat(curves, ignore_index=True)
+        if curves
+        else pd.DataFrame(columns=["model", "site", "predicted", "observed"])
+    )
     return ExternalValidation(train_site, pd.DataFrame(rows), missing, calibration, warnings)
-

@@ -30,12 +30,13 @@ fit_seconds (predict_seconds NaN), as nothing finer is known.
 Threads: the folds' models are small, so BLAS runs on one thread while they are
 fitted (model.runtime.threads.one_thread); torch work sizes its own threads (threads_for).
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,6 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from model.runtime.limits import MAX_CV_FOLDS, MAX_CV_REPEATS
 from model.data.splits import (
     PatientGroups,
     patient_groups,
@@ -58,11 +58,12 @@ from model.data.splits import (
     straddling_patients,
     stratified_group_splits,
 )
+from model.runtime.limits import MAX_CV_FOLDS, MAX_CV_REPEATS
 from model.runtime.threads import one_thread
 
-FoldProgress = Callable[[int, int, str], None]      # (folds done, folds in all, message)
-FractionProgress = Callable[[float, str], None]    # (fraction done 0..1, message)
-Split = tuple[np.ndarray, np.ndarray]              # (train rows, test rows)
+FoldProgress = Callable[[int, int, str], None]  # (folds done, folds in all, message)
+FractionProgress = Callable[[float, str], None]  # (fraction done 0..1, message)
+Split = tuple[np.ndarray, np.ndarray]  # (train rows, test rows)
 
 METRICS: dict[str, str] = {
     "accuracy": "Accuracy",
@@ -80,9 +81,17 @@ METRICS: dict[str, str] = {
 HIGHER, LOWER = "higher", "lower"
 # What "better" means for each metric: HIGHER, LOWER, or a number to be close to (the ideal value).
 METRIC_DIRECTIONS: dict[str, str | float] = {
-    "accuracy": HIGHER, "roc_auc": HIGHER, "pr_auc": HIGHER, "sensitivity": HIGHER, "specificity": HIGHER,
-    "f1": HIGHER, "brier": LOWER, "calibration_slope": 1.0, "calibration_intercept": 0.0,
-    "fit_seconds": LOWER, "predict_seconds": LOWER,
+    "accuracy": HIGHER,
+    "roc_auc": HIGHER,
+    "pr_auc": HIGHER,
+    "sensitivity": HIGHER,
+    "specificity": HIGHER,
+    "f1": HIGHER,
+    "brier": LOWER,
+    "calibration_slope": 1.0,
+    "calibration_intercept": 0.0,
+    "fit_seconds": LOWER,
+    "predict_seconds": LOWER,
 }
 SIGNIFICANCE_LEVEL = 0.05
 _PROBABILITY_CLIP = 1e-6
@@ -147,8 +156,10 @@ def make_splits(y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0, groups
     message when the folds cannot be stratified.
     """
     y = check_target(y)
-    for name, value, low, high in (("n_splits", n_splits, 2, MAX_CV_FOLDS),
-                                   ("n_repeats", n_repeats, 1, MAX_CV_REPEATS)):
+    for name, value, low, high in (
+        ("n_splits", n_splits, 2, MAX_CV_FOLDS),
+        ("n_repeats", n_repeats, 1, MAX_CV_REPEATS),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
             raise ValueError(f"{name} must be a whole number from {low} to {high}; got {value!r}")
     grouped = groups is not None and len(np.unique(groups)) < len(y)
@@ -161,7 +172,8 @@ def make_splits(y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0, groups
         who = "distinct patients" if grouped else "patients"
         raise ValueError(
             f"{n_splits} folds need at least {n_splits} {who} in each class, but the smallest class "
-            f"({label}) has only {smallest}; choose at most {smallest} folds or add data")
+            f"({label}) has only {smallest}; choose at most {smallest} folds or add data"
+        )
     if grouped:
         return stratified_group_splits(y, np.asarray(groups), n_splits, n_repeats, seed)
     cv = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=seed)
@@ -174,8 +186,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fit_logistic(design: np.ndarray, y: np.ndarray, offset: np.ndarray,
-                  max_iter: int = 100, tol: float = 1e-10) -> np.ndarray | None:
+def fit_logistic(
+    design: np.ndarray, y: np.ndarray, offset: np.ndarray, max_iter: int = 100, tol: float = 1e-10
+) -> np.ndarray | None:
     """Maximum-likelihood logistic regression (Newton with step halving); None if it does not converge.
 
     Separable folds have no finite maximum: the coefficients then diverge and we say so with None.
@@ -283,13 +296,18 @@ def corrected_paired_ttest(scores_a, scores_b, n_train: int, n_test: int) -> tup
     return float(t), float(2 * stats.t.sf(abs(t), len(diff) - 1))
 
 
+def p_value_text(p_value: float) -> str:
+    """A p-value as reports write it: "p = 0.041" (two significant digits), or "p < 0.001"."""
+    return f"p = {p_value:.2g}" if p_value >= 0.001 else "p < 0.001"
+
+
 def verdict(p_value: float, is_best: bool = False, metric: str = "roc_auc") -> str:
     """Plain words for a paired comparison against the best model."""
     if is_best:
         return f"best by {METRICS[metric]}"
     if not np.isfinite(p_value):
         return "not enough folds to compare"
-    shown = f"p = {p_value:.2g}" if p_value >= 0.001 else "p < 0.001"
+    shown = p_value_text(p_value)
     if p_value >= SIGNIFICANCE_LEVEL:
         return f"not distinguishable from the best ({shown})"
     return f"worse than the best ({shown})"
@@ -337,21 +355,32 @@ class ComparisonResult:
         if self.straddling:
             return self.patients.describe(
                 f"these folds put copies of one patient on both sides {self.straddling:,} times, so those scores "
-                "come from models that had seen the patient and are too optimistic")
+                "come from models that had seen the patient and are too optimistic"
+            )
         return self.patients.describe(KEPT_TOGETHER)
 
     def wide(self, stat: str = "mean") -> pd.DataFrame:
         """Model x metric table of one statistic (mean, std, ci_low or ci_high), best model first."""
         table = self.summary.pivot(index="model", columns="metric", values=stat)
         table = table.reindex(columns=[m for m in METRICS if m in table.columns])
-        return table.reindex(self._ranked_models())
+        return table.reindex(self.ranked_models())
 
-    def table(self, metrics: Sequence[str] = ("roc_auc", "accuracy", "brier", "sensitivity",
-                                               "specificity", "calibration_slope", "fit_seconds"),
-              digits: int = 3) -> pd.DataFrame:
+    def table(
+        self,
+        metrics: Sequence[str] = (
+            "roc_auc",
+            "accuracy",
+            "brier",
+            "sensitivity",
+            "specificity",
+            "calibration_slope",
+            "fit_seconds",
+        ),
+        digits: int = 3,
+    ) -> pd.DataFrame:
         """Display table: "mean (low-high)" per metric plus the verdict, best model first."""
         rows = {}
-        for model in self._ranked_models():
+        for model in self.ranked_models():
             part = self.summary[self.summary["model"] == model].set_index("metric")
             row = {}
             for metric in metrics:
@@ -365,10 +394,16 @@ class ComparisonResult:
     def metric_summary(self, model: str) -> dict[str, dict[str, float]]:
         """{metric: {mean, std, ci_low, ci_high}} for one model (JSON friendly, e.g. for bundle metadata)."""
         part = self.summary[self.summary["model"] == model].set_index("metric")
-        return {metric: {k: float(part.loc[metric, k]) for k in ("mean", "std", "ci_low", "ci_high")}
-                for metric in part.index}
+        return {
+            metric: {k: float(part.loc[metric, k]) for k in ("mean", "std", "ci_low", "ci_high")}
+            for metric in part.index
+        }
 
-    def _ranked_models(self) -> list[str]:
+    def ranked_models(self) -> list[str]:
+        """Model names best first by `compare_metric` (METRIC_DIRECTIONS); models whose mean is undefined last.
+
+        The order of every table and chart of a comparison (wide, table, leaderboards, curves).
+        """
         means = self.summary[self.summary["metric"] == self.compare_metric].set_index("model")["mean"]
         return best_first(self.compare_metric, means)
 
@@ -385,8 +420,9 @@ def _as_frame_or_array(X):
     return np.asarray(X)
 
 
-def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], repeat_of,
-                      on_fold: Callable[[str, int], None]) -> tuple[list[np.ndarray], list[float], list[float]]:
+def _fold_predictions(
+    name: str, model, X, y: np.ndarray, splits: list[Split], repeat_of, on_fold: Callable[[str, int], None]
+) -> tuple[list[np.ndarray], list[float], list[float]]:
     """P(disease) on every test fold plus fit/predict seconds, by the batched hook or fold by fold."""
     batched = getattr(model, "cross_val_predict_batched", None)
     if callable(batched):
@@ -399,9 +435,11 @@ def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], r
         if not isinstance(out, FoldPredictions):  # probabilities alone: only the total time is known
             out = FoldPredictions(list(out), [elapsed / len(splits)] * len(splits), [float("nan")] * len(splits))
         probas = [np.asarray(p, dtype=float).ravel() for p in out.probas]
-        if len(probas) != len(splits) or any(len(p) != len(test) for p, (_, test) in zip(probas, splits)):
-            raise ModelFitError(f"{name}: cross_val_predict_batched must return one probability per test row "
-                                f"for each of the {len(splits)} splits")
+        if len(probas) != len(splits) or any(len(p) != len(test) for p, (_, test) in zip(probas, splits, strict=True)):
+            raise ModelFitError(
+                f"{name}: cross_val_predict_batched must return one probability per test row "
+                f"for each of the {len(splits)} splits"
+            )
         if not len(out.fit_seconds) == len(out.predict_seconds) == len(splits):
             raise ModelFitError(f"{name}: cross_val_predict_batched must time each of the {len(splits)} splits")
         for index in range(len(splits)):
@@ -418,8 +456,9 @@ def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], r
             proba = positive_proba(estimator, take_rows(X, test))
             predicted = time.perf_counter()
         except Exception as exc:  # name the model and fold, keep the cause
-            raise ModelFitError(f"{name} failed on split {index + 1} of {len(splits)} "
-                                f"(repeat {repeat_of(index) + 1}): {exc}") from exc
+            raise ModelFitError(
+                f"{name} failed on split {index + 1} of {len(splits)} (repeat {repeat_of(index) + 1}): {exc}"
+            ) from exc
         probas.append(np.asarray(proba, dtype=float))
         fit_seconds.append(fitted - start)
         predict_seconds.append(predicted - fitted)
@@ -427,10 +466,18 @@ def _fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], r
     return probas, fit_seconds, predict_seconds
 
 
-def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5, n_repeats: int = 10,
-                          seed: int = 0, progress: FoldProgress | None = None,
-                          compare_metric: str = "roc_auc", splits: list[Split] | None = None,
-                          keep_patients_together: bool = True) -> ComparisonResult:
+def cross_validate_models(
+    models: Mapping[str, object],
+    X,
+    y,
+    n_splits: int = 5,
+    n_repeats: int = 10,
+    seed: int = 0,
+    progress: FoldProgress | None = None,
+    compare_metric: str = "roc_auc",
+    splits: list[Split] | None = None,
+    keep_patients_together: bool = True,
+) -> ComparisonResult:
     """Cross-validate every model on the same repeated stratified splits.
 
     models          name -> unfitted estimator (cloned per fold, never modified)
@@ -457,8 +504,10 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
         n_repeats = len(splits) // n_splits
     straddling = straddling_patients(splits, patients.ids) if patients.has_repeats else 0
     if straddling:
-        logger.warning("%d (split, patient) pairs have copies of one patient in training and test; "
-                       "their scores are optimistic", straddling)
+        logger.warning(
+            "%d (split, patient) pairs have copies of one patient in training and test; their scores are optimistic",
+            straddling,
+        )
     total = len(models) * len(splits)
     done = 0
 
@@ -466,8 +515,12 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, total, f"{name}: repeat {repeat_of(split_index) + 1}/{n_repeats}, "
-                                  f"fold {split_index % n_splits + 1}/{n_splits}")
+            progress(
+                done,
+                total,
+                f"{name}: repeat {repeat_of(split_index) + 1}/{n_repeats}, "
+                f"fold {split_index % n_splits + 1}/{n_splits}",
+            )
 
     def repeat_of(split_index: int) -> int:
         return split_index // n_splits
@@ -477,14 +530,21 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
         with one_thread(torch_ops=False):  # small fold models: BLAS threads only contend
             probas, fit_s, predict_s = _fold_predictions(name, model, X, y, splits, repeat_of, on_fold)
         oof[name] = np.full((n_repeats, len(y)), np.nan)
-        for index, ((train, test), proba) in enumerate(zip(splits, probas)):
+        for index, ((train, test), proba) in enumerate(zip(splits, probas, strict=True)):
             oof[name][repeat_of(index), test] = proba
-            fold_rows.append({
-                "model": name, "repeat": repeat_of(index), "fold": index % n_splits, "split": index,
-                "n_train": len(train), "n_test": len(test),
-                **classification_metrics(y[test], proba),
-                "fit_seconds": fit_s[index], "predict_seconds": predict_s[index],
-            })
+            fold_rows.append(
+                {
+                    "model": name,
+                    "repeat": repeat_of(index),
+                    "fold": index % n_splits,
+                    "split": index,
+                    "n_train": len(train),
+                    "n_test": len(test),
+                    **classification_metrics(y[test], proba),
+                    "fit_seconds": fit_s[index],
+                    "predict_seconds": predict_s[index],
+                }
+            )
     folds = pd.DataFrame(fold_rows)
     n_train = int(np.mean([len(tr) for tr, _ in splits]))
     n_test = int(np.mean([len(te) for _, te in splits]))
@@ -494,8 +554,16 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
         part = folds[folds["model"] == name]
         for metric in METRICS:
             mean, low, high = corrected_interval(part[metric], n_train, n_test)
-            summary_rows.append({"model": name, "metric": metric, "mean": mean,
-                                 "std": float(part[metric].std(ddof=1)), "ci_low": low, "ci_high": high})
+            summary_rows.append(
+                {
+                    "model": name,
+                    "metric": metric,
+                    "mean": mean,
+                    "std": float(part[metric].std(ddof=1)),
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
     summary = pd.DataFrame(summary_rows)
 
     means = summary[summary["metric"] == compare_metric].set_index("model")["mean"]
@@ -505,11 +573,30 @@ def cross_validate_models(models: Mapping[str, object], X, y, n_splits: int = 5,
     for name in models:
         scores = folds[folds["model"] == name].sort_values("split")[compare_metric].to_numpy()
         t, p = corrected_paired_ttest(best_scores, scores, n_train, n_test) if name != best else (0.0, 1.0)
-        test_rows.append({"model": name, "metric": compare_metric,
-                          "difference_to_best": float(np.nanmean(scores - best_scores)),
-                          "t": t, "p_value": p, "verdict": verdict(p, name == best, compare_metric)})
+        test_rows.append(
+            {
+                "model": name,
+                "metric": compare_metric,
+                "difference_to_best": float(np.nanmean(scores - best_scores)),
+                "t": t,
+                "p_value": p,
+                "verdict": verdict(p, name == best, compare_metric),
+            }
+        )
     paired = pd.DataFrame(test_rows)
-    return ComparisonResult(folds=folds, summary=summary, oof=oof, paired_tests=paired, best=best,
-                            splits=splits, y=y, n_splits=n_splits, n_repeats=n_repeats, seed=seed,
-                            compare_metric=compare_metric, models=list(models), patients=patients,
-                            straddling=straddling)
+    return ComparisonResult(
+        folds=folds,
+        summary=summary,
+        oof=oof,
+        paired_tests=paired,
+        best=best,
+        splits=splits,
+        y=y,
+        n_splits=n_splits,
+        n_repeats=n_repeats,
+        seed=seed,
+        compare_metric=compare_metric,
+        models=list(models),
+        patients=patients,
+        straddling=straddling,
+    )

@@ -16,20 +16,21 @@ second) and caches them. The estimate assumes every epoch runs (early stopping o
 a run shorter) and that the machine is as busy as it was during calibration; it is meant to
 be right within a factor of about 3 (benchmarks/bench_estimate.py measures it).
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
+from model.data.preprocessing import output_feature_names
 from model.nn.config import ANNConfig
 from model.nn.network import parameter_count
-from model.data.preprocessing import output_feature_names
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +46,13 @@ LEARNING_SIZES = 6
 class MachineSpeed:
     """Seconds per unit of work on this machine (see the module docstring)."""
 
-    step_seconds: float                     # one optimizer step of a stacked network
-    unit_seconds: float                     # one row × parameter of a stacked step (forward + backward)
-    preprocess_seconds_per_row: float       # fitting one fold's preprocessing, per row
+    step_seconds: float  # one optimizer step of a stacked network
+    unit_seconds: float  # one row × parameter of a stacked step (forward + backward)
+    preprocess_seconds_per_row: float  # fitting one fold's preprocessing, per row
     classical_fold_seconds: dict[str, float] = field(default_factory=dict)  # fit + predict of one fold
     shuffled_predict_seconds: dict[str, float] = field(default_factory=dict)  # one fold's permutation importance
-    reference_rows: int = 1                 # training rows of the calibration folds
-    reference_test_rows: int = 1            # test rows of the calibration folds
+    reference_rows: int = 1  # training rows of the calibration folds
+    reference_test_rows: int = 1  # test rows of the calibration folds
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,17 @@ def describe_seconds(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} h"
 
 
-def ann_training_seconds(config: ANNConfig, n_models: int, fit_rows: float, all_rows: float,
-                         speed: MachineSpeed) -> float:
+def ann_training_seconds(
+    config: ANNConfig, n_models: int, fit_rows: float, all_rows: float, speed: MachineSpeed
+) -> float:
     """K = n_models networks trained together for config.epochs epochs, each on at most `fit_rows` of the
     data's `all_rows` rows. Stacked folds are padded to the largest fold, and a full-batch step runs
     over every row (masked to each fold's own), so that is the arithmetic counted."""
     if config.early_stopping:  # the loop holds out part of the rows to decide when to stop
         fit_rows *= 1.0 - config.validation_fraction
-    batch = config.effective_batch_size
-    full_batch = batch is None or batch >= fit_rows
+    # No batch size (full-batch gradient descent) is one batch of every training row.
+    batch = fit_rows if config.effective_batch_size is None else config.effective_batch_size
+    full_batch = batch >= fit_rows
     steps = 1 if full_batch else math.ceil(fit_rows / batch)
     rows = all_rows if full_batch else fit_rows
     parameters = parameter_count(config, len(output_feature_names()))
@@ -92,9 +95,17 @@ def classical_fold_seconds(name: str, train_rows: float, speed: MachineSpeed) ->
     return reference * (train_rows / speed.reference_rows) ** ROW_EXPONENTS.get(name, 1.0)
 
 
-def estimate_comparison(n_rows: int, names: Sequence[str], ann_config: ANNConfig, n_splits: int, n_repeats: int,
-                        with_learning_curve: bool = True, with_importance: bool = True, external_rows: int = 0,
-                        speed: MachineSpeed | None = None) -> ComparisonEstimate:
+def estimate_comparison(
+    n_rows: int,
+    names: Sequence[str],
+    ann_config: ANNConfig,
+    n_splits: int,
+    n_repeats: int,
+    with_learning_curve: bool = True,
+    with_importance: bool = True,
+    external_rows: int = 0,
+    speed: MachineSpeed | None = None,
+) -> ComparisonEstimate:
     """Seconds a comparison of `names` on `n_rows` patients will take here (stage -> seconds in .parts)."""
     from model.evaluation.comparison import ANN_NAME, CLASSICAL_NAMES, DEEP_LEARNING_NAMES
     from model.nn.presets import PRESETS
@@ -115,23 +126,31 @@ def estimate_comparison(n_rows: int, names: Sequence[str], ann_config: ANNConfig
     # One fit of each model on all rows (its fit time and size), and again on the external site if asked.
     for rows, label in ((n_rows, "one fit on all rows"), (external_rows, "external validation")):
         if rows:
-            parts[label] = (sum(classical_fold_seconds(n, rows, speed) for n in classical)
-                            + sum(ann_training_seconds(configs[n], 1, rows, rows, speed) for n in deep))
+            parts[label] = sum(classical_fold_seconds(n, rows, speed) for n in classical) + sum(
+                ann_training_seconds(configs[n], 1, rows, rows, speed) for n in deep
+            )
     if with_learning_curve and classical and deep:
         # The best classical model is not known yet: a typical one of those chosen.
         typical = float(np.mean([classical_fold_seconds(n, train, speed) for n in classical]))
         # Their own preprocessing for every training subset, then the two models on those subsets.
-        parts["learning curves"] = (n_splits * LEARNING_SIZES * n_rows * speed.preprocess_seconds_per_row
-                                    + n_splits * LEARNING_FRACTION_SUM * typical
-                                    + ann_training_seconds(configs[deep[0]], n_splits * LEARNING_SIZES, train,
-                                                           n_rows, speed))
+        parts["learning curves"] = (
+            n_splits * LEARNING_SIZES * n_rows * speed.preprocess_seconds_per_row
+            + n_splits * LEARNING_FRACTION_SUM * typical
+            + ann_training_seconds(configs[deep[0]], n_splits * LEARNING_SIZES, train, n_rows, speed)
+        )
     if with_importance:
         shuffled_rows = n_splits * N_RAW_FEATURES * IMPORTANCE_SHUFFLES_PER_FEATURE * test
         scale = test / speed.reference_test_rows
-        seconds = sum(n_splits * speed.shuffled_predict_seconds.get(n, 0.0) * scale
-                      * (train / speed.reference_rows) ** (ROW_EXPONENTS.get(n, 1.0) - 1.0) for n in classical)
-        seconds += sum(shuffled_rows * parameter_count(configs[n], len(output_feature_names())) * speed.unit_seconds
-                       for n in deep)
+        seconds = sum(
+            n_splits
+            * speed.shuffled_predict_seconds.get(n, 0.0)
+            * scale
+            * (train / speed.reference_rows) ** (ROW_EXPONENTS.get(n, 1.0) - 1.0)
+            for n in classical
+        )
+        seconds += sum(
+            shuffled_rows * parameter_count(configs[n], len(output_feature_names())) * speed.unit_seconds for n in deep
+        )
         parts["permutation importance"] = seconds
     return ComparisonEstimate(float(sum(parts.values())), parts)
 
@@ -152,7 +171,7 @@ def calibrate_in_background(device: str = "auto") -> None:
 def _calibrate_logged(device: str) -> None:
     try:
         machine_speed(device)
-    except Exception:  # noqa: BLE001 - the estimate is then measured on first use, where its error shows
+    except Exception:  # the estimate is then measured on first use, where its error shows
         logger.exception("calibrating the time estimates in the background failed")
 
 
@@ -169,12 +188,12 @@ def calibrate(device: str = "auto") -> MachineSpeed:
     """Tiny timed runs on the built-in data (each the fastest of two, so a hiccup does not count): two
     stacked trainings, one dominated by the cost per step and one by the arithmetic, the per-fold
     preprocessing, and one fold of each classical model with its permutation-importance predictions."""
+    from model.data.datasets import load_dataset
     from model.evaluation.batched_cv import BatchedANN, FoldCache
     from model.evaluation.classical import classical_models
     from model.evaluation.comparison import checked_features_and_target
-    from model.nn.config import LayerConfig
-    from model.data.datasets import load_dataset
     from model.evaluation.cross_validation import make_splits
+    from model.nn.config import LayerConfig
 
     X, y = checked_features_and_target(load_dataset("cleveland"))
     splits = make_splits(y, 5, 1, 0)
@@ -205,9 +224,13 @@ def calibrate(device: str = "auto") -> MachineSpeed:
         work = ann_training_seconds(config, len(splits), n_train, len(y), MachineSpeed(0.0, 1.0, 0.0))
         return seconds, steps, work
 
-    stepping = ANNConfig(hidden_layers=[LayerConfig(4, "relu", 0.0)], optimizer="adam", batch_size=8, epochs=4)
-    arithmetic = ANNConfig(hidden_layers=[LayerConfig(128, "relu", 0.0), LayerConfig(128, "relu", 0.0)],
-                           optimizer="adam", batch_size=None, epochs=10)
+    stepping = ANNConfig(hidden_layers=(LayerConfig(4, "relu", 0.0),), optimizer="adam", batch_size=8, epochs=4)
+    arithmetic = ANNConfig(
+        hidden_layers=(LayerConfig(128, "relu", 0.0), LayerConfig(128, "relu", 0.0)),
+        optimizer="adam",
+        batch_size=None,
+        epochs=10,
+    )
     t1, s1, u1 = timed_ann(stepping)
     t2, s2, u2 = timed_ann(arithmetic)
     # Solve t = s·step + u·unit for the two runs (each constant at least a small positive floor).
@@ -219,7 +242,12 @@ def calibrate(device: str = "auto") -> MachineSpeed:
     shuffled = np.tile(folds.X[0][test], (N_RAW_FEATURES * IMPORTANCE_SHUFFLES_PER_FEATURE, 1))
     for name, pipeline in classical_models(0).items():
         estimator = pipeline.steps[-1][1]
-        fold_seconds[name] = fastest(lambda: (estimator.fit(folds.X[0][train], y[train]),
-                                              estimator.predict_proba(folds.X[0][test])))
-        shuffled_seconds[name] = fastest(lambda: estimator.predict_proba(shuffled), times=1)
+        # `fastest` runs each lambda at once, in this iteration; the default binds this iteration's estimator.
+        fold_seconds[name] = fastest(
+            lambda estimator=estimator: (
+                estimator.fit(folds.X[0][train], y[train]),
+                estimator.predict_proba(folds.X[0][test]),
+            )
+        )
+        shuffled_seconds[name] = fastest(lambda estimator=estimator: estimator.predict_proba(shuffled), times=1)
     return MachineSpeed(step, unit, preprocess, fold_seconds, shuffled_seconds, n_train, n_test)

@@ -7,13 +7,14 @@ step imputes, scales and one-hot codes (fitted on the rows given to fit only),
 the "ann" step is an ANNClassifier. Parameters not given come from
 presets.RECOMMENDED, so ann_pipeline() is the project's recommended network.
 """
+
 from __future__ import annotations
 
 from sklearn.pipeline import Pipeline
 
+from model.data.preprocessing import make_preprocessor
 from model.nn.config import ANNConfig
 from model.nn.estimator import ANNClassifier
-from model.data.preprocessing import make_preprocessor
 from model.nn.presets import RECOMMENDED
 
 ANN_STEP = "ann"
@@ -23,8 +24,7 @@ PREPROCESS_STEP = "preprocess"
 def pipeline_from_config(config: ANNConfig, **extra) -> Pipeline:
     """Preprocessing + ANNClassifier built from a validated config (extra: callbacks, stop_event)."""
     config.validate()
-    return Pipeline([(PREPROCESS_STEP, make_preprocessor()),
-                     (ANN_STEP, ANNClassifier.from_config(config, **extra))])
+    return Pipeline([(PREPROCESS_STEP, make_preprocessor()), (ANN_STEP, ANNClassifier.from_config(config, **extra))])
 
 
 def ann_pipeline(**params) -> Pipeline:

@@ -4,6 +4,7 @@ specificity at any threshold, and the ROC / precision-recall / calibration curve
 Thin wrappers over sklearn.metrics / sklearn.calibration so every page reads the same
 numbers; computation only (the dashboard draws them).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

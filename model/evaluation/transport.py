@@ -18,15 +18,16 @@ patient is a typical Cleveland patient. This module offers the two honest altern
 
 Plain Python (no Streamlit); the "Other hospitals" page only draws what these functions return.
 """
+
 from __future__ import annotations
 
 import copy
 import logging
 import threading
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -36,20 +37,25 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from model.data.datasets import SITE_LABELS
-from model.evaluation.cross_validation import calibration_slope_intercept, classification_metrics, fit_logistic, make_splits
-from model.runtime.jobs import raise_if_cancelled
 from model.data.schema import FEATURE_NAMES, TARGET, feature
 from model.data.splits import patient_groups, seen_patients
+from model.evaluation.cross_validation import (
+    calibration_slope_intercept,
+    classification_metrics,
+    fit_logistic,
+    make_splits,
+)
+from model.runtime.jobs import raise_if_cancelled
 
 logger = logging.getLogger(__name__)
 
-MOSTLY_MISSING = 0.5            # a feature missing for more than this share of a site's patients is left out
+MOSTLY_MISSING = 0.5  # a feature missing for more than this share of a site's patients is left out
 FULL, REDUCED = "full", "reduced"
 VARIANT_LABELS = {FULL: "As trained (missing values imputed)", REDUCED: "Trained without the mostly-missing features"}
 RECALIBRATION_FOLDS = 5
 SAMPLE_SIZES = (25, 50, 100, 150, 200, 300, 500, 1000)
-MIN_HELD_OUT = 20               # patients kept out of each draw of the sample-size curve, to measure it on
-MAX_DRAWS = 200                 # draws per sample size a caller may ask for (each is a 2-parameter fit)
+MIN_HELD_OUT = 20  # patients kept out of each draw of the sample-size curve, to measure it on
+MAX_DRAWS = 200  # draws per sample size a caller may ask for (each is a 2-parameter fit)
 CURVE_BINS = 5
 _CLIP = 1e-6
 _EMPTY_WARNING = "no training value for"  # model.data.preprocessing.EmptyFeatureImputer: expected for a blanked feature
@@ -66,7 +72,7 @@ def site_label(site: str) -> str:
 
 
 def feature_labels(names: Sequence[str]) -> str:
-    """"Major vessels coloured, Thallium stress test" (schema labels), or "none"."""
+    """ "Major vessels coloured, Thallium stress test" (schema labels), or "none"."""
     return ", ".join(feature(name).label for name in names) or "none"
 
 
@@ -88,8 +94,9 @@ def blank_features(X: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """A copy of X with the columns `names` set to missing for every row."""
     unknown = [name for name in names if name not in FEATURE_NAMES]
     if unknown:
-        raise ValueError(f"unknown feature(s) {', '.join(map(str, unknown))}; "
-                         f"the features are {', '.join(FEATURE_NAMES)}")
+        raise ValueError(
+            f"unknown feature(s) {', '.join(map(str, unknown))}; the features are {', '.join(FEATURE_NAMES)}"
+        )
     out = X.copy()
     if len(names):
         out[list(names)] = np.nan
@@ -143,11 +150,11 @@ class TransportModel:
 class TransportResult:
     """Each model, full and reduced, at each site."""
 
-    train_name: str                      # e.g. "the 303 Cleveland patients (built-in data)"
-    metrics: pd.DataFrame                # model, site, variant, left_out, n, prevalence, mean_predicted, metrics...
-    left_out: dict[str, list[str]]       # site -> features left out of the reduced model
-    missing: pd.DataFrame                # site, feature, missing_fraction
-    calibration: pd.DataFrame            # model, site, variant, predicted, observed
+    train_name: str  # e.g. "the 303 Cleveland patients (built-in data)"
+    metrics: pd.DataFrame  # model, site, variant, left_out, n, prevalence, mean_predicted, metrics...
+    left_out: dict[str, list[str]]  # site -> features left out of the reduced model
+    missing: pd.DataFrame  # site, feature, missing_fraction
+    calibration: pd.DataFrame  # model, site, variant, predicted, observed
     warnings: list[str]
     threshold: float
     pipelines: dict[tuple[str, tuple[str, ...]], Pipeline] = field(default_factory=dict, repr=False)
@@ -183,10 +190,15 @@ def _curve(y: np.ndarray, proba: np.ndarray, n_bins: int = CURVE_BINS) -> tuple[
     return predicted, observed
 
 
-def evaluate_transport(models: Sequence[TransportModel], train: pd.DataFrame, sites: Mapping[str, pd.DataFrame],
-                       train_name: str = "the training data", threshold: float = MOSTLY_MISSING,
-                       progress: Progress | None = None,
-                       stop_event: threading.Event | None = None) -> TransportResult:
+def evaluate_transport(
+    models: Sequence[TransportModel],
+    train: pd.DataFrame,
+    sites: Mapping[str, pd.DataFrame],
+    train_name: str = "the training data",
+    threshold: float = MOSTLY_MISSING,
+    progress: Progress | None = None,
+    stop_event: threading.Event | None = None,
+) -> TransportResult:
     """Every model at every site, as trained and trained without the features mostly missing at that site.
 
     train  the rows the models are (or were) trained on: 13 features + target (a model's own `train` wins)
@@ -199,16 +211,17 @@ def evaluate_transport(models: Sequence[TransportModel], train: pd.DataFrame, si
         raise ValueError("two models have the same name")
     if not sites:
         raise ValueError("no site to evaluate on")
-    trains = {model.name: _features_and_target(model.train if model.train is not None else train)
-              for model in models}
+    trains = {model.name: _features_and_target(model.train if model.train is not None else train) for model in models}
     X_train = pd.concat([X for X, _ in trains.values()], ignore_index=True)
     site_data, left_out, missing_rows, notes = {}, {}, [], []
     for site, frame in sites.items():
         X_site, y_site = _features_and_target(frame)
         seen = seen_patients(X_site, X_train)
         if seen.any():
-            notes.append(f"{site_label(site)}: {int(seen.sum())} patient(s) are also in the training data; they are "
-                         "left out of this site's scores, so no patient is scored by a model that saw them.")
+            notes.append(
+                f"{site_label(site)}: {int(seen.sum())} patient(s) are also in the training data; they are "
+                "left out of this site's scores, so no patient is scored by a model that saw them."
+            )
             logger.info("%s: %d site rows repeat a training patient; left out", site, int(seen.sum()))
             X_site, y_site = X_site[~seen].reset_index(drop=True), y_site[~seen]
         if len(y_site) == 0:
@@ -216,8 +229,9 @@ def evaluate_transport(models: Sequence[TransportModel], train: pd.DataFrame, si
             continue
         site_data[site] = (X_site, y_site)
         fractions = missing_fractions(X_site)
-        missing_rows += [{"site": site, "feature": name, "missing_fraction": float(fractions[name])}
-                         for name in FEATURE_NAMES]
+        missing_rows += [
+            {"site": site, "feature": name, "missing_fraction": float(fractions[name])} for name in FEATURE_NAMES
+        ]
         left_out[site] = mostly_missing(X_site, threshold)
         if len(left_out[site]) == len(FEATURE_NAMES):
             raise ValueError(f"every feature is mostly missing at {site_label(site)}: nothing to train on")
@@ -245,15 +259,40 @@ def evaluate_transport(models: Sequence[TransportModel], train: pd.DataFrame, si
         for site, (X_site, y_site) in site_data.items():
             for variant, names in ((FULL, ()), (REDUCED, tuple(left_out[site]))):
                 proba = pipelines[(model.name, names)].predict_proba(X_site)[:, 1]
-                rows.append({"model": model.name, "site": site, "variant": variant, "left_out": list(names),
-                             **_scores(y_site, proba)})
+                rows.append(
+                    {
+                        "model": model.name,
+                        "site": site,
+                        "variant": variant,
+                        "left_out": list(names),
+                        **_scores(y_site, proba),
+                    }
+                )
                 predicted, observed = _curve(y_site, proba)
-                curves.append(pd.DataFrame({"model": model.name, "site": site, "variant": variant,
-                                            "predicted": predicted, "observed": observed}))
+                curves.append(
+                    pd.DataFrame(
+                        {
+                            "model": model.name,
+                            "site": site,
+                            "variant": variant,
+                            "predicted": predicted,
+                            "observed": observed,
+                        }
+                    )
+                )
     if progress:
         progress(1.0, "Done")
-    return TransportResult(train_name, pd.DataFrame(rows), left_out, pd.DataFrame(missing_rows),
-                           pd.concat(curves, ignore_index=True), notes, threshold, pipelines, site_data)
+    return TransportResult(
+        train_name,
+        pd.DataFrame(rows),
+        left_out,
+        pd.DataFrame(missing_rows),
+        pd.concat(curves, ignore_index=True),
+        notes,
+        threshold,
+        pipelines,
+        site_data,
+    )
 
 
 # ------------------------------------------------------------------------------------ recalibration
@@ -262,7 +301,7 @@ class Recalibration:
     """logit p' = intercept + slope · logit p."""
 
     intercept: float  # a
-    slope: float      # b
+    slope: float  # b
 
     def apply_logits(self, logits) -> np.ndarray:
         return self.intercept + self.slope * np.asarray(logits, dtype=float)
@@ -286,8 +325,10 @@ def fit_recalibration(y, logits) -> Recalibration:
     beta = fit_logistic(np.column_stack([np.ones_like(z), z]), y, np.zeros(len(y)))
     if beta is not None:
         return Recalibration(float(beta[0]), float(beta[1]))
-    raise RecalibrationError("the local patients' outcomes are perfectly separated by the model's risk (or too few "
-                             "patients): the recalibration has no finite answer; use more local patients")
+    raise RecalibrationError(
+        "the local patients' outcomes are perfectly separated by the model's risk (or too few "
+        "patients): the recalibration has no finite answer; use more local patients"
+    )
 
 
 def _groups(X: pd.DataFrame | None, y: np.ndarray) -> np.ndarray | None:
@@ -303,19 +344,25 @@ class CalibrationCheck:
     """Calibration of some probabilities on some patients."""
 
     brier: float
-    intercept: float        # calibration-in-the-large (0 is ideal)
-    slope: float            # calibration slope (1 is ideal)
+    intercept: float  # calibration-in-the-large (0 is ideal)
+    slope: float  # calibration slope (1 is ideal)
     mean_predicted: float
     prevalence: float
-    curve: pd.DataFrame     # predicted, observed (quantile bins)
+    curve: pd.DataFrame  # predicted, observed (quantile bins)
 
 
 def calibration_check(y, proba) -> CalibrationCheck:
     y, proba = np.asarray(y).astype(int), np.asarray(proba, dtype=float)
     slope, intercept = calibration_slope_intercept(y, proba)
     predicted, observed = _curve(y, proba)
-    return CalibrationCheck(float(np.mean((proba - y) ** 2)), intercept, slope, float(proba.mean()),
-                            float(y.mean()), pd.DataFrame({"predicted": predicted, "observed": observed}))
+    return CalibrationCheck(
+        float(np.mean((proba - y) ** 2)),
+        intercept,
+        slope,
+        float(proba.mean()),
+        float(y.mean()),
+        pd.DataFrame({"predicted": predicted, "observed": observed}),
+    )
 
 
 @dataclass
@@ -340,8 +387,14 @@ class LocalRecalibration:
     proba_after: np.ndarray = field(repr=False)
 
 
-def cross_validated_recalibration(y, logits, site: str = "local patients", n_splits: int = RECALIBRATION_FOLDS,
-                                  seed: int = 0, X: pd.DataFrame | None = None) -> LocalRecalibration:
+def cross_validated_recalibration(
+    y,
+    logits,
+    site: str = "local patients",
+    n_splits: int = RECALIBRATION_FOLDS,
+    seed: int = 0,
+    X: pd.DataFrame | None = None,
+) -> LocalRecalibration:
     """Fit (a, b) on all local patients and measure the recalibration by stratified k-fold within them.
 
     X (optional): the local patients' features, so that repeated patients share a fold."""
@@ -356,8 +409,9 @@ def cross_validated_recalibration(y, logits, site: str = "local patients", n_spl
         folds.append(fold)
         after[test] = fold.apply(logits[test])
     before = sigmoid(logits)
-    return LocalRecalibration(site, len(y), n_splits, full, calibration_check(y, before), calibration_check(y, after),
-                              folds, before, after)
+    return LocalRecalibration(
+        site, len(y), n_splits, full, calibration_check(y, before), calibration_check(y, after), folds, before, after
+    )
 
 
 def sample_sizes_for(n_patients: int, sizes: Sequence[int] = SAMPLE_SIZES) -> list[int]:
@@ -365,8 +419,9 @@ def sample_sizes_for(n_patients: int, sizes: Sequence[int] = SAMPLE_SIZES) -> li
     return [int(n) for n in sizes if 2 <= n <= n_patients - MIN_HELD_OUT]
 
 
-def recalibration_sample_size(y, logits, sizes: Sequence[int] = SAMPLE_SIZES, n_draws: int = 50, seed: int = 0,
-                              progress: Progress | None = None) -> pd.DataFrame:
+def recalibration_sample_size(
+    y, logits, sizes: Sequence[int] = SAMPLE_SIZES, n_draws: int = 50, seed: int = 0, progress: Progress | None = None
+) -> pd.DataFrame:
     """How many local patients the recalibration needs: for each n, `n_draws` stratified draws of n patients,
     (a, b) fitted on them, measured on the patients not drawn.
 
@@ -379,26 +434,36 @@ def recalibration_sample_size(y, logits, sizes: Sequence[int] = SAMPLE_SIZES, n_
         raise ValueError(f"draws per sample size must be from 1 to {MAX_DRAWS}; got {n_draws!r}")
     usable = sample_sizes_for(len(y), sizes)
     if not usable:
-        raise ValueError(f"{len(y)} local patients are too few for the sample-size curve: it needs at least "
-                         f"{min(sizes) + MIN_HELD_OUT} ({min(sizes)} to fit and {MIN_HELD_OUT} to measure on)")
+        raise ValueError(
+            f"{len(y)} local patients are too few for the sample-size curve: it needs at least "
+            f"{min(sizes) + MIN_HELD_OUT} ({min(sizes)} to fit and {MIN_HELD_OUT} to measure on)"
+        )
     rng = np.random.RandomState(seed)
     rows = []
     for step, n in enumerate(usable):
         if progress:
             progress(step / len(usable), f"Recalibrating on {n} local patients ({n_draws} draws)")
         for draw in range(n_draws):
-            fit_rows, held_out = train_test_split(np.arange(len(y)), train_size=n, stratify=y,
-                                                  random_state=rng.randint(2**31 - 1))
+            fit_rows, held_out = train_test_split(
+                np.arange(len(y)), train_size=n, stratify=y, random_state=rng.randint(2**31 - 1)
+            )
             before = sigmoid(logits[held_out])
-            row = {"n": n, "draw": draw, "brier_before": float(np.mean((before - y[held_out]) ** 2)),
-                   "citl_before": abs(float(before.mean() - y[held_out].mean())), "failed": False}
+            row = {
+                "n": n,
+                "draw": draw,
+                "brier_before": float(np.mean((before - y[held_out]) ** 2)),
+                "citl_before": abs(float(before.mean() - y[held_out].mean())),
+                "failed": False,
+            }
             try:
                 after = fit_recalibration(y[fit_rows], logits[fit_rows]).apply(logits[held_out])
             except RecalibrationError:
                 row.update(brier_after=np.nan, citl_after=np.nan, failed=True)
             else:
-                row.update(brier_after=float(np.mean((after - y[held_out]) ** 2)),
-                           citl_after=abs(float(after.mean() - y[held_out].mean())))
+                row.update(
+                    brier_after=float(np.mean((after - y[held_out]) ** 2)),
+                    citl_after=abs(float(after.mean() - y[held_out].mean())),
+                )
             rows.append(row)
     if progress:
         progress(1.0, "Done")
@@ -423,31 +488,38 @@ def network_of(pipeline):
     final = pipeline[-1] if isinstance(pipeline, Pipeline) else pipeline
     network = getattr(final, "network_", None)
     if network is None or not hasattr(network, "layers"):
-        raise ValueError(f"only a fitted neural network can be recalibrated into a new model; this is "
-                         f"{type(final).__name__}")
+        raise ValueError(
+            f"only a fitted neural network can be recalibrated into a new model; this is {type(final).__name__}"
+        )
     return network
 
 
-def recalibrated_pipeline(pipeline, recalibration: Recalibration, metadata: Mapping | None = None) -> Pipeline:
+def recalibrated_pipeline(pipeline: Pipeline, recalibration: Recalibration) -> Pipeline:
     """A deep copy of a fitted ANN pipeline whose output neuron is recalibrated: weights b·w, bias a + b·c.
 
     Its logit is a + b·(original logit) for every input, with or without dropout, so its risk, Monte Carlo
-    interval, explanations and saved bundles are those of a recalibrated model. `metadata` becomes the copy's
-    ``metadata``. A slope ≤ 0 is refused: the model would then rank the local patients backwards or not at all.
+    interval, explanations and saved bundles are those of a recalibrated model. The copy's description
+    (recalibrated_metadata) travels beside it, e.g. as save_bundle's metadata. A slope ≤ 0 is refused: the
+    model would then rank the local patients backwards or not at all.
     """
     a, b = float(recalibration.intercept), float(recalibration.slope)
     if not (np.isfinite(a) and np.isfinite(b)):
         raise RecalibrationError("the recalibration is not finite")
     if b <= 0:
-        raise RecalibrationError(f"the calibration slope at the new site is {b:.2f} (≤ 0): the model does not rank "
-                                 "these patients' risk the right way round, so recalibrating it cannot make it useful "
-                                 "there")
+        raise RecalibrationError(
+            f"the calibration slope at the new site is {b:.2f} (≤ 0): the model does not rank "
+            "these patients' risk the right way round, so recalibrating it cannot make it useful "
+            "there"
+        )
     network_of(pipeline)
     final = pipeline[-1]
     # Callbacks and the stop event belong to the original's training (live charts, a Stop button) and
     # cannot be copied (locks); the copy shares them only long enough to drop them.
-    shared = {id(value): value for value in (getattr(final, "callbacks", None), getattr(final, "stop_event", None))
-              if value is not None}
+    shared = {
+        id(value): value
+        for value in (getattr(final, "callbacks", None), getattr(final, "stop_event", None))
+        if value is not None
+    }
     copied = copy.deepcopy(pipeline, memo=dict(shared))
     copied_final = copied[-1]
     if hasattr(copied_final, "callbacks"):
@@ -458,7 +530,6 @@ def recalibrated_pipeline(pipeline, recalibration: Recalibration, metadata: Mapp
     with torch.no_grad():
         output.weight.mul_(b)
         output.bias.mul_(b).add_(a)
-    copied.metadata = dict(metadata or {})
     return copied
 
 
@@ -475,35 +546,56 @@ def _trained_on_text(metadata: Mapping) -> str | None:
 _FILE_FACTS = ("bundle_format", "created", "package_versions", "integrity")
 
 
-def recalibrated_metadata(base_name: str, base_metadata: Mapping | None, local: LocalRecalibration,
-                          left_out: Sequence[str] = (), when: datetime | None = None) -> dict:
+def recalibrated_metadata(
+    base_name: str,
+    base_metadata: Mapping | None,
+    local: LocalRecalibration,
+    left_out: Sequence[str] = (),
+    when: datetime | None = None,
+) -> dict:
     """The metadata of a recalibrated model: the original's description plus what was done, where and how well."""
     meta = {k: v for k, v in dict(base_metadata or {}).items() if k not in _FILE_FACTS}
     rec = local.recalibration
-    date = (when or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
+    date = (when or datetime.now(UTC)).strftime("%Y-%m-%d")
     where = local.site
-    summary = (f"recalibrated to {where} on {local.n_patients} local patients on {date} "
-               f"(logit p' = {rec.intercept:.3f} + {rec.slope:.3f} · logit p)")
+    summary = (
+        f"recalibrated to {where} on {local.n_patients} local patients on {date} "
+        f"(logit p' = {rec.intercept:.3f} + {rec.slope:.3f} · logit p)"
+    )
     base_trained = _trained_on_text(meta)
     meta["trained_on"] = f"{base_trained}; {summary}" if base_trained else summary[0].upper() + summary[1:]
     meta["name"] = f"{base_name}, recalibrated to {where}"  # the name the session shows it under
     meta["recalibration"] = {
-        "site": where, "n_patients": int(local.n_patients), "intercept": rec.intercept, "slope": rec.slope,
-        "date": date, "based_on": base_name, "left_out": list(left_out),
-        "cross_validated": {"folds": int(local.n_splits),
-                            "brier_before": local.before.brier, "brier_after": local.after.brier,
-                            "intercept_before": local.before.intercept, "intercept_after": local.after.intercept,
-                            "slope_before": local.before.slope, "slope_after": local.after.slope},
+        "site": where,
+        "n_patients": int(local.n_patients),
+        "intercept": rec.intercept,
+        "slope": rec.slope,
+        "date": date,
+        "based_on": base_name,
+        "left_out": list(left_out),
+        "cross_validated": {
+            "folds": int(local.n_splits),
+            "brier_before": local.before.brier,
+            "brier_after": local.after.brier,
+            "intercept_before": local.before.intercept,
+            "intercept_after": local.after.intercept,
+            "slope_before": local.before.slope,
+            "slope_after": local.after.slope,
+        },
     }
-    limits = [f"Recalibrated to {where} ({local.n_patients} local patients, {date}): logit p' = {rec.intercept:.3f} + "
-              f"{rec.slope:.3f} · logit p. At {where}, on patients not used to fit the recalibration "
-              f"({local.n_splits}-fold cross-validation), the Brier score went from {local.before.brier:.3f} to "
-              f"{local.after.brier:.3f} and calibration-in-the-large from {local.before.intercept:+.2f} to "
-              f"{local.after.intercept:+.2f}. The performance and calibration figures of this card come from the "
-              "original training data, before recalibration."]
+    limits = [
+        f"Recalibrated to {where} ({local.n_patients} local patients, {date}): logit p' = {rec.intercept:.3f} + "
+        f"{rec.slope:.3f} · logit p. At {where}, on patients not used to fit the recalibration "
+        f"({local.n_splits}-fold cross-validation), the Brier score went from {local.before.brier:.3f} to "
+        f"{local.after.brier:.3f} and calibration-in-the-large from {local.before.intercept:+.2f} to "
+        f"{local.after.intercept:+.2f}. The performance and calibration figures of this card come from the "
+        "original training data, before recalibration."
+    ]
     if left_out:
-        limits.append(f"Trained without {feature_labels(left_out)} (mostly missing at {where}): the model ignores "
-                      "them, whatever value is entered.")
+        limits.append(
+            f"Trained without {feature_labels(left_out)} (mostly missing at {where}): the model ignores "
+            "them, whatever value is entered."
+        )
     old = meta.get("limits")
     meta["limits"] = limits + ([str(item) for item in old] if isinstance(old, list) else [])
     return meta

@@ -5,16 +5,18 @@ entry (e.g. "learning_rate" or "hidden_layers[1].dropout") so the UI can show ea
 message next to its widget. Resource caps come from model/runtime/limits.py.
 Presets live in model/nn/presets.py (it imports this module, not the reverse).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from model.runtime.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
 from model.data.schema import short_repr
+from model.runtime.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_UNITS_PER_LAYER
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu", "gelu")
 INITS = ("normal", "xavier", "kaiming")
@@ -65,24 +67,33 @@ class ConfigError(ValueError):
         self.message = message
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerConfig:
-    """One hidden layer: `units` neurons, each computing activation(w·x + b), then dropout."""
+    """One hidden layer: `units` neurons, each computing activation(w·x + b), then dropout.
+
+    Frozen: a layer is a value, shared freely between configurations; edit with dataclasses.replace.
+    """
 
     units: int = 16
     activation: str = "relu"
     dropout: float = 0.0
 
 
-def _default_layers() -> list[LayerConfig]:
-    return [LayerConfig(32, "relu", 0.0), LayerConfig(16, "relu", 0.0)]
+_DEFAULT_LAYERS = (LayerConfig(32, "relu", 0.0), LayerConfig(16, "relu", 0.0))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ANNConfig:
-    """Everything that defines a network and how it is trained. No hidden layers = a perceptron."""
+    """Everything that defines a network and how it is trained. No hidden layers = a perceptron.
 
-    hidden_layers: list[LayerConfig] = field(default_factory=_default_layers)
+    Frozen, so one configuration can be held by a session, a running training and a comparison at
+    once without defensive copies: edit with `config.replace(...)` (dataclasses.replace). A list
+    given for hidden_layers (or betas) is stored as a tuple; a value that is neither is kept as
+    given, for errors() to name.
+    """
+
+    # Any sequence is accepted (a list is the natural literal) and stored as a tuple.
+    hidden_layers: Sequence[LayerConfig] = _DEFAULT_LAYERS
     init: str = "normal"
     init_sigma: float = 0.1
     optimizer: str = "adam"
@@ -101,6 +112,13 @@ class ANNConfig:
     seed: int = 0
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        # object.__setattr__ is the documented way for a frozen dataclass to normalise its own fields.
+        if isinstance(self.hidden_layers, list):  # not any Sequence: a str or a dict stays, for errors()
+            object.__setattr__(self, "hidden_layers", tuple(self.hidden_layers))
+        if isinstance(self.betas, list):
+            object.__setattr__(self, "betas", tuple(self.betas))
+
     # ---- validation -------------------------------------------------------------
     def errors(self) -> list[ConfigError]:
         """Every problem, one ConfigError per field (empty when the config is valid)."""
@@ -110,7 +128,9 @@ class ANNConfig:
             problems.append(ConfigError("hidden_layers", "must be a list of layers (may be empty: a perceptron)"))
             layers = []
         elif len(layers) > MAX_HIDDEN_LAYERS:
-            problems.append(ConfigError("hidden_layers", f"at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(layers)}"))
+            problems.append(
+                ConfigError("hidden_layers", f"at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(layers)}")
+            )
         for i, layer in enumerate(layers):
             problems += _layer_errors(f"hidden_layers[{i}]", layer)
 
@@ -122,8 +142,9 @@ class ANNConfig:
             problems += _range_error(name, getattr(self, name), low, high, low_incl, high_incl)
         problems += _betas_errors(self.betas)
         if self.batch_size is not None:
-            problems += _int_error("batch_size", self.batch_size, 1, MAX_BATCH_SIZE,
-                                   extra=" or None for the full batch")
+            problems += _int_error(
+                "batch_size", self.batch_size, 1, MAX_BATCH_SIZE, extra=" or None for the full batch"
+            )
         problems += _int_error("epochs", self.epochs, 1, MAX_EPOCHS)
         problems += _int_error("patience", self.patience, 1, MAX_EPOCHS)
         problems += _int_error("seed", self.seed, 0, _SEED_MAX)
@@ -133,7 +154,7 @@ class ANNConfig:
             problems.append(ConfigError("momentum", "Nesterov needs a momentum in (0, 1), got 0"))
         return problems
 
-    def validate(self) -> "ANNConfig":
+    def validate(self) -> ANNConfig:
         """Raise the first ConfigError (all of them are in `errors()`); return self when valid."""
         problems = self.errors()
         if problems:
@@ -150,12 +171,16 @@ class ANNConfig:
     def is_perceptron(self) -> bool:
         return len(self.hidden_layers) == 0
 
-    def replace(self, **changes: Any) -> "ANNConfig":
+    def replace(self, **changes: Any) -> ANNConfig:
         return dataclasses.replace(self, **changes)
 
     # ---- serialisation ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """JSON-shaped: lists, not tuples, so it equals the dict a saved configuration loads back as."""
         data = dataclasses.asdict(self)
+        data["hidden_layers"] = [
+            dataclasses.asdict(layer) if isinstance(layer, LayerConfig) else layer for layer in self.hidden_layers
+        ]
         data["betas"] = list(self.betas)
         return data
 
@@ -163,7 +188,7 @@ class ANNConfig:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "ANNConfig":
+    def from_dict(cls, data: Any) -> ANNConfig:
         """Build and validate; anything malformed becomes a ConfigError naming the field."""
         if not isinstance(data, dict):
             raise ConfigError("config", f"must be a JSON object of fields, got {type(data).__name__}")
@@ -185,7 +210,7 @@ class ANNConfig:
         return config.validate()
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "ANNConfig":
+    def from_json(cls, text: str | bytes) -> ANNConfig:
         try:
             data = json.loads(text)
         except (TypeError, ValueError) as exc:  # JSONDecodeError and undecodable bytes
@@ -195,13 +220,13 @@ class ANNConfig:
         return cls.from_dict(data)
 
 
-def _layers_from_data(layers: Any) -> list[LayerConfig]:
+def _layers_from_data(layers: Any) -> tuple[LayerConfig, ...]:
     if not isinstance(layers, (list, tuple)):
         raise ConfigError("hidden_layers", "must be a list of layers, each {units, activation, dropout}")
     if len(layers) > MAX_HIDDEN_LAYERS:
         raise ConfigError("hidden_layers", f"at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(layers)}")
     allowed = {f.name for f in dataclasses.fields(LayerConfig)}
-    built = []
+    built: list[LayerConfig] = []
     for i, layer in enumerate(layers):
         if isinstance(layer, LayerConfig):
             built.append(layer)
@@ -210,10 +235,11 @@ def _layers_from_data(layers: Any) -> list[LayerConfig]:
             raise ConfigError(f"hidden_layers[{i}]", "must be an object {units, activation, dropout}")
         unknown = sorted(set(map(str, layer)) - allowed)
         if unknown:
-            raise ConfigError(f"hidden_layers[{i}].{unknown[0]}",
-                              f"unknown field; allowed: {', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"hidden_layers[{i}].{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(allowed))}"
+            )
         built.append(LayerConfig(**layer))
-    return built
+    return tuple(built)
 
 
 def _is_number(value: Any) -> bool:
@@ -234,9 +260,11 @@ def _is_int(value: Any) -> bool:
 def _layer_errors(prefix: str, layer: Any) -> list[ConfigError]:
     if not isinstance(layer, LayerConfig):
         return [ConfigError(prefix, "must be a LayerConfig(units, activation, dropout)")]
-    return (_int_error(f"{prefix}.units", layer.units, 1, MAX_UNITS_PER_LAYER)
-            + _choice_error(f"{prefix}.activation", layer.activation, ACTIVATIONS)
-            + _range_error(f"{prefix}.dropout", layer.dropout, 0.0, 1.0, True, False))
+    return (
+        _int_error(f"{prefix}.units", layer.units, 1, MAX_UNITS_PER_LAYER)
+        + _choice_error(f"{prefix}.activation", layer.activation, ACTIVATIONS)
+        + _range_error(f"{prefix}.dropout", layer.dropout, 0.0, 1.0, True, False)
+    )
 
 
 def _choice_error(name: str, value: Any, allowed: tuple) -> list[ConfigError]:
@@ -249,8 +277,7 @@ def _choice_error(name: str, value: Any, allowed: tuple) -> list[ConfigError]:
     return [ConfigError(name, f"must be one of {shown}; got {value!r}")]
 
 
-def _range_error(name: str, value: Any, low: float, high: float,
-                 low_incl: bool, high_incl: bool) -> list[ConfigError]:
+def _range_error(name: str, value: Any, low: float, high: float, low_incl: bool, high_incl: bool) -> list[ConfigError]:
     interval = f"{'[' if low_incl else '('}{low:g}, {high:g}{']' if high_incl else ')'}"
     if not _is_finite_number(value):
         return [ConfigError(name, f"must be a finite number in {interval}; got {short_repr(value)}")]
@@ -267,5 +294,6 @@ def _int_error(name: str, value: Any, low: int, high: int, extra: str = "") -> l
 def _betas_errors(betas: Any) -> list[ConfigError]:
     if not isinstance(betas, (list, tuple)) or len(betas) != 2:
         return [ConfigError("betas", f"must be a pair of numbers in [0, 1), got {betas!r}")]
-    return (_range_error("betas[0]", betas[0], 0.0, 1.0, True, False)
-            + _range_error("betas[1]", betas[1], 0.0, 1.0, True, False))
+    return _range_error("betas[0]", betas[0], 0.0, 1.0, True, False) + _range_error(
+        "betas[1]", betas[1], 0.0, 1.0, True, False
+    )

@@ -15,6 +15,7 @@ For K = 1 the engine can `bind` a model.nn.network.MLP: the module's parameters 
 views of θ, so a reader of the module (live histograms, the decision boundary, evaluation
 between epochs) always sees the current weights without copies.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,7 +36,7 @@ class StackedMLP:
     def __init__(self, template: MLP, n_models: int = 1, device: torch.device | str | None = None):
         if not isinstance(n_models, int) or n_models < 1:
             raise ValueError(f"n_models must be a positive whole number; got {n_models!r}")
-        params = [p for layer in template.layers for p in (layer.weight, layer.bias)]
+        params = [p for layer in template.linears for p in (layer.weight, layer.bias)]
         device = torch.device(device) if device is not None else params[0].device
         self.template = template
         self.n_models = n_models
@@ -49,24 +50,32 @@ class StackedMLP:
         with torch.no_grad():
             self.theta.copy_(torch.cat([p.detach().reshape(-1) for p in params]).to(device))  # row broadcast
 
-        self.weights, self.biases, self.weight_grads, self.bias_grads = [], [], [], []
-        decayed, layer_of_entry, offset = [], [], 0
-        for i, (p, n) in enumerate(zip(params, sizes)):
+        self.weights: list[torch.Tensor] = []  # W_l views of θ, (K, out, in)
+        self.biases: list[torch.Tensor] = []  # b_l views of θ, (K, out)
+        self.weight_grads: list[torch.Tensor] = []  # the same views of g
+        self.bias_grads: list[torch.Tensor] = []
+        decayed: list[torch.Tensor] = []
+        layer_of_entry: list[torch.Tensor] = []
+        offset = 0
+        for i, (p, n) in enumerate(zip(params, sizes, strict=True)):
             shape = (n_models, *p.shape)
-            value, gradient = self.theta[:, offset:offset + n].view(shape), self.grad[:, offset:offset + n].view(shape)
+            value, gradient = (
+                self.theta[:, offset : offset + n].view(shape),
+                self.grad[:, offset : offset + n].view(shape),
+            )
             (self.weights if i % 2 == 0 else self.biases).append(value)
             (self.weight_grads if i % 2 == 0 else self.bias_grads).append(gradient)
             decayed.append(torch.full((n,), i % 2 == 0))  # L2 acts on weights, never on biases
             layer_of_entry.append(torch.full((n,), i // 2))
             offset += n
-        self.decayed = torch.cat(decayed).to(device)                # (P,) bool
+        self.decayed = torch.cat(decayed).to(device)  # (P,) bool
         self.layer_of_entry = torch.cat(layer_of_entry).to(device)  # (P,) layer index of every entry
         # The views the matrix products take, made once rather than on every pass.
         self._weights_t = [W.transpose(1, 2) for W in self.weights]
         self._bias_rows = [b.unsqueeze(1) for b in self.biases]
 
     @classmethod
-    def bound_to(cls, network: MLP) -> "StackedMLP":
+    def bound_to(cls, network: MLP) -> StackedMLP:
         """A K = 1 engine holding `network`'s current weights, with `network`'s parameters made views of it."""
         engine = cls(network, 1)
         engine.bind(network)
@@ -85,12 +94,19 @@ class StackedMLP:
         """Evaluation-mode logits (K, rows) for inputs (K, rows, d), without autograd."""
         with torch.no_grad():
             a = x
-            for Wt, b, f in zip(self._weights_t, self._bias_rows, self.functions):
+            # strict=False: the output layer (last weights, no activation) is applied after the loop
+            for Wt, b, f in zip(self._weights_t, self._bias_rows, self.functions, strict=False):
                 a = f(torch.baddbmm(b, a, Wt))
             return torch.baddbmm(self._bias_rows[-1], a, self._weights_t[-1]).squeeze(-1)
 
-    def backprop(self, x: torch.Tensor, y: torch.Tensor, scale: torch.Tensor | float,
-                 generator: torch.Generator | None = None, training: bool = True) -> torch.Tensor:
+    def backprop(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        scale: torch.Tensor | float,
+        generator: torch.Generator | None = None,
+        training: bool = True,
+    ) -> torch.Tensor:
         """One forward and backward pass by the chain rule, written out by hand; returns the logits (K, rows, 1).
 
         x: (K, rows, d) inputs; y: (K, rows, 1) 0/1 targets; scale: (K, rows, 1) or a number, the weight
@@ -102,10 +118,14 @@ class StackedMLP:
         small. With `training`, dropout masks (inverted dropout, as F.dropout) are drawn from `generator`
         (the training's own, so concurrent trainings cannot disturb each other's random streams).
         """
-        inputs, pre_activations, outputs, masks = [], [], [], []
+        inputs: list[torch.Tensor] = []
+        pre_activations: list[torch.Tensor] = []
+        outputs: list[torch.Tensor] = []
+        masks: list[torch.Tensor | None] = []
         with torch.no_grad():
             a = x
-            for Wt, b, f, p in zip(self._weights_t, self._bias_rows, self.functions, self.dropouts):
+            # strict=False: the output layer (last weights, no activation) is applied after the loop
+            for Wt, b, f, p in zip(self._weights_t, self._bias_rows, self.functions, self.dropouts, strict=False):
                 inputs.append(a)
                 z = torch.baddbmm(b, a, Wt)
                 a = f(z)
@@ -123,8 +143,9 @@ class StackedMLP:
             torch.sum(delta, 1, out=self.bias_grads[-1])
             for i in range(len(self.functions) - 1, -1, -1):
                 delta = torch.bmm(delta, self.weights[i + 1])  # ∂L/∂a of hidden layer i
-                if masks[i] is not None:
-                    delta.mul_(masks[i])
+                mask = masks[i]
+                if mask is not None:
+                    delta.mul_(mask)
                 derivative = self.derivatives[i](pre_activations[i], outputs[i])
                 if derivative is not None:
                     delta.mul_(derivative)
@@ -138,14 +159,14 @@ class StackedMLP:
         engine's current weights. Public module attribute assignment, no `.data` rebinding."""
         if self.n_models != 1:
             raise ValueError("only a single-network engine (K = 1) can be bound to a module")
-        for layer, W, b in zip(network.layers, self.weights, self.biases):
+        for layer, W, b in zip(network.linears, self.weights, self.biases, strict=True):
             layer.weight = nn.Parameter(W[0], requires_grad=layer.weight.requires_grad)
             layer.bias = nn.Parameter(b[0], requires_grad=layer.bias.requires_grad)
 
     @staticmethod
     def unbind(network: MLP) -> None:
         """Give a bound module's parameters their own memory again (the engine can then be dropped)."""
-        for layer in network.layers:
+        for layer in network.linears:
             layer.weight = nn.Parameter(layer.weight.detach().clone(), requires_grad=layer.weight.requires_grad)
             layer.bias = nn.Parameter(layer.bias.detach().clone(), requires_grad=layer.bias.requires_grad)
 
@@ -153,7 +174,7 @@ class StackedMLP:
         """Network k as a plain MLP with its own weights, on the CPU, in evaluation mode."""
         net = copy.deepcopy(self.template).cpu()
         with torch.no_grad():
-            for layer, W, b in zip(net.layers, self.weights, self.biases):
+            for layer, W, b in zip(net.linears, self.weights, self.biases, strict=True):
                 layer.weight.copy_(W[k])
                 layer.bias.copy_(b[k])
         return net.eval()

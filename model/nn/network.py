@@ -4,10 +4,12 @@ Each hidden neuron computes f(Σ wᵢxᵢ + b); the output layer is one linear n
 value is the logit of P(disease). With no hidden layers the network *is* the single
 perceptron. Weights start from N(0, σ²) (or Xavier / Kaiming), biases at zero.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import torch
@@ -42,9 +44,17 @@ ACTIVATION_DERIVATIVES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.T
     "gelu": lambda z, a: 0.5 * (1.0 + torch.erf(z / _SQRT_2)) + z * torch.exp(-0.5 * z * z) / _SQRT_2PI,
 }
 
-# torch.nn.init's names for the gain each activation needs (Xavier / Kaiming scaling).
-_GAIN_NAME = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "linear": "linear",
-              "leaky_relu": "leaky_relu", "gelu": "relu"}
+# torch.nn.init's names for the gain each activation needs (Xavier / Kaiming scaling); the Literal
+# lets a type checker match them against the names torch.nn.init accepts.
+GainName = Literal["linear", "sigmoid", "tanh", "relu", "leaky_relu"]
+_GAIN_NAME: dict[str, GainName] = {
+    "relu": "relu",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "linear": "linear",
+    "leaky_relu": "leaky_relu",
+    "gelu": "relu",
+}
 
 
 def activation_curve(name: str, x) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +76,7 @@ def layer_sizes(config: ANNConfig, n_inputs: int) -> list[int]:
 def parameter_count(config: ANNConfig, n_inputs: int) -> int:
     """Weights plus biases: Σ (fan_in + 1) · fan_out over the layers."""
     sizes = layer_sizes(config, n_inputs)
-    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True))
 
 
 def dropout_mask(like: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -92,7 +102,8 @@ def check_training_work(config: ANNConfig, n_rows: int, n_inputs: int) -> None:
             f"this training is too large for the server: {int(n_rows):,} training rows × {parameters:,} network "
             f"parameters × {int(config.epochs):,} epochs = {work:.2g}, above the limit of {MAX_TRAINING_WORK:.0e} "
             f"(about {work / MAX_TRAINING_WORK:.3g}× too much). Reduce one of the three: fewer epochs (early "
-            "stopping helps), fewer or narrower hidden layers, or fewer rows (a sample of the data set).")
+            "stopping helps), fewer or narrower hidden layers, or fewer rows (a sample of the data set)."
+        )
 
 
 class MLP(nn.Module):
@@ -110,25 +121,33 @@ class MLP(nn.Module):
         sizes = layer_sizes(config, n_inputs)
         self.n_inputs = n_inputs
         # skip_init: nn.Linear's own initialisation would draw from (and move) the global RNG
-        self.layers = nn.ModuleList(nn.utils.skip_init(nn.Linear, fan_in, fan_out)
-                                    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(
+            nn.utils.skip_init(nn.Linear, fan_in, fan_out)
+            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+        )
         self.activations = [layer.activation for layer in config.hidden_layers]
         self.dropouts = [float(layer.dropout) for layer in config.hidden_layers]
         self._functions = [ACTIVATION_FUNCTIONS[name] for name in self.activations]
         self.reset_parameters(config)
 
+    @property
+    def linears(self) -> list[nn.Linear]:
+        """The linear layers, input side first, typed as such (a ModuleList yields plain Modules)."""
+        return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
+
     def reset_parameters(self, config: ANNConfig) -> None:
         generator = torch.Generator().manual_seed(config.seed)
-        gains = [_GAIN_NAME[name] for name in self.activations] + ["linear"]
+        gains: list[GainName] = [_GAIN_NAME[name] for name in self.activations] + ["linear"]
         with torch.no_grad():
-            for linear, gain in zip(self.layers, gains):
+            for linear, gain in zip(self.linears, gains, strict=True):
                 if config.init == "normal":
                     nn.init.normal_(linear.weight, 0.0, config.init_sigma, generator=generator)
                 elif config.init == "xavier":
                     nn.init.xavier_normal_(linear.weight, nn.init.calculate_gain(gain), generator=generator)
                 else:  # kaiming (He): variance 2/fan_in for ReLU-like units
-                    nn.init.kaiming_normal_(linear.weight, a=0.01 if gain == "leaky_relu" else 0.0,
-                                            nonlinearity=gain, generator=generator)
+                    nn.init.kaiming_normal_(
+                        linear.weight, a=0.01 if gain == "leaky_relu" else 0.0, nonlinearity=gain, generator=generator
+                    )
                 nn.init.zeros_(linear.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -150,8 +169,8 @@ class MLP(nn.Module):
     def _logits(self, x: torch.Tensor, training: bool, generator: torch.Generator | None = None) -> torch.Tensor:
         # F.linear instead of module calls: these layers are tiny and per-call overhead
         # dominates their cost.
-        *hidden, output = self.layers
-        for linear, f, p in zip(hidden, self._functions, self.dropouts):
+        *hidden, output = self.linears
+        for linear, f, p in zip(hidden, self._functions, self.dropouts, strict=True):
             x = f(F.linear(x, linear.weight, linear.bias))
             if p > 0.0 and training:
                 x = x * dropout_mask(x, p, generator)
@@ -161,16 +180,16 @@ class MLP(nn.Module):
         return torch.sigmoid(self.forward(x))
 
     def extra_repr(self) -> str:
-        parts = [f"{a}, dropout={p:g}" if p else a for a, p in zip(self.activations, self.dropouts)]
+        parts = [f"{a}, dropout={p:g}" if p else a for a, p in zip(self.activations, self.dropouts, strict=True)]
         return "hidden: " + ("; ".join(parts) if parts else "none (single perceptron)")
 
 
 def layer_names(network: MLP) -> list[str]:
-    """"hidden 1", "hidden 2", ..., "output": keys of the per-layer norm dictionaries."""
+    """ "hidden 1", "hidden 2", ..., "output": keys of the per-layer norm dictionaries."""
     count = len(network.layers)
     return [f"hidden {i + 1}" for i in range(count - 1)] + ["output"]
 
 
 def linear_layers(network: MLP) -> dict[str, nn.Linear]:
     """Named linear layers, input side first."""
-    return dict(zip(layer_names(network), network.layers))
+    return dict(zip(layer_names(network), network.linears, strict=True))

@@ -15,6 +15,7 @@ the whole buffer with scalar bias corrections; otherwise bias corrections are a 
 
 L2 weight decay adds λ·w to the gradient of weights only (biases are not decayed).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,17 +34,18 @@ class FlatOptimizer:
     possible: a Python float given as a tensor operand is wrapped into a new tensor on every call.
     """
 
-    def __init__(self, config: ANNConfig, theta: torch.Tensor, grad: torch.Tensor,
-                 decayed: torch.Tensor | None = None):
+    def __init__(self, config: ANNConfig, theta: torch.Tensor, grad: torch.Tensor, decayed: torch.Tensor | None = None):
         if theta.dim() != 2 or theta.shape != grad.shape:
-            raise ValueError(f"θ and g must be (networks, parameters) buffers of one shape; got "
-                             f"{tuple(theta.shape)} and {tuple(grad.shape)}")
+            raise ValueError(
+                f"θ and g must be (networks, parameters) buffers of one shape; got "
+                f"{tuple(theta.shape)} and {tuple(grad.shape)}"
+            )
         self.theta, self.grad = theta, grad
         self.lr = float(config.learning_rate)
         self.decay = None
         if config.weight_decay > 0:
             mask = decayed if decayed is not None else torch.ones(theta.shape[1], dtype=torch.bool)
-            self.decay = (mask.to(device=theta.device, dtype=theta.dtype) * config.weight_decay)  # (P,)
+            self.decay = mask.to(device=theta.device, dtype=theta.dtype) * config.weight_decay  # (P,)
         self.steps = np.zeros(theta.shape[0], dtype=np.int64)
         self._uniform = True  # every row has taken the same number of steps
         self._rows_cache: dict[bytes, torch.Tensor] = {}
@@ -66,7 +68,7 @@ class FlatOptimizer:
         state = [s.index_select(0, rows) for s in self.state]
         self._apply(theta, grad, state, int(counts[0]) if (counts == counts[0]).all() else counts)
         self.theta.index_copy_(0, rows, theta)
-        for full, part in zip(self.state, state):
+        for full, part in zip(self.state, state, strict=True):
             full.index_copy_(0, rows, part)
 
     def _rows(self, active: np.ndarray) -> torch.Tensor:
@@ -139,9 +141,9 @@ class Adam(FlatOptimizer):
         v.lerp_(torch.mul(g, g, out=scratch), 1.0 - self.beta2)
         denominator = torch.sqrt(v, out=scratch)
         if isinstance(t, int):  # one step count for every row: scalar corrections
-            root_bias2 = (1.0 - self.beta2 ** t) ** 0.5
+            root_bias2 = (1.0 - self.beta2**t) ** 0.5
             torch.add(denominator, self.one, alpha=self.eps * root_bias2, out=denominator)
-            theta.addcdiv_(m, denominator, value=-self.lr * root_bias2 / (1.0 - self.beta1 ** t))
+            theta.addcdiv_(m, denominator, value=-self.lr * root_bias2 / (1.0 - self.beta1**t))
         else:
             root_bias2 = np.sqrt(1.0 - self.beta2 ** t.astype(np.float64))
             denominator.add_(self._column(self.eps * root_bias2))
@@ -188,8 +190,9 @@ class RMSProp(FlatOptimizer):
             theta.add_(buffer, alpha=-self.lr)
 
 
-def make_optimizer(config: ANNConfig, theta: torch.Tensor, grad: torch.Tensor,
-                   decayed: torch.Tensor | None = None) -> FlatOptimizer:
+def make_optimizer(
+    config: ANNConfig, theta: torch.Tensor, grad: torch.Tensor, decayed: torch.Tensor | None = None
+) -> FlatOptimizer:
     """The update rule named by config.optimizer on the (K, P) buffers θ and g; `decayed` ((P,) bool)
     says which entries get L2 weight decay (model.nn.engine.StackedMLP.decayed: the weights)."""
     name = config.optimizer

@@ -7,6 +7,7 @@ Adam steps, which is both well calibrated and fast. The other presets illustrate
 ideas: the single perceptron (logistic regression by another name), one hidden
 layer, and a deep network that relies on dropout.
 """
+
 from __future__ import annotations
 
 from model.nn.config import OPTIMIZER_PARAMS, ANNConfig, LayerConfig
@@ -29,14 +30,29 @@ RECOMMENDED = ANNConfig(
 )
 
 PRESETS: dict[str, ANNConfig] = {
-    "perceptron": ANNConfig(hidden_layers=[], optimizer="adam", learning_rate=0.01, batch_size=None,
-                            epochs=200, weight_decay=1e-3, seed=0),
-    "one_hidden": ANNConfig(hidden_layers=[LayerConfig(16, "relu", 0.0)], optimizer="adam",
-                            learning_rate=0.01, batch_size=32, epochs=100, seed=0),
-    "deep_dropout": ANNConfig(hidden_layers=[LayerConfig(64, "relu", 0.5), LayerConfig(32, "relu", 0.5),
-                                             LayerConfig(16, "relu", 0.5)],
-                              init="kaiming", optimizer="adam", learning_rate=0.001, batch_size=32, epochs=200,
-                              weight_decay=1e-4, early_stopping=True, patience=20, seed=0),
+    "perceptron": ANNConfig(
+        hidden_layers=[], optimizer="adam", learning_rate=0.01, batch_size=None, epochs=200, weight_decay=1e-3, seed=0
+    ),
+    "one_hidden": ANNConfig(
+        hidden_layers=[LayerConfig(16, "relu", 0.0)],
+        optimizer="adam",
+        learning_rate=0.01,
+        batch_size=32,
+        epochs=100,
+        seed=0,
+    ),
+    "deep_dropout": ANNConfig(
+        hidden_layers=[LayerConfig(64, "relu", 0.5), LayerConfig(32, "relu", 0.5), LayerConfig(16, "relu", 0.5)],
+        init="kaiming",
+        optimizer="adam",
+        learning_rate=0.001,
+        batch_size=32,
+        epochs=200,
+        weight_decay=1e-4,
+        early_stopping=True,
+        patience=20,
+        seed=0,
+    ),
     "recommended": RECOMMENDED,
 }
 

@@ -22,24 +22,25 @@ All randomness comes from generators seeded with config.seed and owned by the ru
 shuffles on the CPU, the dropout masks on the device), never from torch's process-wide
 generator: a seed gives the same network however many trainings run at once.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from model.nn.config import ANNConfig
-from model.runtime.device import resolve_device
 from model.nn.engine import StackedMLP
 from model.nn.network import MLP, layer_names, layer_sizes
 from model.nn.optimizers import make_optimizer
+from model.runtime.device import resolve_device
 from model.runtime.threads import threads_for
 
 logger = logging.getLogger(__name__)
@@ -218,9 +219,18 @@ def _as_tensor(a, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a, dtype=np.float32)).to(device)
 
 
-def train(network: MLP, X, y, config: ANNConfig, callbacks: Iterable[Callback] = (),
-          X_val=None, y_val=None, stop_event: threading.Event | None = None,
-          device: torch.device | str | None = None, monitor: tuple | None = None) -> History:
+def train(
+    network: MLP,
+    X,
+    y,
+    config: ANNConfig,
+    callbacks: Iterable[Callback] = (),
+    X_val=None,
+    y_val=None,
+    stop_event: threading.Event | None = None,
+    device: torch.device | str | None = None,
+    monitor: tuple | None = None,
+) -> History:
     """Fit `network` in place; return the History.
 
     y holds 0/1. (X_val, y_val) is the stopping set; with early stopping and none given,
@@ -237,18 +247,19 @@ def train(network: MLP, X, y, config: ANNConfig, callbacks: Iterable[Callback] =
         raise ValueError("give both X_val and y_val, or neither")
     inner_holdout = 0
     if X_val is None and config.early_stopping:
-        X, X_val, y, y_val = split_validation(X, y, config.validation_fraction, config.seed,
-                                              groups=identical_row_groups(X))
+        X, X_val, y, y_val = split_validation(
+            X, y, config.validation_fraction, config.seed, groups=identical_row_groups(X)
+        )
         inner_holdout = len(X_val)
     network.to(device)
     work = len(X) * max(layer_sizes(config, X.shape[1]))
     with threads_for(device, work):
-        return _train_loop(network, X, y, X_val, y_val, monitor, config, list(callbacks or []),
-                           stop_event, device, inner_holdout)
+        return _train_loop(
+            network, X, y, X_val, y_val, monitor, config, list(callbacks or []), stop_event, device, inner_holdout
+        )
 
 
-def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_event, device,
-                inner_holdout) -> History:
+def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_event, device, inner_holdout) -> History:
     # Data moves to the device once; each epoch permutes it there and splits it into batch views.
     X_t, y_t = _as_tensor(X, device), _as_tensor(y, device)
     n = X_t.shape[0]
@@ -281,8 +292,9 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
     batch_listeners = [cb for cb in callbacks if _overrides(cb, "on_batch_end")]
     names = layer_names(network)
     history = History(device=str(device), inner_holdout=inner_holdout)
-    info = TrainInfo(config.epochs, n, len(shown_set.y) if shown_set is not None else 0, n_batches, batch_size,
-                     str(device), names)
+    info = TrainInfo(
+        config.epochs, n, len(shown_set.y) if shown_set is not None else 0, n_batches, batch_size, str(device), names
+    )
     for cb in callbacks:
         cb.on_train_begin(info)
 
@@ -303,7 +315,7 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
             scales = unweighted_scales if w_epoch is None else (w_epoch * inverse_rows).split(batch_size, dim=1)
             w_batches = w_epoch.split(batch_size, dim=1) if w_epoch is not None else [None] * n_batches
             steps = 0
-            for xb, yb, scale, wb in zip(X_batches, y_batches, scales, w_batches):
+            for xb, yb, scale, wb in zip(X_batches, y_batches, scales, w_batches, strict=True):
                 if stop_event is not None and stop_event.is_set():
                     history.cancelled = True
                     break
@@ -311,22 +323,35 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
                 optimizer.step()
                 steps += 1
                 if batch_listeners:  # the loss is only computed for someone who reads it
-                    loss = F.binary_cross_entropy_with_logits(logits.view(-1), yb.view(-1),
-                                                              weight=None if wb is None else wb.view(-1))
+                    loss = F.binary_cross_entropy_with_logits(
+                        logits.view(-1), yb.view(-1), weight=None if wb is None else wb.view(-1)
+                    )
                     for cb in batch_listeners:
                         cb.on_batch_end(BatchEvent(epoch, steps, n_batches, loss))
             if steps:  # an epoch cancelled before its first step left nothing to report
-                event = _epoch_event(network, engine, names, train_set, shown_set, stop_set,
-                                     epoch, config.epochs, optimizer.lr, epoch_start, start)
+                event = _epoch_event(
+                    network,
+                    engine,
+                    names,
+                    train_set,
+                    shown_set,
+                    stop_set,
+                    epoch,
+                    config.epochs,
+                    optimizer.lr,
+                    epoch_start,
+                    start,
+                )
                 history.epochs.append(event)
                 for cb in callbacks:
                     cb.on_epoch_end(event)
-                if has_val and event.stop_loss < best_loss:
-                    best_loss, since_best, history.best_epoch = event.stop_loss, 0, epoch
-                    if config.early_stopping:
-                        best_theta = engine.theta.clone()
-                elif has_val:
-                    since_best += 1
+                if event.stop_loss is not None:  # there is a stopping set
+                    if event.stop_loss < best_loss:
+                        best_loss, since_best, history.best_epoch = event.stop_loss, 0, epoch
+                        if config.early_stopping:
+                            best_theta = engine.theta.clone()
+                    else:
+                        since_best += 1
             if history.cancelled:
                 break
             if config.early_stopping and since_best >= config.patience:
@@ -345,8 +370,9 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
     return history
 
 
-def _epoch_event(network, engine: StackedMLP, names, train_set, val, stop_set, epoch, epochs, lr,
-                 epoch_start, start) -> EpochEvent:
+def _epoch_event(
+    network, engine: StackedMLP, names, train_set, val, stop_set, epoch, epochs, lr, epoch_start, start
+) -> EpochEvent:
     with torch.no_grad():
         scalars = train_set.scalars(network)
         if val is not None:
@@ -361,27 +387,34 @@ def _epoch_event(network, engine: StackedMLP, names, train_set, val, stop_set, e
         flat = torch.cat([torch.stack(scalars), layer_norms.flatten()]).tolist()  # one device→host transfer
     k = len(scalars)
     metrics, n_layers = flat[:k], len(names)
-    w_norms, g_norms = flat[k:k + n_layers], flat[k + n_layers:]
+    w_norms, g_norms = flat[k : k + n_layers], flat[k + n_layers :]
     now = time.perf_counter()
     nan_to_none = lambda v: None if v is None or math.isnan(v) else v  # noqa: E731
     return EpochEvent(
-        epoch=epoch, epochs=epochs,
-        train_loss=metrics[0], train_acc=metrics[1], train_auc=nan_to_none(metrics[2]),
+        epoch=epoch,
+        epochs=epochs,
+        train_loss=metrics[0],
+        train_acc=metrics[1],
+        train_auc=nan_to_none(metrics[2]),
         val_loss=metrics[3] if val is not None else None,
         val_acc=metrics[4] if val is not None else None,
         val_auc=nan_to_none(metrics[5]) if val is not None else None,
         stop_loss=metrics[-1] if separate_stop else metrics[3] if stop_set is not None else None,
-        grad_norms=dict(zip(names, g_norms)), weight_norms=dict(zip(names, w_norms)),
+        grad_norms=dict(zip(names, g_norms, strict=True)),
+        weight_norms=dict(zip(names, w_norms, strict=True)),
         lr=lr,
-        seconds=now - epoch_start, elapsed=now - start)
+        seconds=now - epoch_start,
+        elapsed=now - start,
+    )
 
 
-def predict_logits(network: MLP, X, device: torch.device | None = None,
-                   chunk: int = 65_536) -> np.ndarray:
+def predict_logits(network: MLP, X, device: torch.device | None = None, chunk: int = 65_536) -> np.ndarray:
     """Evaluation-mode logits as float64 numpy, in chunks to bound memory."""
     device = device or next(network.parameters()).device
     X = np.asarray(X, dtype=np.float32)
     # float64 only on the host: Apple's MPS has no float64
-    parts = [network.evaluate(torch.as_tensor(X[lo:lo + chunk]).to(device)).cpu().numpy().astype(np.float64)
-             for lo in range(0, len(X), chunk)]
+    parts = [
+        network.evaluate(torch.as_tensor(X[lo : lo + chunk]).to(device)).cpu().numpy().astype(np.float64)
+        for lo in range(0, len(X), chunk)
+    ]
     return np.concatenate(parts) if parts else np.empty(0)

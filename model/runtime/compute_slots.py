@@ -9,6 +9,7 @@ could grow without bound.
     with compute_slot(message): ...              # a job that ends where it started (model.comparison)
     slots_in_use(), free_slots()                 # for status displays and tests
 """
+
 from __future__ import annotations
 
 import threading

@@ -5,6 +5,7 @@
 rather than a silent fallback: a user who asked for a GPU should know they did not
 get one. Code that must run anywhere (e.g. loading a saved model) passes "auto" or "cpu".
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,18 +45,21 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     if kind not in DEVICE_CHOICES:
         raise DeviceUnavailableError(f"device must be one of {', '.join(DEVICE_CHOICES)}; got {name!r}")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailableError("device 'cuda' was requested but no CUDA GPU is available here; "
-                                     "choose 'auto' or 'cpu'")
+        raise DeviceUnavailableError(
+            "device 'cuda' was requested but no CUDA GPU is available here; choose 'auto' or 'cpu'"
+        )
     if kind == "mps" and not _mps_available():
-        raise DeviceUnavailableError("device 'mps' was requested but Apple MPS is not available here; "
-                                     "choose 'auto' or 'cpu'")
+        raise DeviceUnavailableError(
+            "device 'mps' was requested but Apple MPS is not available here; choose 'auto' or 'cpu'"
+        )
     try:
         device = torch.device(key)
     except RuntimeError as exc:
         raise DeviceUnavailableError(f"device {name!r} is not valid: {exc}") from None
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise DeviceUnavailableError(f"device {name!r} does not exist: this machine has "
-                                     f"{torch.cuda.device_count()} CUDA device(s)")
+        raise DeviceUnavailableError(
+            f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
     return device
 
 

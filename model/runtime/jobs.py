@@ -16,24 +16,27 @@ to the end for nobody. A session that is busy is not gone: while the thread that
 heartbeat is still running (a Streamlit session's script thread lives while a page run, or a
 queue of them, is going on; it ends when the session is idle), the silence is only counted from
 when that thread was last seen running, up to `busy_limit` seconds. A slow page on a loaded
-server therefore does not cancel its own session's job. `cancel()` is the user's Stop. Readers in other threads poll the plain
-attributes (status, fraction, message, result, error, cancel_reason) at whatever rate they like.
+server therefore does not cancel its own session's job. `cancel()` is the user's Stop. Readers in
+other threads poll the plain attributes (status, fraction, message, result, error, cancel_reason) at
+whatever rate they like.
 """
+
 from __future__ import annotations
 
 import enum
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from model.runtime.compute_slots import release_slot, take_slot
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_TIMEOUT_S = 45.0  # no sign of the watching session for this long: it has gone (a loaded server delays signs)
-BUSY_LIMIT_S = 600.0        # a session still running one script this long after its last heartbeat: gone too
-WATCHDOG_POLL_S = 1.0       # how often the watchdog looks at the heartbeat
+BUSY_LIMIT_S = 600.0  # a session still running one script this long after its last heartbeat: gone too
+WATCHDOG_POLL_S = 1.0  # how often the watchdog looks at the heartbeat
 
 ProgressCallback = Callable[[float, str], None]
 Work = Callable[[ProgressCallback, threading.Event], Any]
@@ -52,7 +55,7 @@ def raise_if_cancelled(stop_event: threading.Event | None) -> None:
         raise Cancelled()
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -66,17 +69,29 @@ class JobStatus(str, enum.Enum):
     @property
     def words(self) -> str:
         """The status in plain words, for people."""
-        return {JobStatus.QUEUED: "waiting to start", JobStatus.RUNNING: "running", JobStatus.DONE: "finished",
-                JobStatus.FAILED: "failed", JobStatus.CANCELLED: "cancelled"}[self]
+        return {
+            JobStatus.QUEUED: "waiting to start",
+            JobStatus.RUNNING: "running",
+            JobStatus.DONE: "finished",
+            JobStatus.FAILED: "failed",
+            JobStatus.CANCELLED: "cancelled",
+        }[self]
 
 
 class Job:
     """One piece of work in a background thread, holding a compute slot, cancellable, watched by heartbeats."""
 
-    def __init__(self, work: Work, name: str, busy_message: str,
-                 heartbeat_timeout: float | None = HEARTBEAT_TIMEOUT_S, estimate_seconds: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, watchdog_poll: float = WATCHDOG_POLL_S,
-                 busy_limit: float = BUSY_LIMIT_S):
+    def __init__(
+        self,
+        work: Work,
+        name: str,
+        busy_message: str,
+        heartbeat_timeout: float | None = HEARTBEAT_TIMEOUT_S,
+        estimate_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        watchdog_poll: float = WATCHDOG_POLL_S,
+        busy_limit: float = BUSY_LIMIT_S,
+    ):
         self.work, self.name, self.busy_message = work, name, busy_message
         self.heartbeat_timeout = heartbeat_timeout
         self.estimate_seconds = estimate_seconds
@@ -98,7 +113,7 @@ class Job:
         self._watchdog: threading.Thread | None = None
 
     # ---- control --------------------------------------------------------------------------
-    def start(self) -> "Job":
+    def start(self) -> Job:
         """Take a compute slot (ServerBusyError when none is free) and start the work and its watchdog."""
         if self._thread is not None:
             raise RuntimeError("this job has already been started")
@@ -178,8 +193,12 @@ class Job:
         silent = self.seconds_silent()
         if silent <= self.heartbeat_timeout:
             return False
-        logger.warning("%s: no heartbeat from its browser session for %.0f s (limit %.0f s); cancelling it",
-                       self.name, silent, self.heartbeat_timeout)
+        logger.warning(
+            "%s: no heartbeat from its browser session for %.0f s (limit %.0f s); cancelling it",
+            self.name,
+            silent,
+            self.heartbeat_timeout,
+        )
         self.cancel(f"its browser session sent no sign of life for {silent:.0f} s: closed or asleep")
         return True
 
@@ -203,7 +222,7 @@ class Job:
         except Cancelled:
             logger.info("%s cancelled (%s) after %.1f s", self.name, self.cancel_reason, self.elapsed)
             self.status = JobStatus.CANCELLED
-        except Exception as error:  # noqa: BLE001 - reported to the user as the job's status, logged in full
+        except Exception as error:  # reported to the user as the job's status, logged in full
             logger.exception("%s failed", self.name)
             self.error = str(error) or type(error).__name__
             self.exception = error

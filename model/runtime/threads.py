@@ -25,12 +25,13 @@ module once did — left every later thread on one thread after two overlapping 
 To change the count, call configure_threads(n) rather than torch.set_num_threads: the contexts
 return each thread to the policy.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Iterator
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -116,7 +117,7 @@ def _blas_one_thread() -> Iterator[None]:
     finally:
         with _BLAS_LOCK:
             _blas_holders -= 1
-            if _blas_holders == 0:
+            if _blas_holders == 0 and _blas_original is not None:  # set by the first holder, under this lock
                 _blas_original.restore_original_limits()
                 _blas_original = None
 

@@ -1,19 +1,21 @@
 """The shipped default model, with recovery when its files are damaged.
 
-    pipeline, notice = load_default_model_or_recover()
+    model, notice = load_default_model_or_recover()
 
-tries the shipped bundle (model/resources/default_bundle/). When that raises BundleError (a file
-missing, truncated, edited...), it uses a recovered copy from a writable cache folder if a
-valid one is there, else it retrains presets.RECOMMENDED on the built-in Cleveland data
-(well under a second on a CPU), saves that bundle into the cache folder with
-bundle.save_bundle (atomic, read back before it replaces anything) and uses it. The
-repository's own files are never written: a damaged shipped bundle stays as it is for a
-person to see and restore (`python -m model train --cv --out model/resources/default_bundle`).
-`notice` is None when the shipped model loaded, else a plain-language explanation for the user.
+`model` is a bundle.LoadedModel (pipeline, metadata, integrity_warning). It tries the shipped bundle
+(model/resources/default_bundle/). When that raises BundleError (a file missing, truncated,
+edited...), it uses a recovered copy from a writable cache folder if a valid one is there, else it
+retrains presets.RECOMMENDED on the built-in Cleveland data (well under a second on a CPU), saves
+that bundle into the cache folder with bundle.save_bundle (atomic, read back before it replaces
+anything) and uses it. The repository's own files are never written: a damaged shipped bundle stays
+as it is for a person to see and restore (`python -m model train --cv --out
+model/resources/default_bundle`). `notice` is None when the shipped model loaded, else a
+plain-language explanation for the user.
 
 Cache folder: $HEART_ANN_CACHE_DIR, else ~/.cache/heart-ann, else the system temp folder
 (e.g. on a read-only home). Plain Python: no Streamlit here; the dashboard shows the notice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,10 +25,13 @@ import threading
 import time
 from pathlib import Path
 
-from model.serving import bundle
-from model.serving.bundle import BundleError
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
 from model.evaluation.cross_validation import FractionProgress
 from model.nn.training import Callback, EpochEvent
+from model.serving import bundle
+from model.serving.bundle import BundleError, LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -82,39 +87,40 @@ def _recommended_config():
     return RECOMMENDED
 
 
-def _is_valid_recovery(pipeline) -> bool:
+def _is_valid_recovery(loaded: LoadedModel) -> bool:
     """A recovered bundle counts only if it says so and holds today's recommended configuration
     (a stale copy from an older release is retrained rather than trusted)."""
-    metadata = getattr(pipeline, "metadata", {}) or {}
-    marker = metadata.get(RECOVERY_KEY)
+    marker = loaded.metadata.get(RECOVERY_KEY)
     return isinstance(marker, dict) and marker.get("config") == _recommended_config().to_dict()
 
 
-def _load_recovered(path: Path):
-    """The recovered pipeline at `path`, or None when there is none or it is unusable. A copy that
+def _load_recovered(path: Path) -> LoadedModel | None:
+    """The recovered model at `path`, or None when there is none or it is unusable. A copy that
     cannot be verified (saved before bundles recorded checksums) is retrained rather than trusted:
     retraining takes about a second, and this copy stands in for the shipped model."""
     if not (path / bundle.METADATA_FILE).exists():
         return None
     try:
-        pipeline = bundle.load_bundle(path)
-    except BundleError as exc:
-        logger.warning("recovered default model at %s is unusable, retraining it: %s", path, exc)
+        loaded = bundle.load_bundle(path)
+    except BundleError:
+        logger.warning("recovered default model at %s is unusable, retraining it", path, exc_info=True)
         return None
-    if getattr(pipeline, "integrity_warning", None) is not None:
-        logger.warning("recovered default model at %s cannot be verified, retraining it", path)
+    if loaded.integrity_warning is not None:
+        logger.warning(
+            "recovered default model at %s cannot be verified, retraining it: %s", path, loaded.integrity_warning
+        )
         return None
-    return pipeline if _is_valid_recovery(pipeline) else None
+    return loaded if _is_valid_recovery(loaded) else None
 
 
-def _load_recovered_for(cache_dir: Path | str | None):
-    """(pipeline, path) of a valid recovered copy for this cache folder, or (None, the cache path)."""
+def _load_recovered_for(cache_dir: Path | str | None) -> tuple[LoadedModel | None, Path]:
+    """(model, path) of a valid recovered copy for this cache folder, or (None, the cache path)."""
     path = recovered_bundle_path(cache_dir)
     elsewhere = _SAVED_ELSEWHERE.get(path)
     for candidate in (elsewhere, path) if elsewhere is not None else (path,):
-        pipeline = _load_recovered(candidate)
-        if pipeline is not None:
-            return pipeline, candidate
+        loaded = _load_recovered(candidate)
+        if loaded is not None:
+            return loaded, candidate
     return None, path
 
 
@@ -125,29 +131,32 @@ def _short(error: BaseException, limit: int = 200) -> str:
 
 def _notice(shipped_error: BaseException, path: Path, retrained_seconds: float | None) -> str:
     when = f" just now ({retrained_seconds:.1f} s)" if retrained_seconds is not None else ""
-    return (f"The shipped model files are damaged ({_short(shipped_error)}). The app therefore uses the "
-            f"recommended network retrained{when} on the built-in Cleveland data, saved in {path}: same "
-            "configuration and training data as the shipped model, but its cross-validated metrics are not "
-            "recorded. To restore the shipped model, reinstall the app or run "
-            "`python -m model train --cv --out model/resources/default_bundle`.")
+    return (
+        f"The shipped model files are damaged ({_short(shipped_error)}). The app therefore uses the "
+        f"recommended network retrained{when} on the built-in Cleveland data, saved in {path}: same "
+        "configuration and training data as the shipped model, but its cross-validated metrics are not "
+        "recorded. To restore the shipped model, reinstall the app or run "
+        "`python -m model train --cv --out model/resources/default_bundle`."
+    )
 
 
-def load_shipped_or_recovered(cache_dir: Path | str | None = None):
-    """(pipeline, notice) without training: the shipped bundle, else a valid recovered copy.
+def load_shipped_or_recovered(cache_dir: Path | str | None = None) -> tuple[LoadedModel, str | None]:
+    """(model, notice) without training: the shipped bundle, else a valid recovered copy.
 
     Raises DefaultModelDamaged when neither loads (then `recover_default_model` retrains).
     """
     try:
-        pipeline = bundle.load_default_model()
-        if pipeline.integrity_warning is not None:
+        shipped = bundle.load_default_model()
+        if shipped.integrity_warning is not None:
             # The shipped bundle is always saved with its integrity record: one without it was replaced.
-            raise BundleError(f"the shipped bundle cannot be verified: {pipeline.integrity_warning}")
-        return pipeline, None
+            raise BundleError(f"the shipped bundle cannot be verified: {shipped.integrity_warning}")
+        return shipped, None
     except BundleError as shipped_error:
-        pipeline, path = _load_recovered_for(cache_dir)
-        if pipeline is None:
+        logger.warning("the shipped default model does not load; looking for a recovered copy", exc_info=True)
+        recovered, path = _load_recovered_for(cache_dir)
+        if recovered is None:
             raise DefaultModelDamaged(shipped_error) from None
-        return pipeline, _notice(shipped_error, path, None)
+        return recovered, _notice(shipped_error, path, None)
 
 
 class _EpochProgress(Callback):
@@ -155,15 +164,16 @@ class _EpochProgress(Callback):
         self.progress = progress
 
     def on_epoch_end(self, event: EpochEvent) -> None:
-        self.progress(event.epoch / event.epochs, f"Retraining the default network: epoch {event.epoch} of "
-                                                  f"{event.epochs}")
+        self.progress(
+            event.epoch / event.epochs, f"Retraining the default network: epoch {event.epoch} of {event.epochs}"
+        )
 
 
-def retrain_default_model(progress: FractionProgress | None = None):
-    """presets.RECOMMENDED fitted on the built-in Cleveland data: (pipeline, metadata, seconds)."""
+def retrain_default_model(progress: FractionProgress | None = None) -> tuple[Pipeline, dict, float, pd.DataFrame]:
+    """presets.RECOMMENDED fitted on the built-in Cleveland data: (pipeline, metadata, seconds, data)."""
     from model.data.datasets import load_dataset
-    from model.evaluation.pipelines import pipeline_from_config
     from model.data.schema import FEATURE_NAMES, TARGET
+    from model.evaluation.pipelines import pipeline_from_config
 
     config = _recommended_config()
     frame = load_dataset("cleveland")
@@ -179,24 +189,29 @@ def retrain_default_model(progress: FractionProgress | None = None):
         "name": "Recommended ANN (retrained: the shipped files were damaged)",
         "trained_on": f"built-in cleveland: {len(frame)} patients ({y.mean():.0%} with disease)",
         "data": {"name": "built-in cleveland", "n_rows": int(len(frame)), "prevalence": float(y.mean())},
-        "training": {"seconds": round(seconds, 3), "epochs_run": len(ann.history_),
-                     "best_epoch": ann.history_.best_epoch, "stopped_early": ann.history_.stopped_early,
-                     "device": str(ann.device_)},
+        "training": {
+            "seconds": round(seconds, 3),
+            "epochs_run": len(ann.history_),
+            "best_epoch": ann.history_.best_epoch,
+            "stopped_early": ann.history_.stopped_early,
+            "device": str(ann.device_),
+        },
         RECOVERY_KEY: {"config": config.to_dict()},
     }
     return pipeline, metadata, seconds, frame
 
 
-def recover_default_model(shipped_error: BaseException, progress: FractionProgress | None = None,
-                          cache_dir: Path | str | None = None):
-    """Retrain and save the default model into the cache folder; (pipeline, notice).
+def recover_default_model(
+    shipped_error: BaseException, progress: FractionProgress | None = None, cache_dir: Path | str | None = None
+) -> tuple[LoadedModel, str]:
+    """Retrain and save the default model into the cache folder; (model, notice).
 
     Under a lock, and re-checking the cache first, so concurrent callers retrain once.
     """
     with _RECOVERY_LOCK:
-        pipeline, path = _load_recovered_for(cache_dir)
-        if pipeline is not None:
-            return pipeline, _notice(shipped_error, path, None)
+        recovered, path = _load_recovered_for(cache_dir)
+        if recovered is not None:
+            return recovered, _notice(shipped_error, path, None)
         if progress is not None:
             progress(0.0, "Retraining the default network on the built-in data")
         pipeline, metadata, seconds, frame = retrain_default_model(progress)
@@ -205,6 +220,9 @@ def recover_default_model(shipped_error: BaseException, progress: FractionProgre
         except (BundleError, OSError):
             # e.g. a non-bundle folder in the way: use a fresh private folder rather than fail,
             # and remember it so this process does not retrain on every start.
+            logger.warning(
+                "could not save the recovered default model to %s; saving it to a private folder", path, exc_info=True
+            )
             cache_path = path
             path = Path(tempfile.mkdtemp(prefix="heart-ann-")) / RECOVERED_FOLDER
             bundle.save_bundle(pipeline, path, metadata=metadata, training_data=frame)
@@ -215,8 +233,10 @@ def recover_default_model(shipped_error: BaseException, progress: FractionProgre
         return saved, _notice(shipped_error, path, seconds)
 
 
-def load_default_model_or_recover(progress: FractionProgress | None = None, cache_dir: Path | str | None = None):
-    """(pipeline, notice): the shipped model (notice None), else a recovered one and why (see module doc)."""
+def load_default_model_or_recover(
+    progress: FractionProgress | None = None, cache_dir: Path | str | None = None
+) -> tuple[LoadedModel, str | None]:
+    """(model, notice): the shipped model (notice None), else a recovered one and why (see module doc)."""
     try:
         return load_shipped_or_recovered(cache_dir)
     except DefaultModelDamaged as damaged:

@@ -20,10 +20,12 @@ to stop; the validation part is only monitored, so its metrics are never optimis
 all) while it trains; `start()` raises ServerBusyError with a plain message when none
 is free.
 """
+
 from __future__ import annotations
 
 import enum
 import io
+import logging
 import math
 import tempfile
 import threading
@@ -38,33 +40,33 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from model.runtime.compute_slots import release_slot, take_slot
-from model.nn.config import ANNConfig
-from model.runtime.device import describe_device, resolve_device
-from model.nn.estimator import ANNClassifier
-from model.evaluation.cross_validation import classification_metrics
-from model.runtime.limits import MAX_CONCURRENT_TRAININGS
-from model.nn.network import check_training_work, linear_layers
-from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP, pipeline_from_config
 from model.data.preprocessing import output_feature_names
 from model.data.projection import DEFAULT_RESOLUTION, BoundaryGrid, PatientProjection, boundary_grid, project_patients
 from model.data.schema import FEATURE_NAMES, TARGET
 from model.data.splits import PatientGroups, grouped_holdout, patient_groups
+from model.evaluation.cross_validation import classification_metrics
+from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP, pipeline_from_config
+from model.nn.config import ANNConfig
+from model.nn.estimator import ANNClassifier
+from model.nn.network import check_training_work, linear_layers
 from model.nn.training import Callback, EpochEvent, History
+from model.runtime.compute_slots import release_slot, take_slot
+from model.runtime.device import describe_device, resolve_device
+from model.runtime.limits import MAX_CONCURRENT_TRAININGS
 
-SNAPSHOT_EVERY = 5           # epochs between decision-boundary / weight snapshots
+SNAPSHOT_EVERY = 5  # epochs between decision-boundary / weight snapshots
 MAX_WEIGHTS_PER_LAYER = 4_000  # weight sample kept per layer for the histograms
 MAX_PROJECTED_PATIENTS = 2_000  # points drawn on the boundary plot (a sample of big data sets)
-MIN_PER_CLASS = 4            # patients of each outcome needed to split and still learn something
+MIN_PER_CLASS = 4  # patients of each outcome needed to split and still learn something
 
-
+logger = logging.getLogger(__name__)
 
 
 class TrainingDataError(ValueError):
     """The data set cannot be trained on; the message says why."""
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     PENDING = "pending"
     PREPARING = "preparing"
     RUNNING = "running"
@@ -82,8 +84,8 @@ class Snapshot:
     """The network as it stood after `epoch`."""
 
     epoch: int
-    probability: np.ndarray          # P(disease) over the boundary grid, (len(ys), len(xs))
-    weights: dict[str, np.ndarray]   # layer name -> sample of its weights (flattened)
+    probability: np.ndarray  # P(disease) over the boundary grid, (len(ys), len(xs))
+    weights: dict[str, np.ndarray]  # layer name -> sample of its weights (flattened)
 
 
 def config_summary(config: ANNConfig) -> str:
@@ -91,16 +93,19 @@ def config_summary(config: ANNConfig) -> str:
     if config.is_perceptron:
         shape = "perceptron"
     else:
-        shape = " → ".join(f"{layer.units} {layer.activation}" + (f" (drop {layer.dropout:g})" if layer.dropout else "")
-                           for layer in config.hidden_layers)
+        shape = " → ".join(
+            f"{layer.units} {layer.activation}" + (f" (drop {layer.dropout:g})" if layer.dropout else "")
+            for layer in config.hidden_layers
+        )
     batch = "full batch" if config.effective_batch_size is None else f"batch {config.effective_batch_size}"
     extras = []
     if config.weight_decay:
         extras.append(f"wd {config.weight_decay:g}")
     if config.early_stopping:
         extras.append(f"early stop {config.patience}")
-    return ", ".join([shape, f"{config.optimizer} lr {config.learning_rate:g}", batch,
-                      f"{config.epochs} epochs"] + extras)
+    return ", ".join(
+        [shape, f"{config.optimizer} lr {config.learning_rate:g}", batch, f"{config.epochs} epochs"] + extras
+    )
 
 
 def split_frame(frame: pd.DataFrame, validation_fraction: float, seed: int, keep_patients_together: bool = True):
@@ -121,8 +126,10 @@ def split_frame(frame: pd.DataFrame, validation_fraction: float, seed: int, keep
 
 def repeats_note(patients: PatientGroups) -> str | None:
     """The Train page's sentence on repeated patients and the validation split (None without repeats)."""
-    return patients.describe("identical patients were kept on the same side of the training/validation split, "
-                             "so no validation patient was seen in training")
+    return patients.describe(
+        "identical patients were kept on the same side of the training/validation split, "
+        "so no validation patient was seen in training"
+    )
 
 
 def check_trainable(frame: pd.DataFrame) -> None:
@@ -135,13 +142,14 @@ def check_trainable(frame: pd.DataFrame) -> None:
         if counts.get(outcome, 0) < MIN_PER_CLASS:
             raise TrainingDataError(
                 f"the data set has {counts.get(outcome, 0)} patient(s) with outcome "
-                f"'{TARGET.category_label(outcome)}'; training needs at least {MIN_PER_CLASS} of each outcome")
+                f"'{TARGET.category_label(outcome)}'; training needs at least {MIN_PER_CLASS} of each outcome"
+            )
 
 
 class _Recorder(Callback):
     """Collects events for readers in other threads; snapshots the network every few epochs."""
 
-    def __init__(self, run: "TrainingRun"):
+    def __init__(self, run: TrainingRun):
         self.run = run
 
     def on_epoch_end(self, event: EpochEvent) -> None:
@@ -159,9 +167,16 @@ class _Recorder(Callback):
 class TrainingRun:
     """One training of one configuration on one data set, in a background thread."""
 
-    def __init__(self, frame: pd.DataFrame, config: ANNConfig, name: str = "Run", dataset_name: str = "",
-                 snapshot_every: int = SNAPSHOT_EVERY, grid_resolution: int = DEFAULT_RESOLUTION,
-                 live: bool = True):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        config: ANNConfig,
+        name: str = "Run",
+        dataset_name: str = "",
+        snapshot_every: int = SNAPSHOT_EVERY,
+        grid_resolution: int = DEFAULT_RESOLUTION,
+        live: bool = True,
+    ):
         self.config = config.validate()
         check_trainable(frame)
         self.frame = frame
@@ -185,7 +200,7 @@ class TrainingRun:
         self.grid: BoundaryGrid | None = None
         self._grid_tensor: torch.Tensor | None = None
         self._classifier: ANNClassifier | None = None
-        self.training_index: pd.Index | None = None    # rows of `frame` the model was fitted on
+        self.training_index: pd.Index | None = None  # rows of `frame` the model was fitted on
         self.validation_index: pd.Index | None = None  # held-out rows, in the order of validation_proba
         self._weight_samples: dict[str, np.ndarray] = {}
         self.started_at: float | None = None
@@ -198,13 +213,15 @@ class TrainingRun:
         self.metrics: dict[str, float] = {}
 
     # ---- control ------------------------------------------------------------------
-    def start(self) -> "TrainingRun":
+    def start(self) -> TrainingRun:
         if self._thread is not None:
             raise RuntimeError("this run has already been started")
         n_validation = math.ceil(self.config.validation_fraction * len(self.frame))  # as train_test_split
         check_training_work(self.config, len(self.frame) - n_validation, len(output_feature_names()))
-        take_slot(f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit). "
-                  "Wait for one to finish and press Start again.")
+        take_slot(
+            f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit). "
+            "Wait for one to finish and press Start again."
+        )
         self.started_at = time.perf_counter()
         self._thread = threading.Thread(target=self._work, name=f"training {self.name}", daemon=True)
         try:
@@ -274,7 +291,8 @@ class TrainingRun:
             self.validation_proba = classifier.predict_proba(X_val)[:, 1]
             self.metrics = classification_metrics(self.y_validation, self.validation_proba)
             self.status = RunStatus.STOPPED if self.history.cancelled else RunStatus.FINISHED
-        except Exception as error:  # noqa: BLE001 - reported to the user as the run's status
+        except Exception as error:  # the thread's last stop: any failure becomes the run's status
+            logger.exception("training run %r on %r failed", self.name, self.dataset_name)
             self.error = f"{type(error).__name__}: {error}"
             self.status = RunStatus.FAILED
         finally:
@@ -283,8 +301,9 @@ class TrainingRun:
 
     def _prepare(self):
         """Split, fit preprocessing on the training part, set up the projection and the classifier."""
-        X_train_raw, X_val_raw, y_train, y_val = split_frame(self.frame, self.config.validation_fraction,
-                                                             self.config.seed)
+        X_train_raw, X_val_raw, y_train, y_val = split_frame(
+            self.frame, self.config.validation_fraction, self.config.seed
+        )
         self.training_index, self.validation_index = X_train_raw.index, X_val_raw.index
         callbacks = [_Recorder(self)] if self.live else []
         pipeline = pipeline_from_config(self.config, callbacks=callbacks, stop_event=self.stop_event)
@@ -308,14 +327,15 @@ class TrainingRun:
             projection.pca,
             projection.pca.transform(np.vstack([X_train[shown_train], X_val[shown_val]])),
             np.concatenate([np.asarray(y_train)[shown_train], np.asarray(y_val)[shown_val]]).astype(int),
-            np.concatenate([np.zeros(len(shown_train), bool), np.ones(len(shown_val), bool)]))
+            np.concatenate([np.zeros(len(shown_train), bool), np.ones(len(shown_val), bool)]),
+        )
         self.grid = boundary_grid(self.projection, self.grid_resolution)
         self._grid_tensor = torch.as_tensor(self.grid.features)
 
     def _take_snapshot(self, epoch: int) -> None:
         """Runs in the training thread between epochs, so the weights are consistent."""
-        network = getattr(self._classifier, "network_", None)
-        if network is None or self.grid is None:
+        network = getattr(self._classifier, "network_", None)  # None until fit has built the network
+        if network is None or self.grid is None or self._grid_tensor is None:
             return
         was_training = network.training
         network.eval()  # dropout off: the boundary the network would predict with
@@ -360,8 +380,9 @@ class TrainingRun:
 
         with tempfile.TemporaryDirectory() as folder:
             target = Path(folder) / self.bundle_name
-            save_bundle(self.pipeline, target, metadata=self.metadata(),
-                        training_data=self.frame.loc[self.training_index])
+            save_bundle(
+                self.pipeline, target, metadata=self.metadata(), training_data=self.frame.loc[self.training_index]
+            )
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for path in sorted(target.rglob("*")):

@@ -6,6 +6,7 @@ Helpers: `wait_for_app(page)`, `open_page(page, title)` (sidebar navigation, sam
 `screenshot(page, name)` (PNG under tests/e2e/artifacts/, git-ignored).
 Starting and stopping a server: tests/e2e/server.py (shared with benchmarks/bench_server_memory.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,6 +20,7 @@ from .browser import (  # noqa: F401  (re-exported for the test modules)
     CHROMIUM,
     CHROMIUM_ARGS,
     NAV,
+    new_app_context,
     open_page,
     set_number,
     wait_for_app,
@@ -60,7 +62,7 @@ def browser():
 @pytest.fixture
 def page(browser, app_server):
     """A fresh browser context (= a fresh Streamlit session) on the app's landing page."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_app_context(browser)
     tab = context.new_page()
     tab.set_default_timeout(APP_IDLE_TIMEOUT_MS)
     tab.goto(app_server)
@@ -82,7 +84,8 @@ def screenshot(page, name: str) -> Path:
     viewport = page.viewport_size
     height = page.evaluate(
         "() => Math.max(...[...document.querySelectorAll(\"[data-testid='stMain'], [data-testid='stSidebarContent']\")]"
-        ".map(e => e.scrollHeight), window.innerHeight)")
+        ".map(e => e.scrollHeight), window.innerHeight)"
+    )
     page.set_viewport_size({"width": viewport["width"], "height": min(int(height), SCREENSHOT_MAX_HEIGHT)})
     page.wait_for_timeout(500)  # let Plotly re-layout to the new size
     page.screenshot(path=str(path), full_page=True)

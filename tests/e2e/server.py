@@ -3,6 +3,7 @@
 Shared by the browser tests (conftest.py's `app_server` fixture and the fresh server of
 test_concurrency_e2e.py) and benchmarks/bench_server_memory.py, so it imports no pytest.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,9 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_server(script: str = "app.py", cwd: Path = REPO, log_path: Path | None = None,
-                 timeout_s: float = START_TIMEOUT_S) -> Server:
+def start_server(
+    script: str = "app.py", cwd: Path = REPO, log_path: Path | None = None, timeout_s: float = START_TIMEOUT_S
+) -> Server:
     """Run `streamlit run script` in `cwd`; return once /_stcore/health answers (output goes to log_path)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -58,12 +60,27 @@ def start_server(script: str = "app.py", cwd: Path = REPO, log_path: Path | None
         handle, name = tempfile.mkstemp(prefix="streamlit-server-", suffix=".log")
         os.close(handle)
         log_path = Path(name)
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     with open(log_path, "w") as log:  # the child keeps its own copy of the file descriptor
-        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
     server = Server(process, url, Path(log_path))
     deadline = time.monotonic() + timeout_s
     while not _healthy(url):
@@ -71,8 +88,7 @@ def start_server(script: str = "app.py", cwd: Path = REPO, log_path: Path | None
             raise ServerStartError(f"streamlit exited with {process.returncode}; see {log_path}")
         if time.monotonic() > deadline:
             stop_server(server)
-            raise ServerStartError(f"streamlit did not answer /_stcore/health within {timeout_s:g} s; "
-                                   f"see {log_path}")
+            raise ServerStartError(f"streamlit did not answer /_stcore/health within {timeout_s:g} s; see {log_path}")
         time.sleep(0.5)
     return server
 

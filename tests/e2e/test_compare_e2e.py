@@ -1,5 +1,6 @@
 """The comparison page in Chromium: run a small comparison, see the leaderboard and every chart; a longer one
 runs on while the user visits another page, and one whose browser closes is cancelled and frees its slot."""
+
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ import pytest
 
 from model.evaluation.comparison import ANN_NAME, DEFAULT_MODELS
 
-from .conftest import APP_IDLE_TIMEOUT_MS, screenshot, wait_for_app
+from .conftest import APP_IDLE_TIMEOUT_MS, new_app_context, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
@@ -48,11 +49,16 @@ def test_a_small_comparison_shows_the_leaderboard_and_its_charts(page, app_serve
     board = page.locator("[data-testid='stDataFrame']").first
     board.wait_for(state="visible")
     page.get_by_text("has the highest mean ROC AUC").wait_for()
+    # The result streams in element by element: wait for the button, then check there is one.
+    page.get_by_text("Download the leaderboard (CSV)").wait_for()
     assert page.get_by_text("Download the leaderboard (CSV)").count() == 1
     screenshot(page, "compare-leaderboard")
 
-    for tab, name in (("ROC & calibration", "roc"), ("Learning curves", "learning"),
-                      ("Permutation importance", "importance")):
+    for tab, name in (
+        ("ROC & calibration", "roc"),
+        ("Learning curves", "learning"),
+        ("Permutation importance", "importance"),
+    ):
         page.get_by_role("tab", name=tab).click()
         panel = page.locator("[role='tabpanel']:visible")
         panel.locator("[data-testid='stPlotlyChart']").first.wait_for(state="visible")
@@ -91,8 +97,9 @@ def _load_four_sites(page, app_server, folder) -> None:
     wait_for_app(page)
     page.get_by_text("Change the data").click()
     page.get_by_role("tab", name="Four UCI sites").click()
-    uploads = [dict(name=p.name, mimeType="text/plain", buffer=p.read_bytes()) for p in
-               sorted(folder.glob("processed.*.data"))]
+    uploads = [
+        dict(name=p.name, mimeType="text/plain", buffer=p.read_bytes()) for p in sorted(folder.glob("processed.*.data"))
+    ]
     site_uploader = page.locator("[data-testid='stFileUploader']").nth(1)
     site_uploader.locator("input[type=file]").set_input_files(uploads)
     wait_for_app(page)
@@ -127,8 +134,9 @@ def _start_long_comparison(page, repeats: int) -> None:
     _remove_models(page, [n for n in DEFAULT_MODELS if n not in KEPT])
     _set_number(page, "Repeats", repeats)
     page.get_by_role("button", name="Run comparison").click()
-    wait_for_app(page)
+    # Either it starts (Stop) or, when the estimate is long on this machine, it asks first: wait for one.
     confirm = page.get_by_role("button", name="Start the comparison")
+    confirm.or_(page.get_by_role("button", name="Stop")).first.wait_for()
     if confirm.count():
         assert page.get_by_text("Start it?").count() == 1
         screenshot(page, "compare-confirm-estimate")
@@ -167,8 +175,8 @@ def test_a_comparison_keeps_running_while_the_user_visits_another_page(page, app
 
 
 def test_closing_the_browser_cancels_the_comparison_and_frees_its_slot(browser, app_server):
-    watcher = browser.new_context(viewport={"width": 1400, "height": 1000})
-    leaver = browser.new_context(viewport={"width": 1400, "height": 1000})
+    watcher = new_app_context(browser)
+    leaver = new_app_context(browser)
     try:
         observer = watcher.new_page()
         observer.set_default_timeout(APP_IDLE_TIMEOUT_MS)

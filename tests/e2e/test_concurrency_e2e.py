@@ -9,6 +9,7 @@ machine's speed: a slow CI runner only makes the fifth run take longer.
 
 Also: a page opened by its own URL on a fresh server runs inside the app (router, navigation,
 sidebar), not as a bare script of the legacy pages/ folder."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ import pytest
 from model.data.datasets import load_dataset
 from model.runtime.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS
 
-from .conftest import APP_IDLE_TIMEOUT_MS, NAV, open_page, screenshot, set_number, wait_for_app
+from .conftest import APP_IDLE_TIMEOUT_MS, NAV, new_app_context, open_page, screenshot, set_number, wait_for_app
 from .server import REPO, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,7 @@ RUN_TIMEOUT_MS = 300_000  # the fifth run shares two cores with three trainings 
 SESSIONS = 5
 BATCH = 4  # ~60 gradient steps per epoch
 LONG_EPOCHS = MAX_EPOCHS - 1_000  # sessions 0-3: minutes of work each, ended by Stop
-SHORT_EPOCHS = 30  # the fifth session: runs to the end beside the other three
+SHORT_EPOCHS = 5  # the fifth session: runs to the end beside the other three
 UPLOADED_ROWS = 250  # session 0 trains on its own upload: the first rows of the built-in file
 EPOCHS_LABEL = f"Epochs (1–{MAX_EPOCHS:,})"
 BATCH_LABEL = f"Batch size (1–{MAX_BATCH_SIZE:,})"
@@ -68,8 +69,9 @@ def _upload_subset(page) -> None:
     page.get_by_text("Change the data").click()
     data = load_dataset("cleveland").head(UPLOADED_ROWS).to_csv(index=False).encode()
     uploader = page.locator("[data-testid='stFileUploader']").first
-    uploader.locator("input[type=file]").set_input_files({"name": "session0.csv", "mimeType": "text/csv",
-                                                          "buffer": data})
+    uploader.locator("input[type=file]").set_input_files(
+        {"name": "session0.csv", "mimeType": "text/csv", "buffer": data}
+    )
     wait_for_app(page)
     page.get_by_text("session0.csv is now the dataset for every page").wait_for()
 
@@ -89,7 +91,7 @@ def _legend(page) -> list[str]:
 def sessions(browser, app_server):
     contexts, pages = [], []
     for _ in range(SESSIONS):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context = new_app_context(browser)
         page = context.new_page()
         page.set_default_timeout(APP_IDLE_TIMEOUT_MS)
         page.goto(app_server)
@@ -104,8 +106,7 @@ def sessions(browser, app_server):
 
 def _stop(page, i: int) -> None:
     page.get_by_role("button", name="Stop").click()
-    page.get_by_text(re.compile(rf"Run 1 was stopped after epoch \d+ of {_epochs(i)}")).wait_for(
-        timeout=RUN_TIMEOUT_MS)
+    page.get_by_text(re.compile(rf"Run 1 was stopped after epoch \d+ of {_epochs(i)}")).wait_for(timeout=RUN_TIMEOUT_MS)
 
 
 def test_five_sessions_train_at_once_and_never_see_each_other(sessions):
@@ -154,7 +155,7 @@ def test_five_sessions_train_at_once_and_never_see_each_other(sessions):
     sessions[2].get_by_role("button", name="Use this model").click()
     wait_for_app(sessions[2])
     for i, page in enumerate(sessions):
-        open_page(page, "Patient risk")
+        open_page(page, "Start here")  # the lightest page: every page's sidebar names the session's model
         sidebar = _sidebar_text(page)
         if i == 2:
             assert "Run 1 (Cleveland (built-in))" in sidebar
@@ -175,7 +176,7 @@ def fresh_server():
 
 
 def test_a_page_url_opened_first_on_a_fresh_server_shows_the_app(browser, fresh_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_app_context(browser)
     try:
         page = context.new_page()
         page.set_default_timeout(APP_IDLE_TIMEOUT_MS)
@@ -191,4 +192,3 @@ def test_a_page_url_opened_first_on_a_fresh_server_shows_the_app(browser, fresh_
         screenshot(page, "direct-url-train")
     finally:
         context.close()
-

@@ -1,5 +1,6 @@
 """Drive the Configure page in Chromium: fields hidden by one optimizer and shown by another come back
 with their own values, and the Train and Compare pages show (and train) exactly what the form shows."""
+
 from __future__ import annotations
 
 import pytest

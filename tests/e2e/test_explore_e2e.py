@@ -1,4 +1,5 @@
 """Drive the running dashboard in Chromium: every page opens cleanly; CSV uploads give their messages."""
+
 from __future__ import annotations
 
 import re
@@ -74,8 +75,10 @@ def test_uploaded_uci_sites_are_explored_by_site(page, app_server, shared_data_d
     wait_for_app(page)
     page.get_by_text("Change the data").click()
     page.get_by_role("tab", name="Four UCI sites").click()
-    files = [{"name": path.name, "mimeType": "application/octet-stream", "buffer": path.read_bytes()}
-             for path in sorted(shared_data_dir.glob("processed.*.data"))]
+    files = [
+        {"name": path.name, "mimeType": "application/octet-stream", "buffer": path.read_bytes()}
+        for path in sorted(shared_data_dir.glob("processed.*.data"))
+    ]
     page.locator("[data-testid='stFileUploader']").nth(1).locator("input[type=file]").set_input_files(files)
     wait_for_app(page)
     page.get_by_text("920 patients").first.wait_for()

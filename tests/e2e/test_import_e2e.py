@@ -1,4 +1,5 @@
 """In Chromium: a CSV that fits both the UCI and the Kaggle coding is shown in both readings, and the choice is read."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,7 +33,8 @@ def test_an_ambiguous_file_is_previewed_in_both_codings_and_read_as_chosen(page,
     page.get_by_text("Change the data").click()
     uploader = page.locator("[data-testid='stFileUploader']").first
     uploader.locator("input[type=file]").set_input_files(
-        {"name": "heart_subset.csv", "mimeType": "text/csv", "buffer": rows.to_csv(index=False).encode()})
+        {"name": "heart_subset.csv", "mimeType": "text/csv", "buffer": rows.to_csv(index=False).encode()}
+    )
     wait_for_app(page)
 
     page.get_by_text("heart_subset.csv fits two codings").wait_for()

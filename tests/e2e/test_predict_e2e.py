@@ -1,20 +1,20 @@
 """The patient-risk page in Chromium: fill the form, read the risk, download the report, score a batch."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
 
+from dashboard.predict_form import UNKNOWN_OPTION
 from model.data.datasets import load_dataset
 from model.data.schema import feature
-
-from dashboard.predict_form import UNKNOWN_OPTION
 
 from .conftest import screenshot, set_number, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
-TALL = {"width": 1400, "height": 3800}   # Streamlit scrolls inside the app: a tall window shows the whole page
+TALL = {"width": 1400, "height": 3800}  # Streamlit scrolls inside the app: a tall window shows the whole page
 RISK = "[data-testid='stMetricValue']"
 
 
@@ -155,14 +155,15 @@ def test_download_the_patient_report(page, app_server, tmp_path):
 def test_upload_a_batch_with_a_bad_row(page, app_server, tmp_path):
     data = load_dataset("cleveland").head(20).drop(columns="target")
     data["chol"] = data["chol"].astype(object)
-    data.loc[4, "chol"] = 5000          # data row 5: impossible
+    data.loc[4, "chol"] = 5000  # data row 5: impossible
     data["age"] = data["age"].astype(object)
-    data.loc[9, "age"] = "old"          # data row 10: not a number
+    data.loc[9, "age"] = "old"  # data row 10: not a number
     open_predict(page, app_server)
     page.get_by_role("tab", name="Batch of patients (CSV)").click()
     uploader = page.locator("[data-testid='stFileUploader']").first
     uploader.locator("input[type=file]").set_input_files(
-        {"name": "patients.csv", "mimeType": "text/csv", "buffer": data.to_csv(index=False).encode()})
+        {"name": "patients.csv", "mimeType": "text/csv", "buffer": data.to_csv(index=False).encode()}
+    )
     wait_for_app(page)
     page.get_by_text("18 of 20 rows scored").wait_for()
     assert page.get_by_text("Rows not scored (2)").count() == 1

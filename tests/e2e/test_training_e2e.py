@@ -1,5 +1,6 @@
 """Drive the configuration and training pages in Chromium: a preset trains live and ends with its
 evaluation, Stop mid-run keeps the partial result, a bad configuration file gets a clear message."""
+
 from __future__ import annotations
 
 import json
@@ -39,15 +40,19 @@ def test_a_preset_trains_live_and_ends_with_its_evaluation(page):
     page.get_by_text("16 relu, adam lr 0.01, batch 32, 60 epochs").wait_for()
     page.get_by_role("button", name="Start training").click()
     # Live or already finished (60 epochs take seconds): the curves and the boundary are drawn.
-    page.get_by_text("Decision boundary on the 2-D PCA projection after epoch").first.wait_for(
-        timeout=RUN_TIMEOUT_MS)
+    page.get_by_text("Decision boundary on the 2-D PCA projection after epoch").first.wait_for(timeout=RUN_TIMEOUT_MS)
     page.get_by_text("Gradient norm per layer").first.wait_for()
 
     page.get_by_text("Run 1 finished all 60 epochs").wait_for(timeout=RUN_TIMEOUT_MS)
     wait_for_app(page)
     page.get_by_text("Confusion matrix at threshold 0.50").first.wait_for()
-    for title in ("Loss (binary cross-entropy)", "Weights per layer after epoch 60", "ROC (AUC",
-                  "Sensitivity and specificity by threshold", "Runs of this session"):
+    for title in (
+        "Loss (binary cross-entropy)",
+        "Weights per layer after epoch 60",
+        "ROC (AUC",
+        "Sensitivity and specificity by threshold",
+        "Runs of this session",
+    ):
         page.get_by_text(title).first.wait_for()
     assert page.locator(CHART).count() >= 8
     assert page.get_by_role("button", name="Use this model").count() == 1
@@ -67,7 +72,8 @@ def test_stop_mid_run_keeps_the_partial_curves_and_model(page):
     open_page(page, "Train and watch")
     page.get_by_role("button", name="Start training").click()
     page.wait_for_function(
-        "() => /epoch ([2-9]\\d|\\d{3,}) of 5000/.test(document.body.innerText)", timeout=RUN_TIMEOUT_MS)
+        "() => /epoch ([2-9]\\d|\\d{3,}) of 5000/.test(document.body.innerText)", timeout=RUN_TIMEOUT_MS
+    )
     page.get_by_text("Decision boundary on the 2-D PCA projection after epoch").first.wait_for()
     _screenshot_whole_page(page, "training-live")
     clicked = time.monotonic()
@@ -87,8 +93,7 @@ def test_stop_mid_run_keeps_the_partial_curves_and_model(page):
 
 def _upload_config(page, name: str, data: bytes) -> None:
     uploader = page.locator("[data-testid='stFileUploader']").first
-    uploader.locator("input[type=file]").set_input_files({"name": name, "mimeType": "application/json",
-                                                          "buffer": data})
+    uploader.locator("input[type=file]").set_input_files({"name": name, "mimeType": "application/json", "buffer": data})
     wait_for_app(page)
 
 

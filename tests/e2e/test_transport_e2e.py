@@ -1,5 +1,6 @@
 """The "Other hospitals" page in Chromium: load the sites, compare full and reduced models, recalibrate to a
 site, use the recalibrated network, and see the Patient risk page answer with it."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,10 @@ def test_compare_recalibrate_and_use_the_recalibrated_model(page, app_server, sh
     page.get_by_text("Load the UCI sites").wait_for()
     screenshot(page, "transport-start")
 
-    uploads = [dict(name=p.name, mimeType="text/plain", buffer=p.read_bytes())
-               for p in sorted(shared_data_dir.glob("processed.*.data"))]
+    uploads = [
+        dict(name=p.name, mimeType="text/plain", buffer=p.read_bytes())
+        for p in sorted(shared_data_dir.glob("processed.*.data"))
+    ]
     page.locator(UPLOADER).filter(has_text="upload processed").locator("input[type=file]").set_input_files(uploads)
     wait_for_app(page)
     page.get_by_role("button", name="Compare full and reduced models").click()
