@@ -23,6 +23,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_cuda)
         if "e2e" in item.keywords:
             item.add_marker(one_browser_worker)
+    # A test that saturates the cores runs after the rest, when the other worker has usually finished.
+    items[:] = [i for i in items if "runs_last" not in i.keywords] + [i for i in items if "runs_last" in i.keywords]
 
 
 @pytest.fixture(scope="session")

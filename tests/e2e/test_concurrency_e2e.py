@@ -109,6 +109,7 @@ def _stop(page, i: int) -> None:
     page.get_by_text(re.compile(rf"Run 1 was stopped after epoch \d+ of {_epochs(i)}")).wait_for(timeout=RUN_TIMEOUT_MS)
 
 
+@pytest.mark.runs_last  # four trainings and five live pages take every core
 def test_five_sessions_train_at_once_and_never_see_each_other(sessions):
     started = time.monotonic()
     _upload_subset(sessions[0])
