@@ -1,12 +1,15 @@
 """Data Exploration (for analysts): the session's dataset, filtered, from overview to data quality."""
 
 import hashlib
+import logging
 
 import streamlit as st
 
 from dashboard import state
 from dashboard.explore_sources import render_data_sources
 from dashboard.explore_views import render_filters, render_views, sample_note
+
+logger = logging.getLogger(__name__)
 
 st.title("Data exploration")
 
@@ -16,6 +19,7 @@ with st.expander("Change the data: upload a CSV, the four UCI sites, or the buil
 try:
     dataset = state.current_dataset()
 except Exception as error:  # a broken install should read as a message, not a traceback
+    logger.exception("the built-in data could not be loaded")
     st.error(f"The built-in data could not be loaded: {error}")
     st.stop()
 

@@ -249,6 +249,7 @@ def download_sites() -> bool:
         try:
             frame = combine_sites(download_uci_sites(progress=progress))
         except Exception as error:  # offline or server trouble: say so, keep the data
+            logger.exception("downloading the UCI site files failed")
             status.update(label="Download failed", state="error")
             st.session_state[KEY_SITES_OUTCOME] = (
                 "error",
@@ -272,6 +273,7 @@ def apply_site_files(files: list[tuple[str, bytes]]) -> bool:
     try:
         frames = load_uci_sites_from_files(buffers)
     except Exception as error:  # the loader's message names the file and the problem
+        logger.exception("the uploaded UCI site files could not be read")
         st.session_state[KEY_SITES_OUTCOME] = (
             "error",
             f"These files were not used: {error}\n\nNothing changed: still using **{state.current_dataset().name}**.",
