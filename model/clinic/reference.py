@@ -20,6 +20,7 @@ import pandas as pd
 from model.clinic.imputation import NeighbourImputer
 from model.clinic.typicality import FeatureSpace, TypicalityCheck
 from model.data.schema import FEATURE_NAMES
+from model.serving.bundle import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,9 @@ def reference_for_model(
     fingerprint says it was trained on them, else the built-in data as a stand-in (note set, logged)."""
     if training_data is not None and len(training_data):
         return training_reference(training_data, f"the {len(training_data):,} patients {model_name} was trained on")
-    metadata = dict(metadata if metadata is not None else getattr(pipeline, "metadata", None) or {})
+    if metadata is None:  # a model loaded from a bundle carries its metadata; a bare pipeline has none
+        metadata = pipeline.metadata if isinstance(pipeline, LoadedModel) else {}
+    metadata = dict(metadata)
     fingerprint = metadata.get("data_fingerprint")
     _, builtin_fingerprint = _builtin()
     if fingerprint == builtin_fingerprint:
