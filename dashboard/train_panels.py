@@ -1,5 +1,6 @@
-"""Widgets of the training page: Start/Stop, the live panel, a finished run's results, the run history.
+"""Panels of the training page for a run on the full heart data: the live panel, a finished run's results.
 
+The playground's controls, two-input views and run comparison are in dashboard/playground.py.
 Runs (model.serving.runs.TrainingRun) live in this session's state only (dashboard.state.training_runs()).
 The training thread never calls Streamlit: the live panel is a fragment that redraws from the
 run's recorded history on a timer, and asks for a full rerun once the run has ended.
@@ -19,13 +20,10 @@ from dashboard.training_views import (
     gradient_norms_figure,
     learning_curves_figure,
     run_boundary_figure,
-    runs_overlay_figure,
-    runs_table,
     threshold_figure,
     weight_histograms_figure,
 )
 from model.evaluation import thresholds
-from model.runtime.compute_slots import ServerBusyError
 from model.serving.runs import RunStatus, TrainingRun, config_summary, repeats_note
 
 REFRESH_SECONDS = 1.0  # live redraw interval: smooth enough to watch, light on a small server
@@ -37,38 +35,7 @@ KEY_INSPECTED = "train.inspected_run"
 KEY_THRESHOLD = "train.threshold"
 
 
-def active_run() -> TrainingRun | None:
-    return next((run for run in state.training_runs() if run.is_active), None)
-
-
 # ---- callbacks ----------------------------------------------------------------------------
-def start_run() -> None:
-    """Start training the session's configuration on the session's data (one run at a time)."""
-    if active_run() is not None:
-        st.session_state[KEY_MESSAGE] = "A network is already training in this session: stop it first."
-        return
-    dataset = state.current_dataset()
-    number = st.session_state.get(KEY_RUN_COUNTER, 0) + 1
-    try:
-        run = TrainingRun(dataset.frame, state.ann_config(), name=f"Run {number}", dataset_name=dataset.name).start()
-    except (ServerBusyError, ValueError) as error:  # busy server, bad data, config or device
-        st.session_state[KEY_MESSAGE] = f"Training could not start: {error}"
-        return
-    st.session_state[KEY_RUN_COUNTER] = number
-    runs = state.training_runs()
-    runs.append(run)
-    while len(runs) > MAX_SESSION_RUNS:
-        runs.remove(next(r for r in runs if not r.is_active))
-    st.session_state[KEY_INSPECTED] = run.name
-
-
-def stop_run() -> None:
-    run = active_run()
-    if run is not None:
-        run.stop()
-        run.join(STOP_WAIT_SECONDS)
-
-
 def use_model(run: TrainingRun) -> None:
     trained_on = run.frame.loc[run.training_index] if run.training_index is not None else None
     state.set_active_model(f"{run.name} ({run.dataset_name})", run.pipeline, run.metadata(), trained_on)
@@ -77,26 +44,6 @@ def use_model(run: TrainingRun) -> None:
 
 
 # ---- panels -------------------------------------------------------------------------------
-def render_controls() -> None:
-    running = active_run() is not None
-    start, stop, _ = st.columns([1, 1, 4])
-    start.button(
-        "Start training",
-        key="train.start",
-        on_click=start_run,
-        type="primary",
-        disabled=running,
-        icon=":material/play_arrow:",
-        width="stretch",
-    )
-    stop.button(
-        "Stop", key="train.stop", on_click=stop_run, disabled=not running, icon=":material/stop:", width="stretch"
-    )
-    message = st.session_state.pop(KEY_MESSAGE, None)
-    if message:
-        st.error(message, icon=":material/error:")
-
-
 def _format_seconds(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "estimating…"
@@ -203,14 +150,17 @@ def render_charts(run: TrainingRun, key: str) -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_panel(run: TrainingRun) -> None:
-    if not run.is_active:
-        st.rerun(scope="app")  # the run ended: redraw the whole page with its results
+    from dashboard.playground import controls_out_of_date
+
+    if not run.is_active or controls_out_of_date(run):
+        st.rerun(scope="app")  # ended or paused: redraw the whole page (its results, the right buttons)
     render_progress(run)
     render_charts(run, key="live")
 
 
-def render_results(run: TrainingRun) -> None:
-    """Confusion matrix, ROC / PR / calibration, threshold view; use or download the model."""
+def render_results(run: TrainingRun, usable: bool = True) -> None:
+    """Confusion matrix, ROC / PR / calibration, threshold view; use (unless `usable` is False: a diverged
+    run) or download the model."""
     if run.pipeline is None or run.validation_proba is None:
         return
     y, proba = run.y_validation, run.validation_proba
@@ -242,16 +192,26 @@ def render_results(run: TrainingRun) -> None:
     st.caption(validation_caption(run))
 
     use, download, _ = st.columns([2, 3, 3])
-    use.button(
-        "Use this model",
-        key="results.use",
-        on_click=use_model,
-        args=(run,),
-        type="primary",
-        icon=":material/check_circle:",
-        width="stretch",
-        help="Make it the active model for the prediction page (this session only).",
-    )
+    if not usable:
+        use.button(
+            "Use this model",
+            key="results.use",
+            disabled=True,
+            icon=":material/block:",
+            width="stretch",
+            help="Not offered: this training diverged (see above), so its predictions mean nothing.",
+        )
+    else:
+        use.button(
+            "Use this model",
+            key="results.use",
+            on_click=use_model,
+            args=(run,),
+            type="primary",
+            icon=":material/check_circle:",
+            width="stretch",
+            help="Make it the active model for the prediction page (this session only).",
+        )
     download.download_button(
         "Download model bundle (.zip)",
         data=run.bundle_zip,
@@ -280,16 +240,6 @@ def validation_caption(run: TrainingRun) -> str:
         f"Measured on the validation part only ({use}). "
         f"With {n} patients these numbers are noisy; the comparison page cross-validates."
         + (f" {repeats}" if repeats else "")
-    )
-
-
-def render_history(runs: list[TrainingRun]) -> None:
-    st.subheader("Runs of this session")
-    show(runs_overlay_figure(runs), key="history.overlay")
-    st.dataframe(runs_table(runs), hide_index=True, width="stretch")
-    st.caption(
-        f"Final metrics on each run's validation part (threshold 0.5). Only your browser session sees "
-        f"these runs; the last {MAX_SESSION_RUNS} are kept."
     )
 
 

@@ -367,7 +367,7 @@ def runs_overlay_figure(runs: list[TrainingRun]) -> go.Figure:
             continue
         color = QUALITATIVE[index % len(QUALITATIVE)]
         epochs = _column(events, "epoch")
-        label = f"{run.name}: {config_summary(run.config)}"
+        label = run.name  # short: the table under the chart gives each run's settings
         fig.add_trace(
             go.Scatter(
                 x=epochs,
@@ -391,10 +391,11 @@ def runs_overlay_figure(runs: list[TrainingRun]) -> go.Figure:
         )
     fig.update_layout(
         title_text="Runs of this session: validation loss (solid), training loss (dotted)",
-        height=380,
+        height=460,
         xaxis_title="epoch",
         yaxis_title="loss",
-        legend=dict(orientation="v", y=-0.2, yanchor="top", x=0, xanchor="left"),
+        # Below the plot area and horizontal: ten runs take two short rows, never the axes' room.
+        legend=dict(orientation="h", y=-0.18, yanchor="top", x=0, xanchor="left"),
     )
     return apply_theme(fig)
 

@@ -92,6 +92,8 @@ ENGINE_FILES = (
     "model/nn/training.py",
     "model/evaluation/batched_cv.py",
     "model/nn/estimator.py",
+    "model/nn/race.py",
+    "model/nn/plane.py",
 )
 
 

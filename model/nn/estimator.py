@@ -12,6 +12,8 @@ therefore per-fit observers of the estimator they were given to; one that must n
 (it holds a lock, or feeds a live chart) belongs on an estimator that is fitted, not cloned.
 `stop_event` alone is shared by clones, on purpose: a threading.Event is thread-safe and only
 read, and one Cancel must stop every fold of a search.
+A TrainingControl (pause, step, learning-rate changes) steers one training, so it is a fit
+argument (`fit(X, y, control=...)`), not a parameter: clones and get_params never carry it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from model.nn.config import ANNConfig, ConfigError, LayerConfig
+from model.nn.control import TrainingControl
 from model.nn.network import MLP, check_training_work, layer_sizes
 from model.nn.training import History, predict_logits, train
 from model.runtime.device import resolve_device
@@ -156,12 +159,22 @@ class ANNClassifier(ClassifierMixin, BaseEstimator):
         return hasattr(self, "network_")
 
     # ---- fitting ------------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None, monitor=None) -> ANNClassifier:
+    def fit(
+        self, X, y, X_val=None, y_val=None, monitor=None, *, control: TrainingControl | None = None
+    ) -> ANNClassifier:
         """Train on (X, y); y must hold exactly two classes. Optional (X_val, y_val) is
         the validation set for early stopping and the validation curves (with early
         stopping and none given, part of X is held out for it). Optional monitor=(X, y)
         is a set only watched: the curves' validation metrics come from it, and it never
-        influences the weights or when training stops."""
+        influences the weights or when training stops. Optional `control` (model.nn.control.TrainingControl)
+        pauses, steps, re-rates or stops this training from another thread."""
+        try:
+            return self._fit(X, y, X_val, y_val, monitor, control)
+        finally:
+            if control is not None:  # also when the data are refused: a page waiting on it must not hang
+                control.finish()
+
+    def _fit(self, X, y, X_val, y_val, monitor, control: TrainingControl | None) -> ANNClassifier:
         config = self.config().validate()  # ConfigError is a ValueError naming the field
         X, y = validate_data(self, X, y, dtype=np.float32)
         # The wording follows scikit-learn's ("Unknown label type", "Only binary classification is
@@ -202,6 +215,7 @@ class ANNClassifier(ClassifierMixin, BaseEstimator):
                 stop_event=self.stop_event,
                 device=self.device_,
                 monitor=monitor,
+                control=control,
             )
         return self
 

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from model.nn.estimator import ANNClassifier
 from model.nn.network import ACTIVATION_FUNCTIONS, MLP, layer_names
+from model.runtime.threads import threads_for
 
 MAX_PLANE_RESOLUTION = 200  # points per axis: 40,000 grid points, a fraction of a second on a CPU
 MIN_PLANE_RESOLUTION = 2
@@ -137,7 +138,10 @@ def decision_plane(
     x2 = np.linspace(x2_low, x2_high, int(resolution))
     grid_x1, grid_x2 = np.meshgrid(x1, x2)  # (resolution, resolution), rows along x2
     points = np.column_stack([grid_x1.ravel(), grid_x2.ravel()])
-    values = forward_layers(network, points, keep_pre_activations=False)
+    device = next(network.parameters()).device
+    with threads_for(device, len(points) * max(linear.out_features for linear in network.linears)):
+        # A small grid on many torch threads spends more time handing work out than doing it.
+        values = forward_layers(network, points, keep_pre_activations=False)
     shape = (len(x2), len(x1))
     logit = values.logits.reshape(shape)
     layers = []

@@ -10,7 +10,10 @@ and ROC AUC, plus per-layer gradient norms (of the epoch's last batch) and weigh
 norms. Everything is computed in torch on tensors already on the device and fetched
 with a single transfer per epoch, so the metrics cost little next to the steps.
 A threading.Event (`stop_event`) checked between batches cancels training; the
-History gathered so far is returned.
+History gathered so far is returned. A model.nn.control.TrainingControl (`control`) lets another
+thread pause the loop at epoch boundaries, run it one epoch (or a few) at a time, change the
+learning rate between epochs, or stop it; callbacks get on_train_begin before the first pause,
+so a live view can draw the initial weights while the training waits.
 
 Two held-out sets can take part, with different roles. The *stopping* set (X_val, y_val,
 or with early stopping and none given, a stratified `validation_fraction` of X held out)
@@ -37,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from model.nn.config import ANNConfig
+from model.nn.control import TrainingControl
 from model.nn.engine import StackedMLP
 from model.nn.network import MLP, layer_names, layer_sizes
 from model.nn.optimizers import make_optimizer
@@ -143,10 +147,11 @@ def roc_auc(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _auc_from_split(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-    neg = torch.sort(neg).values
+    """AUC from the positives' and negatives' scores; on (K, ·) rows, one AUC per row (K,)."""
+    neg = torch.sort(neg, dim=-1).values
     below = torch.searchsorted(neg, pos, right=False)
     at_or_below = torch.searchsorted(neg, pos, right=True)
-    return (below + at_or_below).sum().to(pos.dtype) / (2.0 * pos.numel() * neg.numel())
+    return (below + at_or_below).sum(-1).to(pos.dtype) / (2.0 * pos.shape[-1] * neg.shape[-1])
 
 
 class _MetricSet:
@@ -169,6 +174,21 @@ class _MetricSet:
         accuracy = ((logits > 0) == self.positive).float().mean()
         auc = _auc_from_split(logits[self.pos_index], logits[self.neg_index])
         return [loss, accuracy, auc]
+
+    def stacked_scalars(self, logits: torch.Tensor) -> torch.Tensor:
+        """Loss, accuracy and AUC of K networks at once from their logits (K, n): a (K, 3) tensor."""
+        losses = F.binary_cross_entropy_with_logits(
+            logits, self.y.expand_as(logits), weight=self.weight, reduction="none"
+        ).mean(1)
+        accuracy = ((logits > 0) == self.positive).float().mean(1)
+        auc = _auc_from_split(logits[:, self.pos_index], logits[:, self.neg_index])
+        return torch.stack([losses, accuracy, auc], dim=1)
+
+
+def held_out_set(X, y, per_class: torch.Tensor | None, device: torch.device) -> _MetricSet:
+    """A validation or monitor set on the device, weighted with the training rows' class weights."""
+    X_held, y_held = _as_tensor(X, device), _as_tensor(np.ravel(y), device)
+    return _MetricSet(X_held, y_held, per_class[y_held.long()] if per_class is not None else None)
 
 
 def class_weights(y: torch.Tensor, mode: str | None) -> torch.Tensor | None:
@@ -230,6 +250,7 @@ def train(
     stop_event: threading.Event | None = None,
     device: torch.device | str | None = None,
     monitor: tuple | None = None,
+    control: TrainingControl | None = None,
 ) -> History:
     """Fit `network` in place; return the History.
 
@@ -238,7 +259,17 @@ def train(
     rows). The network ends with the best weights (lowest stopping-set loss) when early
     stopping is on, else with its last weights — also when cancelled. `monitor=(X, y)`
     is a set that is only reported (the events' val_* metrics), never used to decide.
+    `control` (model.nn.control.TrainingControl) pauses, steps, re-rates or stops the loop from
+    another thread; a stop or a pause that outlasts its limit returns the History so far, cancelled.
     """
+    try:
+        return _train(network, X, y, config, callbacks, X_val, y_val, stop_event, device, monitor, control)
+    finally:
+        if control is not None:  # also after an error: a page waiting on the control must not hang
+            control.finish()
+
+
+def _train(network, X, y, config, callbacks, X_val, y_val, stop_event, device, monitor, control) -> History:
     config.validate()
     device = resolve_device(device if device is not None else config.device)
     X = np.asarray(X, dtype=np.float32)
@@ -255,11 +286,24 @@ def train(
     work = len(X) * max(layer_sizes(config, X.shape[1]))
     with threads_for(device, work):
         return _train_loop(
-            network, X, y, X_val, y_val, monitor, config, list(callbacks or []), stop_event, device, inner_holdout
+            network,
+            X,
+            y,
+            X_val,
+            y_val,
+            monitor,
+            config,
+            list(callbacks or []),
+            stop_event,
+            device,
+            inner_holdout,
+            control,
         )
 
 
-def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_event, device, inner_holdout) -> History:
+def _train_loop(
+    network, X, y, X_val, y_val, monitor, config, callbacks, stop_event, device, inner_holdout, control
+) -> History:
     # Data moves to the device once; each epoch permutes it there and splits it into batch views.
     X_t, y_t = _as_tensor(X, device), _as_tensor(y, device)
     n = X_t.shape[0]
@@ -276,12 +320,8 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
     unweighted_scales = inverse_rows.split(batch_size, dim=1)
     w_rows = sample_w.view(1, n, 1) if sample_w is not None else None
 
-    def metric_set(X_held, y_held) -> _MetricSet:
-        X_held, y_held = _as_tensor(X_held, device), _as_tensor(np.ravel(y_held), device)
-        return _MetricSet(X_held, y_held, per_class[y_held.long()] if per_class is not None else None)
-
-    stop_set = metric_set(X_val, y_val) if X_val is not None else None
-    monitor_set = metric_set(*monitor) if monitor is not None else None
+    stop_set = held_out_set(X_val, y_val, per_class, device) if X_val is not None else None
+    monitor_set = held_out_set(monitor[0], monitor[1], per_class, device) if monitor is not None else None
     shown_set = monitor_set if monitor_set is not None else stop_set  # the events' val_* metrics
     has_val = stop_set is not None
 
@@ -303,10 +343,20 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
     generator = torch.Generator().manual_seed(config.seed)
     dropout_generator = torch.Generator(device=device).manual_seed(config.seed)
     best_loss, best_theta, since_best = math.inf, None, 0
-    start = time.perf_counter()
+    start = time.perf_counter()  # moved on by the time spent paused, so `elapsed` is training time
     network.train()
     try:
         for epoch in range(1, config.epochs + 1):
+            if control is not None:
+                wait_start = time.perf_counter()
+                proceed = control.before_epoch(epoch)  # blocks while paused
+                start += time.perf_counter() - wait_start
+                if not proceed:
+                    history.cancelled = True
+                    break
+                new_lr = control.take_learning_rate()
+                if new_lr is not None:
+                    optimizer.lr = new_lr
             epoch_start = time.perf_counter()
             order = torch.randperm(n, generator=generator).to(device)
             X_batches = X_rows.index_select(1, order).split(batch_size, dim=1)
@@ -317,6 +367,9 @@ def _train_loop(network, X, y, X_val, y_val, monitor, config, callbacks, stop_ev
             steps = 0
             for xb, yb, scale, wb in zip(X_batches, y_batches, scales, w_batches, strict=True):
                 if stop_event is not None and stop_event.is_set():
+                    history.cancelled = True
+                    break
+                if control is not None and control.stop_requested():
                     history.cancelled = True
                     break
                 logits = engine.backprop(xb, yb, scale, dropout_generator, training=network.training)
@@ -386,8 +439,40 @@ def _epoch_event(
         layer_norms = layer_norms.index_add_(1, engine.layer_of_entry, squares).sqrt_()
         flat = torch.cat([torch.stack(scalars), layer_norms.flatten()]).tolist()  # one device→host transfer
     k = len(scalars)
-    metrics, n_layers = flat[:k], len(names)
-    w_norms, g_norms = flat[k : k + n_layers], flat[k + n_layers :]
+    n_layers = len(names)
+    return epoch_event_from(
+        flat[:k],
+        flat[k : k + n_layers],
+        flat[k + n_layers :],
+        names,
+        has_val=val is not None,
+        has_stop=stop_set is not None,
+        separate_stop=separate_stop,
+        epoch=epoch,
+        epochs=epochs,
+        lr=lr,
+        epoch_start=epoch_start,
+        start=start,
+    )
+
+
+def epoch_event_from(
+    metrics: list[float],
+    weight_norms: list[float],
+    grad_norms: list[float],
+    names: list[str],
+    *,
+    has_val: bool,
+    has_stop: bool,
+    separate_stop: bool,
+    epoch: int,
+    epochs: int,
+    lr: float,
+    epoch_start: float,
+    start: float,
+) -> EpochEvent:
+    """An EpochEvent from host values: metrics = train loss, accuracy, AUC, then the same three on the
+    shown validation set (has_val), then the stopping-set loss when it is a separate set."""
     now = time.perf_counter()
     nan_to_none = lambda v: None if v is None or math.isnan(v) else v  # noqa: E731
     return EpochEvent(
@@ -396,12 +481,12 @@ def _epoch_event(
         train_loss=metrics[0],
         train_acc=metrics[1],
         train_auc=nan_to_none(metrics[2]),
-        val_loss=metrics[3] if val is not None else None,
-        val_acc=metrics[4] if val is not None else None,
-        val_auc=nan_to_none(metrics[5]) if val is not None else None,
-        stop_loss=metrics[-1] if separate_stop else metrics[3] if stop_set is not None else None,
-        grad_norms=dict(zip(names, g_norms, strict=True)),
-        weight_norms=dict(zip(names, w_norms, strict=True)),
+        val_loss=metrics[3] if has_val else None,
+        val_acc=metrics[4] if has_val else None,
+        val_auc=nan_to_none(metrics[5]) if has_val else None,
+        stop_loss=metrics[-1] if separate_stop else metrics[3] if has_stop else None,
+        grad_norms=dict(zip(names, grad_norms, strict=True)),
+        weight_norms=dict(zip(names, weight_norms, strict=True)),
         lr=lr,
         seconds=now - epoch_start,
         elapsed=now - start,

@@ -29,7 +29,6 @@ import logging
 import math
 import tempfile
 import threading
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +46,12 @@ from model.data.splits import PatientGroups, grouped_holdout, patient_groups
 from model.evaluation.cross_validation import classification_metrics
 from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP, pipeline_from_config
 from model.nn.config import ANNConfig
+from model.nn.control import TrainingControl
 from model.nn.estimator import ANNClassifier
 from model.nn.network import check_training_work, linear_layers
-from model.nn.training import Callback, EpochEvent, History
-from model.runtime.compute_slots import release_slot, take_slot
+from model.nn.training import Callback, EpochEvent, History, TrainInfo
 from model.runtime.device import describe_device, resolve_device
-from model.runtime.limits import MAX_CONCURRENT_TRAININGS
+from model.serving.slot_threads import SlotThread
 
 SNAPSHOT_EVERY = 5  # epochs between decision-boundary / weight snapshots
 MAX_WEIGHTS_PER_LAYER = 4_000  # weight sample kept per layer for the histograms
@@ -70,13 +69,14 @@ class RunStatus(enum.StrEnum):
     PENDING = "pending"
     PREPARING = "preparing"
     RUNNING = "running"
+    PAUSED = "paused"  # running, but waiting at an epoch boundary (model.nn.control)
     FINISHED = "finished"
     STOPPED = "stopped"
     FAILED = "failed"
 
     @property
     def is_active(self) -> bool:
-        return self in (RunStatus.PENDING, RunStatus.PREPARING, RunStatus.RUNNING)
+        return self in (RunStatus.PENDING, RunStatus.PREPARING, RunStatus.RUNNING, RunStatus.PAUSED)
 
 
 @dataclass(frozen=True)
@@ -152,11 +152,15 @@ class _Recorder(Callback):
     def __init__(self, run: TrainingRun):
         self.run = run
 
+    def on_train_begin(self, info: TrainInfo) -> None:
+        self.run._take_snapshot(0)  # the initial weights: what a paused or reset run shows first
+
     def on_epoch_end(self, event: EpochEvent) -> None:
         run = self.run
         with run._lock:
             run._events.append(event)
-        if event.epoch == 1 or event.epoch % run.snapshot_every == 0:
+        # A paused epoch is looked at for a while: always drawn exactly.
+        if event.epoch == 1 or event.epoch % run.snapshot_every == 0 or run.control.paused:
             run._take_snapshot(event.epoch)
 
     def on_train_end(self, history: History) -> None:
@@ -164,8 +168,10 @@ class _Recorder(Callback):
             self.run._take_snapshot(history.epochs[-1].epoch)
 
 
-class TrainingRun:
+class TrainingRun(SlotThread):
     """One training of one configuration on one data set, in a background thread."""
+
+    thread_label = "training"
 
     def __init__(
         self,
@@ -176,6 +182,7 @@ class TrainingRun:
         snapshot_every: int = SNAPSHOT_EVERY,
         grid_resolution: int = DEFAULT_RESOLUTION,
         live: bool = True,
+        paused: bool = False,
     ):
         self.config = config.validate()
         check_trainable(frame)
@@ -192,9 +199,10 @@ class TrainingRun:
         self.status = RunStatus.PENDING
         self.error: str | None = None
         self.stop_event = threading.Event()
+        # Play, pause, one epoch at a time, a new learning rate while paused (model.nn.control).
+        self.control = TrainingControl(paused=paused)
         self._lock = threading.Lock()
         self._events: list[EpochEvent] = []
-        self._thread: threading.Thread | None = None
         self.latest_snapshot: Snapshot | None = None
         self.projection: PatientProjection | None = None
         self.grid: BoundaryGrid | None = None
@@ -203,8 +211,6 @@ class TrainingRun:
         self.training_index: pd.Index | None = None  # rows of `frame` the model was fitted on
         self.validation_index: pd.Index | None = None  # held-out rows, in the order of validation_proba
         self._weight_samples: dict[str, np.ndarray] = {}
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
         # Results (set by the thread when training ends).
         self.pipeline: Pipeline | None = None
         self.history: History | None = None
@@ -213,39 +219,24 @@ class TrainingRun:
         self.metrics: dict[str, float] = {}
 
     # ---- control ------------------------------------------------------------------
-    def start(self) -> TrainingRun:
-        if self._thread is not None:
-            raise RuntimeError("this run has already been started")
+    def _check_work(self) -> None:
         n_validation = math.ceil(self.config.validation_fraction * len(self.frame))  # as train_test_split
         check_training_work(self.config, len(self.frame) - n_validation, len(output_feature_names()))
-        take_slot(
-            f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit). "
-            "Wait for one to finish and press Start again."
-        )
-        self.started_at = time.perf_counter()
-        self._thread = threading.Thread(target=self._work, name=f"training {self.name}", daemon=True)
-        try:
-            self._thread.start()
-        except BaseException:
-            release_slot()
-            raise
-        return self
 
     def stop(self) -> None:
-        """Ask the loop to stop at the next batch boundary; the partial model is kept."""
+        """Ask the loop to stop at the next batch boundary (or where it waits, paused); the partial model is kept."""
         self.stop_event.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        self.control.stop()
 
     # ---- reading (any thread) -----------------------------------------------------
     @property
     def is_active(self) -> bool:
         return self.status.is_active
+
+    @property
+    def is_paused(self) -> bool:
+        """Training, but waiting at an epoch boundary for play or step."""
+        return self.status is RunStatus.RUNNING and self.control.waiting
 
     def events(self) -> list[EpochEvent]:
         with self._lock:
@@ -255,12 +246,6 @@ class TrainingRun:
     def epochs_done(self) -> int:
         with self._lock:
             return len(self._events)
-
-    @property
-    def elapsed(self) -> float:
-        if self.started_at is None:
-            return 0.0
-        return (self.finished_at or time.perf_counter()) - self.started_at
 
     def progress(self) -> tuple[float, float | None]:
         """(fraction of epochs done, estimated seconds remaining or None before the first epoch)."""
@@ -284,7 +269,7 @@ class TrainingRun:
             classifier = pipeline.named_steps[ANN_STEP]
             # The validation part is only monitored: with early stopping the loop holds out its own
             # part of the training rows to decide when to stop, so the metrics below stay honest.
-            classifier.fit(X_train, y_train, monitor=(X_val, y_val))
+            classifier.fit(X_train, y_train, monitor=(X_val, y_val), control=self.control)
             self.history = classifier.history_
             self.pipeline = pipeline
             self.y_validation = np.asarray(y_val)
@@ -295,9 +280,6 @@ class TrainingRun:
             logger.exception("training run %r on %r failed", self.name, self.dataset_name)
             self.error = f"{type(error).__name__}: {error}"
             self.status = RunStatus.FAILED
-        finally:
-            self.finished_at = time.perf_counter()
-            release_slot()
 
     def _prepare(self):
         """Split, fit preprocessing on the training part, set up the projection and the classifier."""

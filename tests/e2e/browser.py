@@ -83,3 +83,21 @@ def set_number(page, label: str, value) -> None:
     field.fill(str(value))
     field.press("Enter")
     wait_for_app(page)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Open the select box labelled `label` and pick `option` (a click on its text field opens the list;
+    its arrow button, when the list did not open, as a person would try next)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    box = page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_label(label, exact=True))
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for opener in (box.get_by_role("combobox"), box.get_by_role("button", name="Open")):
+        opener.click()
+        try:
+            wanted.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    wanted.click()
+    wait_for_app(page)

@@ -4,8 +4,8 @@ with their own values, and the Train and Compare pages show (and train) exactly 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from .browser import choose
 from .conftest import open_page, screenshot, set_number, wait_for_app
 
 pytestmark = pytest.mark.e2e
@@ -14,22 +14,6 @@ BETA1, BETA2, EPS = "β₁ (0 ≤ β₁ < 1)", "β₂ (0 ≤ β₂ < 1)", "Epsil
 BATCH, EPOCHS = "Batch size (1–100,000)", "Epochs (1–5,000)"
 FULL_BATCH = "Full batch (the whole training part per step)"
 ALERT = "[data-testid='stAlert']"
-
-
-def choose(page, label: str, option: str) -> None:
-    """Open the select box labelled `label` and pick `option` (a click on its text field opens the list;
-    its arrow button, when the list did not open, as a person would try next)."""
-    box = page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_label(label, exact=True))
-    wanted = page.get_by_role("option", name=option, exact=True)
-    for opener in (box.get_by_role("combobox"), box.get_by_role("button", name="Open")):
-        opener.click()
-        try:
-            wanted.wait_for(timeout=5_000)
-            break
-        except PlaywrightTimeoutError:
-            continue
-    wanted.click()
-    wait_for_app(page)
 
 
 def shown(page, label: str) -> str:
@@ -59,7 +43,7 @@ def test_sgd_then_momentum_then_adam_trains_what_the_form_shows(page):
 
     open_page(page, "Train and watch")
     page.get_by_text("adam lr 0.01, batch 16, 3000 epochs").wait_for()
-    assert page.get_by_role("button", name="Start training").count() == 1
+    assert page.get_by_role("button", name="Play").count() == 1
     screenshot(page, "configure-train-header")
 
     open_page(page, "Classical ML vs deep learning")
@@ -82,7 +66,7 @@ def test_a_configuration_with_errors_is_refused_by_the_train_page(page):
     open_page(page, "Train and watch")
     page.get_by_text("This configuration cannot be trained").wait_for()
     page.get_by_text("120 epochs").first.wait_for()
-    assert page.get_by_role("button", name="Start training").count() == 0
+    assert page.get_by_role("button", name="Play").count() == 0
     screenshot(page, "configure-train-refused")
     page.get_by_role("link", name="Fix it on the Configure page").click()
     wait_for_app(page)
@@ -91,5 +75,5 @@ def test_a_configuration_with_errors_is_refused_by_the_train_page(page):
     assert alerts(page) == []
 
     open_page(page, "Train and watch")
-    page.get_by_role("button", name="Start training").wait_for()
+    page.get_by_role("button", name="Play").wait_for()
     page.get_by_text("120 epochs").first.wait_for()

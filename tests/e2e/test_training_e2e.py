@@ -38,7 +38,7 @@ def test_a_preset_trains_live_and_ends_with_its_evaluation(page):
 
     open_page(page, "Train and watch")
     page.get_by_text("16 relu, adam lr 0.01, batch 32, 60 epochs").wait_for()
-    page.get_by_role("button", name="Start training").click()
+    page.get_by_role("button", name="Play").click()
     # Live or already finished (60 epochs take seconds): the curves and the boundary are drawn.
     page.get_by_text("Decision boundary on the 2-D PCA projection after epoch").first.wait_for(timeout=RUN_TIMEOUT_MS)
     page.get_by_text("Gradient norm per layer").first.wait_for()
@@ -70,7 +70,7 @@ def test_stop_mid_run_keeps_the_partial_curves_and_model(page):
     set_number(page, "Batch size (1–100,000)", 4)  # ~60 steps per epoch: slow enough to stop mid-run
     set_number(page, "Epochs (1–5,000)", 5000)
     open_page(page, "Train and watch")
-    page.get_by_role("button", name="Start training").click()
+    page.get_by_role("button", name="Play").click()
     page.wait_for_function(
         "() => /epoch ([2-9]\\d|\\d{3,}) of 5000/.test(document.body.innerText)", timeout=RUN_TIMEOUT_MS
     )
@@ -87,7 +87,7 @@ def test_stop_mid_run_keeps_the_partial_curves_and_model(page):
     page.get_by_text("Loss (binary cross-entropy)").first.wait_for()
     page.get_by_text(f"Decision boundary on the 2-D PCA projection after epoch {stopped_at}").wait_for()
     page.get_by_text("Confusion matrix at threshold").first.wait_for()
-    assert page.get_by_role("button", name="Start training").is_enabled()
+    assert page.get_by_role("button", name="Play").is_enabled()
     _screenshot_whole_page(page, "training-stopped")
 
 
