@@ -16,14 +16,17 @@ settings, gets the result at once; the session also keeps its last result.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import compare_decision_views as decision_views
 from dashboard import compare_views as views
 from dashboard import state
 from dashboard.charts import show
@@ -46,7 +49,9 @@ from model.evaluation.comparison import (
     workload_problems,
 )
 from model.evaluation.cross_validation import ModelFitError
+from model.evaluation.decision_curves import MAX_HARM_RATIO, MIN_HARM_RATIO, threshold_from_harm_ratio
 from model.evaluation.estimates import ComparisonEstimate, describe_seconds, estimate_comparison
+from model.evaluation.subgroups import subgroup_performance
 from model.nn.config import ANNConfig
 from model.runtime.compute_slots import ServerBusyError, slots_in_use
 from model.runtime.jobs import Job, JobStatus
@@ -66,6 +71,9 @@ KEY_FORM_CURVES = "compare.form.curves"
 KEY_FORM_IMPORTANCE = "compare.form.importance"
 KEY_FORM_EXTERNAL = "compare.form.external"
 KEY_IMPORTANCE_MODEL = "compare.importance_model"
+KEY_DECISION_MODEL = "compare.decision_model"
+KEY_HARM_RATIO = "compare.harm_ratio"
+KEY_SUBGROUP_MODEL = "compare.subgroup_model"
 KEY_RUN = "compare.run"
 KEY_CONFIRM = "compare.confirm"
 KEY_DISCARD = "compare.discard"
@@ -553,6 +561,8 @@ def render_results(last: LastRun) -> None:
             "Learning curves",
             "Permutation importance",
             "Classical ML vs deep learning",
+            "Decision curves",
+            "Subgroups",
             "External validation",
         ]
     )
@@ -575,6 +585,10 @@ def render_results(last: LastRun) -> None:
     with tabs[4]:
         _evidence(report)
     with tabs[5]:
+        _decision_curves(report)
+    with tabs[6]:
+        _subgroups(last)
+    with tabs[7]:
         _external(last)
 
 
@@ -650,6 +664,111 @@ def _evidence(report: ComparisonReport) -> None:
         }
     )
     st.dataframe(facts.set_index("Model"), width="stretch")
+
+
+def _decision_curves(report: ComparisonReport) -> None:
+    """Net benefit of each model against testing everyone or no one, and one model at the user's threshold."""
+    result = report.result
+    models = list(result.ranked_models())
+    curve = decision_views.comparison_decision_curves(result.y, result.oof, models)
+    chart = st.container()  # drawn above the settings below it, once they are known
+    settings = st.columns([3, 2])
+    ratio = settings[0].number_input(
+        "Missing a case is N times worse than an unneeded test",
+        min_value=int(MIN_HARM_RATIO),
+        max_value=int(MAX_HARM_RATIO),
+        value=decision_views.DEFAULT_HARM_RATIO,
+        step=1,
+        key=KEY_HARM_RATIO,
+        help="How much worse a missed case of heart disease is than sending a healthy patient for a test. "
+        "It sets the threshold risk from which a patient is tested: 1 / (1 + N).",
+    )
+    model = settings[1].selectbox("Model", models, key=KEY_DECISION_MODEL, help="Its spread over repeats is shaded.")
+    threshold = threshold_from_harm_ratio(ratio)
+    with chart:
+        show(
+            decision_views.decision_curve_figure(curve, float(np.mean(result.y)), model, threshold),
+            key="compare.decision_curves",
+        )
+        st.caption(
+            "At thresholds where a model's curve is above both references, using the model beats testing "
+            "everyone or no one; where it dips below either, that default is the better choice."
+        )
+    st.markdown(decision_views.threshold_sentence(ratio))
+    point = decision_views.repeated_decision_point(result.y, result.oof[model], threshold)
+    st.markdown(f"**{model} at a threshold of {decision_views.percent(threshold)}**")
+    cols = st.columns(2)
+    cols[0].metric(
+        "Sensitivity", decision_views.percent(point.sensitivity), help="Share of patients with disease tested."
+    )
+    cols[1].metric("Specificity", decision_views.percent(point.specificity), help="Share of healthy patients spared.")
+    st.markdown(decision_views.tests_per_case_sentence(point.tests_per_case))
+    st.markdown(decision_views.net_benefit_sentence(point, model))
+    with st.expander("How is this computed?"):
+        st.markdown(
+            "Decision-curve analysis (Vickers & Elkin, *Medical Decision Making* 2006). At a threshold "
+            "probability pt a patient is tested when the predicted risk is at least pt, and the net benefit is "
+            "TP/n − FP/n · pt/(1 − pt): cases found per patient, less the unneeded tests weighted by how much "
+            "less they matter. *Treat all* tests everyone (prevalence − (1 − prevalence) · pt/(1 − pt)); "
+            "*treat none* tests no one (0).\n\n"
+            f"Every curve uses out-of-fold predictions: each patient is scored by a model that never saw them. "
+            f"Each of the {result.n_repeats} repeat(s) of the cross-validation gives one curve; the line is their "
+            "mean and the shaded band (chosen model only) runs from the lowest to the highest repeat. "
+            "Sensitivity and specificity above are averaged over the repeats, the number needed to test is all "
+            "tests over all cases found, so the net benefit is exactly the mean curve's value at your threshold."
+        )
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring the subgroups…")
+def _subgroup_table(key: tuple[str, str, str], _y: np.ndarray, _proba: np.ndarray, _groups: dict) -> pd.DataFrame:
+    """subgroup_performance, computed once per (data, model, predictions): its thousand bootstrap resamples per
+    subgroup take a noticeable fraction of a second. The arrays are not hashed (leading _); `key` identifies them."""
+    return subgroup_performance(_y, _proba, _groups)
+
+
+def _subgroups(last: LastRun) -> None:
+    """Discrimination and calibration of one model in women and men, age bands and sites."""
+    result = last.report.result
+    dataset = state.current_dataset()
+    if frame_fingerprint(dataset.frame) != last.data_key:
+        st.info(
+            "The subgroups need the patients this comparison was run on, and the data have changed since "
+            f"(it ran on {last.dataset_name}). Press **Run comparison** to score the current data.",
+            icon=":material/history:",
+        )
+        return
+    try:
+        groups = decision_views.comparison_groups(dataset.frame, result.y)
+    except ValueError as problem:  # e.g. an age outside the bands: the table cannot be built, the rest stands
+        logger.warning("subgroups could not be formed", exc_info=True)
+        st.error(f"The subgroups could not be formed: {problem}.", icon=":material/error:")
+        return
+    models = list(result.ranked_models())
+    model = st.selectbox("Model", models, key=KEY_SUBGROUP_MODEL)
+    proba = decision_views.mean_out_of_fold(result.oof[model])
+    predictions = hashlib.sha1(np.ascontiguousarray(proba).tobytes()).hexdigest()
+    table = _subgroup_table((last.data_key, model, predictions), result.y, proba, groups)
+    st.dataframe(decision_views.subgroup_styler(table), width="stretch", hide_index=True)
+    st.caption(
+        "Observed / expected (O/E): the cases of heart disease found in a subgroup divided by the number the model "
+        "predicted for it (the sum of its predicted risks). 1 means as many cases as predicted; above 1 the model "
+        "underestimates the subgroup's risk, below 1 it overestimates it. Greyed rows are too small to say: "
+        "their AUC would be noise."
+    )
+    show(decision_views.subgroup_forest_figure(table, model), key="compare.subgroup_forest")
+    if "site" not in dataset.frame.columns:
+        st.caption(
+            "No site column in these data, so no rows by site: with the four UCI sites loaded "
+            "(Data exploration) they appear here."
+        )
+    with st.expander("How is this computed?"):
+        st.markdown(
+            "Each patient's out-of-fold predicted risk, averaged over the repeats of the cross-validation. "
+            "ROC AUC per subgroup with a 95% percentile bootstrap interval (1,000 resamples of the patients with "
+            "and without disease, drawn separately; fixed seed). O/E with the exact Poisson interval of the "
+            "observed count. A subgroup with fewer than 30 patients, or fewer than 10 with or without disease, "
+            "gets no AUC."
+        )
 
 
 def _external(last: LastRun) -> None:

@@ -68,6 +68,12 @@ def _option_label(feat: Feature):
     return label
 
 
+def field_help(feat: Feature) -> str:
+    """The field's description, then one line for each category label the schema explains."""
+    lines = [f"- **{feat.category_label(code)}**: {text}" for code, text in feat.category_help.items()]
+    return feat.description + ("\n\n" + "\n".join(lines) if lines else "")
+
+
 def _number_value(feat: Feature, value):
     """Whole numbers as int (an integer number box), other values as float."""
     if value is None:
@@ -127,7 +133,7 @@ def value_widget(feat: Feature, default, prefix: str = FIELD_PREFIX, label: str 
         key = field_key(feat.name, prefix)
         _seed(key, default if default in options else options[0])
         return st.selectbox(
-            label, options, format_func=_option_label(feat), key=key, persist_state=PERSIST, help=feat.description
+            label, options, format_func=_option_label(feat), key=key, persist_state=PERSIST, help=field_help(feat)
         )
     if feat.name == CHOLESTEROL:
         unit = cholesterol_unit()

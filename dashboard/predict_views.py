@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.charts import OUTCOME_COLORS, PRIMARY, apply_theme, show
+from dashboard.icon_array import icon_array_for, icon_array_html, icon_array_text
 from dashboard.predict_form import value_widget
 from model.clinic.batch_scoring import BatchError, BatchResult, read_batch_csv, score_batch
 from model.clinic.cholesterol_units import CHOLESTEROL_MGDL_PER_MMOL
@@ -63,12 +64,13 @@ def risk_figure(risk: RiskResult) -> go.Figure:
             annotation_font_size=11,
         )
     error = None
-    if risk.interval.available:
+    lower, upper = risk.interval.lower, risk.interval.upper
+    if lower is not None and upper is not None:  # the interval is available
         error = dict(
             type="data",
             symmetric=False,
-            array=[100 * (risk.interval.upper - risk.probability)],
-            arrayminus=[100 * (risk.probability - risk.interval.lower)],
+            array=[100 * (upper - risk.probability)],
+            arrayminus=[100 * (risk.probability - lower)],
             thickness=2,
             width=10,
             color="#262730",
@@ -94,48 +96,73 @@ def risk_figure(risk: RiskResult) -> go.Figure:
     return apply_theme(fig, height=220)
 
 
+CONTRIBUTION_ROW_PX = 46  # a bar and the label above it: readable at phone width, compact at desktop width
+CONTRIBUTION_BAR_WIDTH = 0.42  # of a row: leaves the upper part of the row for the label
+
+
+def contribution_label(label: str, value: str, neutral: bool, n_unknown: int) -> str:
+    """The text above one bar. The neutral row stays short, for a phone (the caption names the values)."""
+    if neutral:
+        return f"Not given ({n_unknown} values), averaged" if n_unknown > 1 else f"{label}, averaged"
+    return f"{label}: {value}"
+
+
 def contributions_figure(explanation: Explanation) -> go.Figure:
     """One bar per given feature, largest on top: red raises the risk, green lowers it. Features not given
-    share one grey row at the bottom (what averaging over their plausible values adds), credited to none."""
-    table = explanation.table().iloc[::-1]
-    points = 100 * table["contribution"]
+    share one grey row at the bottom (what averaging over their plausible values adds), credited to none.
+
+    Each bar's label sits above it, left-aligned across the full width, rather than in the y-axis margin:
+    at phone width (390 px) "Thallium stress test: Reversible defect" in the margin left no room for bars."""
+    table = explanation.table()
+    points = 100 * table["contribution"].to_numpy(dtype=float)
     neutral = table["neutral"].to_numpy(dtype=bool)
-    # The neutral row's label stays short (a phone has little room for labels); its hover and the caption name them.
-    names = [
-        f"Not given ({len(explanation.unknown)}): {value}"
-        if grey and len(explanation.unknown) > 1
-        else f"{label}: {value}"
+    labels = [
+        contribution_label(label, value, grey, len(explanation.unknown))
         for label, value, grey in zip(table["label"], table["value"], neutral, strict=True)
     ]
+    rows = list(range(len(table)))  # 0 is the largest, drawn on top (the y axis is reversed)
     fig = go.Figure(
         go.Bar(
             x=points,
-            y=names,
+            y=rows,
             orientation="h",
+            width=CONTRIBUTION_BAR_WIDTH,
             customdata=list(table["label"]),
+            hovertext=labels,
             marker_color=[
                 NEUTRAL if grey else RAISES if v >= 0 else LOWERS for v, grey in zip(points, neutral, strict=True)
             ],
-            text=[f"{v:+.1f} (not given)" if grey else f"{v:+.1f}" for v, grey in zip(points, neutral, strict=True)],
+            text=[f"{v:+.1f}" for v in points],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="%{customdata}<br>%{x:+.2f} percentage points<extra></extra>",
+            hovertemplate="%{hovertext}<br>%{x:+.2f} percentage points<extra>%{customdata}</extra>",
         )
     )
+    for row, text in zip(rows, labels, strict=True):
+        fig.add_annotation(
+            x=0,
+            xref="paper",
+            xanchor="left",
+            y=row - CONTRIBUTION_BAR_WIDTH / 2,
+            yref="y",
+            yanchor="bottom",
+            text=text,
+            yshift=3,  # a gap between the label and its bar
+            bgcolor="rgba(255,255,255,0.85)",  # the zero line and gridlines pass behind the text, not through it
+            showarrow=False,
+            font=dict(size=13),
+        )
     low, high = min(float(points.min()), 0.0), max(float(points.max()), 0.0)
-    pad = (0.35 if neutral.any() else 0.15) * (high - low) + 0.5  # room for the value labels outside the bars
+    pad = 0.15 * (high - low) + 0.5  # room for the value labels outside the bars
     fig.update_xaxes(
-        title_text="Contribution to the risk (percentage points)",
+        title_text="Change in risk (percentage points)",
         zeroline=True,
         zerolinewidth=2,
         range=[low - pad, high + pad],
     )
-    return apply_theme(
-        fig,
-        height=90 + 26 * len(table),
-        title="What pushed this patient's risk up (red) or down (green)"
-        + ("; grey: values not given" if neutral.any() else ""),
-    )
+    fig.update_yaxes(visible=False, autorange=False, range=[len(table) - 1 + CONTRIBUTION_BAR_WIDTH / 2 + 0.1, -0.9])
+    fig.update_layout(margin=dict(l=10, r=10, t=34, b=10), bargap=0)  # t: room for Plotly's toolbar
+    return apply_theme(fig, height=70 + CONTRIBUTION_ROW_PX * len(table))
 
 
 def population_figure(risks: np.ndarray, probability: float, percentile: float, population: str) -> go.Figure:
@@ -210,17 +237,22 @@ def render_reference_note(reference: TrainingReference) -> None:
 
 
 def render_risk_summary(risk: RiskResult, checked: PatientCheck) -> None:
-    left, right = st.columns([2, 3])
+    """What the risk means for the patient first (number, people of 100, band, how sure); how it was computed
+    in an expander."""
+    left, right = st.columns([3, 2])
     with left:
         st.metric("Estimated probability of heart disease", f"{risk.percent:.0f} %")
-        st.markdown(f"**Risk band: {risk.band.name}** ({risk.band.range_text}) — {risk.band.meaning}.")
         st.markdown(f"**{risk.natural_frequency_text()}**")
+        st.markdown(f"**Risk band: {risk.band.name}** ({risk.band.range_text}) — {risk.band.meaning}.")
         render_interval(risk)
     with right:
-        show(risk_figure(risk), key="predict.risk_chart")
-        with st.expander("How the risk bands are defined"):
-            st.markdown("\n".join(f"- **{b.name}** ({b.range_text}): {b.meaning}." for b in RISK_BANDS))
-            st.caption(BAND_RATIONALE)
+        array = icon_array_for(risk)
+        st.html(icon_array_html(array))
+        st.caption(icon_array_text(array))
+    show(risk_figure(risk), key="predict.risk_chart")
+    with st.expander("How the risk bands are defined"):
+        st.markdown("\n".join(f"- **{b.name}** ({b.range_text}): {b.meaning}." for b in RISK_BANDS))
+        st.caption(BAND_RATIONALE)
     if risk.atypical:
         st.error(risk.atypical_text(), icon=":material/person_alert:")
     if risk.unknown_range is not None:
@@ -235,36 +267,81 @@ def render_risk_summary(risk: RiskResult, checked: PatientCheck) -> None:
         )
 
 
-def render_interval(risk: RiskResult) -> None:
-    """The interval and how it was computed, or why there is none: a model that cannot have one is said so
-    plainly; a network that should have had one but could not be sampled is a warning."""
+def interval_in_words(risk: RiskResult) -> str:
+    """How sure the estimate is, in plain words (no method names: those are in the "How is this computed?"
+    expander)."""
     interval = risk.interval
     if interval.available:
-        st.markdown(f"**Uncertainty:** {interval.text()}.")
-        st.caption(f"How: {interval.detail}")
-    elif interval.no_interval_reason is NoIntervalReason.UNSUPPORTED_NETWORK:
-        st.warning(f"**Uncertainty:** {interval.text()}", icon=":material/warning:")
+        return (
+            f"**How sure:** the model's risk for this patient could plausibly lie anywhere from "
+            f"{interval.lower:.0%} to {interval.upper:.0%} (a {interval.level:.0%} range)."
+        )
+    return "**How sure:** this model cannot say how sure it is of this estimate; treat the number as approximate."
+
+
+def render_interval(risk: RiskResult) -> None:
+    """How sure the estimate is, in plain words; the method, or why there is no range, in an expander. A network
+    that should have had a range but could not be sampled is a warning."""
+    interval = risk.interval
+    if interval.no_interval_reason is NoIntervalReason.UNSUPPORTED_NETWORK:
+        st.warning(
+            "**How sure:** no uncertainty range could be computed for this network; treat the number as "
+            "approximate (see *How is this computed?*).",
+            icon=":material/warning:",
+        )
     else:
-        st.markdown(f"**Uncertainty:** {interval.text()}")
+        st.markdown(interval_in_words(risk))
+    with st.expander("How is this computed?", key="predict.how.interval"):
+        st.markdown(f"**Uncertainty:** {interval.text()}" + ("." if interval.available else ""))
+        if interval.available:
+            st.caption(f"How: {interval.detail}")
+
+
+def category_help_lines(explanation: Explanation) -> list[str]:
+    """One plain line for each value shown whose category label the schema explains (e.g. "Reversible defect")."""
+    lines = []
+    for name in explanation.contributions.index:
+        feat = feature(str(name))
+        value = explanation.patient.get(str(name))
+        if value is None or value != value:  # not given: nothing to explain
+            continue
+        text = feat.category_help.get(int(value))
+        if text:
+            lines.append(f"- **{feat.label}: {feat.category_label(value)}** — {text}")
+    return lines
 
 
 def render_explanation(explanation: Explanation) -> None:
     fallback = explanation.fallback_text()
-    if fallback is not None:
-        st.warning(fallback, icon=":material/swap_horiz:")
+    st.markdown(
+        "Each bar is one of this patient's values: **red** pushes the risk **up**, **green** pulls it **down**"
+        + ("; **grey** is what the values not given add." if explanation.unknown else ".")
+    )
+    if fallback is not None:  # the reasons come from another method, against another reference: say so plainly
+        st.info(
+            "These reasons were worked out with a back-up method, against the typical rather than the average "
+            "patient (details under *How is this computed?*).",
+            icon=":material/swap_horiz:",
+        )
     show(contributions_figure(explanation), key="predict.contributions")
     not_given = ""
     if explanation.unknown:
         labels = ", ".join(feature(name).label for name in explanation.unknown)
         not_given = (
-            f"The grey row is what the values not given ({labels}) add when averaged over their "
-            "plausible values; it credits no feature. "
+            f" The grey row is what the values not given ({labels}) add when averaged over their "
+            "plausible values; it credits no feature."
         )
     st.caption(
-        f"Compared with {explanation.reference} (estimated risk {explanation.baseline_probability:.0%}); "
-        f"the contributions add up to {100 * explanation.total:+.1f} percentage points. {not_given}"
-        f"Method: {explanation.method}."
+        f"Compared with {explanation.reference} (estimated risk {explanation.baseline_probability:.0%}): "
+        f"together the bars move the risk by {100 * explanation.total:+.1f} percentage points.{not_given}"
     )
+    help_lines = category_help_lines(explanation)
+    if help_lines:
+        st.markdown("**What these values mean**\n\n" + "\n".join(help_lines))
+    with st.expander("How is this computed?", key="predict.how.explanation"):
+        if fallback is not None:
+            st.warning(fallback, icon=":material/swap_horiz:")
+        st.caption(f"Method: {explanation.method}.")
 
 
 def render_population(risks: np.ndarray, probability: float, percentile: float, population: str) -> None:

@@ -300,3 +300,34 @@ def test_coming_back_shows_the_settings_of_the_latest_comparison_in_the_form():
     assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Logistic regression", PERCEPTRON_NAME]
     assert at.number_input(key=panels.KEY_FORM_FOLDS).value == 3
     assert at.number_input(key=panels.KEY_FORM_REPEATS).value == 1
+
+
+def test_decision_curves_and_subgroups_tabs_follow_the_harm_ratio():
+    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    at.checkbox(key=panels.KEY_FORM_CURVES).uncheck()
+    at.checkbox(key=panels.KEY_FORM_IMPORTANCE).uncheck()
+    _run_small(at, ["Logistic regression", "Naive Bayes"])
+    labels = [tab.label for tab in at.tabs]
+    assert "Decision curves" in labels and "Subgroups" in labels
+    ratio = at.number_input(key=panels.KEY_HARM_RATIO)
+    assert (ratio.value, ratio.min, ratio.max) == (9, 1, 100)
+    text = page_text(at)
+    assert "at least **10%** (threshold 1 / (1 + 9))" in text
+    assert "patients to find one with disease" in text
+    assert any("Observed / expected" in c.value for c in at.caption)  # the subgroups tab's O/E caption
+    table = next(d.value for d in at.dataframe if "ROC AUC [95% interval]" in d.value.columns)
+    assert list(table["Subgroup"][:3]) == ["All patients", "Female", "Male"]
+
+    def tests_per_case(text: str) -> str:
+        return next(line for line in text.splitlines() if "find one with disease" in line or "No one is tested" in line)
+
+    def sensitivity() -> str:
+        return next(m.value for m in at.metric if m.label == "Sensitivity")
+
+    before, sensitivity_before = tests_per_case(text), sensitivity()
+    ratio.set_value(1).run()
+    assert not at.exception
+    text = page_text(at)
+    assert "at least **50%** (threshold 1 / (1 + 1))" in text
+    assert tests_per_case(text) != before  # testing from 50% instead of 10%: fewer tests per case found
+    assert sensitivity() != sensitivity_before

@@ -1,5 +1,8 @@
 """The patient-risk page in Streamlit's AppTest: fill the form, read the risk."""
 
+import base64
+import re
+
 import numpy as np
 import pytest
 from _predict_models import ann_with_dropout, ann_with_nameless_preprocessing, cleveland, logistic
@@ -252,3 +255,67 @@ def test_shipped_model_gives_a_risk_without_training():
     at = open_page()
     assert shown_risk(at) is not None and shown_risk(at).endswith("%")
     assert "Model card" in [tab.label for tab in at.tabs]
+
+
+def test_the_risk_is_drawn_as_100_people_with_words(at):
+    from dashboard.icon_array import icon_array_for, icon_array_text
+
+    result = predict_risk(ann_with_dropout(), typical_patient(cleveland()))
+    array = icon_array_for(result)
+    drawn = texts(at.html)
+    # st.html's sanitiser removes inline SVG, so the people are an SVG image whose alt text is the words.
+    encoded = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', drawn).group(1)
+    svg = base64.b64decode(encoded).decode()
+    assert svg.count("<g transform=") == 100 + array.uncertain  # each hatched person is drawn twice
+    assert f'alt="{icon_array_text(array)}"' in drawn
+    assert f"would have heart disease ({array.count})" in drawn
+    assert icon_array_text(array) in texts(at.caption)
+    assert f"{array.count} of 100 people like this patient would have heart disease" in icon_array_text(array)
+
+
+def test_method_names_are_only_under_how_is_this_computed(at):
+    """The main text says what the numbers mean; the methods are in the expanders."""
+    methods = ("Monte Carlo dropout", "Integrated Gradients", "Shapley", "one-hot", "Captum")
+    how = [e for e in at.expander if e.label == "How is this computed?"]
+    assert len(how) == 2
+    inside = "\n".join(texts(e.markdown) + texts(e.caption) for e in how)
+    assert "Monte Carlo dropout" in inside and "Integrated Gradients" in inside
+    visible = "\n".join(str(e.value) for e in (*at.markdown, *at.caption) if str(e.value) not in inside)
+    assert not [m for m in methods if m in visible], visible
+    assert "**How sure:** the model's risk for this patient could plausibly lie anywhere from" in texts(at.markdown)
+
+
+def test_category_labels_are_explained_where_the_patient_has_them(at):
+    at.selectbox(key="predict.field.thal").set_value(7)
+    at.selectbox(key="predict.field.cp").set_value(4).run()
+    page = texts(at.markdown)
+    assert "**What these values mean**" in page
+    assert f"**Thallium stress test: Reversible defect** — {feature('thal').category_help[7]}" in page
+    assert f"**Chest pain type: Asymptomatic** — {feature('cp').category_help[4]}" in page
+
+
+def test_every_category_help_explains_a_category_of_its_feature():
+    from model.data.schema import FEATURES
+
+    explained = {f.name: set(f.category_help) for f in FEATURES if f.category_help}
+    assert {"cp", "restecg", "slope", "thal"} <= set(explained)
+    for f in FEATURES:
+        assert set(f.category_help) <= set(f.categories), f.name
+        assert all(text.endswith(".") and "\n" not in text for text in f.category_help.values()), f.name
+
+
+def test_contribution_labels_sit_above_their_bars_not_in_the_margin():
+    """At 390 px a y-axis margin of long labels left no room for the bars: the labels are annotations above them."""
+    from dashboard.predict_views import contributions_figure
+    from model.clinic.explain import explain_patient
+
+    values = dict(typical_patient(cleveland()), ca=None, thalach=None)
+    explanation = explain_patient(ann_with_dropout(), check_patient(values).frame(), cleveland())
+    fig = contributions_figure(explanation)
+    table = explanation.table()
+    assert len(fig.data) == 1 and fig.layout.yaxis.visible is False
+    labels = [a.text for a in fig.layout.annotations]
+    assert len(labels) == len(table)
+    assert labels[0] == f"{table['label'][0]}: {table['value'][0]}"
+    assert labels[-1] == "Not given (2 values), averaged"
+    assert all(a.xref == "paper" and a.x == 0 and a.xanchor == "left" for a in fig.layout.annotations)

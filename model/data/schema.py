@@ -47,6 +47,8 @@ class Feature:
     # risk is averaged over its plausible values. Age, sex, chest pain and blood pressure are always known.
     unknown_allowed: bool = False
     step: float = 1.0
+    # One plain line per category label a clinician outside cardiology may not know (form help, explanations).
+    category_help: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def codes(self) -> tuple[int, ...]:
@@ -126,6 +128,12 @@ FEATURES: tuple[Feature, ...] = (
         "Type of chest pain reported",
         "categorical",
         categories={1: "Typical angina", 2: "Atypical angina", 3: "Non-anginal pain", 4: "Asymptomatic"},
+        category_help={
+            1: "Chest discomfort brought on by exertion or stress and relieved by rest or nitroglycerin.",
+            2: "Chest pain with two of those three features of angina.",
+            3: "Chest pain with at most one of those features: unlikely to come from the heart.",
+            4: "No chest pain.",
+        },
     ),
     Feature(
         "trestbps",
@@ -167,6 +175,10 @@ FEATURES: tuple[Feature, ...] = (
         "categorical",
         categories={0: "Normal", 1: "ST-T wave abnormality", 2: "Left ventricular hypertrophy"},
         unknown_allowed=True,
+        category_help={
+            1: "Inverted T waves, or the ST segment raised or lowered by more than 0.05 mV, on the resting ECG.",
+            2: "The ECG suggests a thickened wall of the heart's main pumping chamber (Estes' criteria).",
+        },
     ),
     Feature(
         "thalach",
@@ -209,6 +221,11 @@ FEATURES: tuple[Feature, ...] = (
         "categorical",
         categories={1: "Upsloping", 2: "Flat", 3: "Downsloping"},
         unknown_allowed=True,
+        category_help={
+            1: "The ST segment rises at peak exercise: usually a normal response.",
+            2: "The ST segment stays flat at peak exercise: can mean the heart muscle lacks blood flow.",
+            3: "The ST segment falls at peak exercise: the pattern most suggestive of a lack of blood flow.",
+        },
     ),
     Feature(
         "ca",
@@ -230,6 +247,11 @@ FEATURES: tuple[Feature, ...] = (
         "categorical",
         categories={3: "Normal", 6: "Fixed defect", 7: "Reversible defect"},
         unknown_allowed=True,
+        category_help={
+            3: "Blood flow to the heart muscle is even, at rest and under stress.",
+            6: "An area with poor blood flow both at rest and under stress, often scar from an old heart attack.",
+            7: "An area with poor blood flow under stress that recovers at rest: a sign of narrowed arteries.",
+        },
     ),
 )
 

@@ -119,7 +119,7 @@ def test_unknown_values_show_a_range_and_a_neutral_row_and_atypical_patients_are
     page.get_by_text("The grey row is what the values not given").first.wait_for()
     chart = page.locator("[data-testid='stPlotlyChart']").nth(1)
     chart.wait_for(state="visible")
-    assert chart.get_by_text("averaged over plausible values").count() >= 1  # the neutral row's label
+    assert chart.get_by_text("Not given (2 values), averaged").count() >= 1  # the neutral row's label
     clear_number(page, "Maximum heart rate (bpm)")  # an emptied box is Unknown, never 0
     assert page.locator(RISK).count() == 1
     note = page.locator("[data-testid='stAlert']", has_text="the risk lies between").first.inner_text()
