@@ -143,7 +143,7 @@ def decision_curve_figure(
         )
     fig.update_xaxes(title_text="threshold probability (test from this risk of disease upwards)", range=[0, 1])
     fig.update_xaxes(tickformat=".0%")
-    fig.update_yaxes(title_text="net benefit (cases found per patient, less weighted unneeded tests)")
+    fig.update_yaxes(title_text="net benefit")  # defined in words under "How is this computed?"
     fig.update_yaxes(range=list(net_benefit_axis_range(prevalence)))
     fig.update_layout(
         title="Decision curves (out-of-fold predictions, mean over repeats)",

@@ -15,11 +15,11 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.charts import QUALITATIVE, apply_theme, show
-from dashboard.playground_settings import data_choice, set_data_choice
+from dashboard.playground_settings import DEFAULT_PAIR, data_choice, set_data_choice
 from dashboard.playground_views import input_plane_figure, network_view_caption, network_view_image, png_bytes
 from dashboard.train_panels import KEY_INSPECTED, KEY_MESSAGE, KEY_RUN_COUNTER, MAX_SESSION_RUNS
 from dashboard.training_views import gradient_norms_figure, learning_curves_figure
-from model.data.plane_data import PlaneData, heart_pair_plane_data, toy_plane_data
+from model.data.plane_data import PlaneData, heart_pair_plane_data, pair_data_name, toy_data_name, toy_plane_data
 from model.nn.diagnostics import Finding, chance_finding, history_findings
 from model.nn.race import default_race
 from model.runtime.compute_slots import ServerBusyError
@@ -55,7 +55,7 @@ def plane_data_for(choice: DataChoice, validation_fraction: float, seed: int) ->
     if choice.kind == "heart":
         return None
     if choice.kind == "heart_pair":
-        features = choice.features or ("age", "thalach")
+        features = choice.features or DEFAULT_PAIR
         return heart_pair_plane_data(state.current_dataset().frame, features, validation_fraction, seed)
     return toy_plane_data(choice.kind, choice.n_samples, choice.noise, choice.seed, validation_fraction)
 
@@ -283,21 +283,20 @@ def plane_views(run: PlaneRun, key: str) -> None:
 
 
 def setup_changed_since(runs: list[Run], config, choice: DataChoice) -> bool:
-    """True when there is no run yet, or the settings differ from the latest run's."""
+    """True when there is no run yet, or the settings differ from the latest run's (names, not data, compared)."""
     if not runs:
         return True
     latest = runs[-1]
-    data = plane_data_or_none(choice, config)
-    name = data.name if data is not None else state.current_dataset().name
-    return latest.config != config or latest.dataset_name != name
+    return latest.config != config or latest.dataset_name != data_name(choice)
 
 
-def plane_data_or_none(choice: DataChoice, config) -> PlaneData | None:
-    try:
-        return plane_data_for(choice, config.validation_fraction, config.seed)
-    except ValueError:
-        logger.info("no two-input data for %s", choice, exc_info=True)
-        return None
+def data_name(choice: DataChoice) -> str:
+    """The name a run on this choice gets (PlaneData.name, or the heart data set's)."""
+    if choice.kind == "heart":
+        return state.current_dataset().name
+    if choice.kind == "heart_pair":
+        return pair_data_name(choice.features or DEFAULT_PAIR)
+    return toy_data_name(choice.kind, choice.n_samples, choice.noise, choice.seed)
 
 
 def render_preview(config, choice: DataChoice) -> None:
@@ -442,15 +441,10 @@ def current_race() -> RaceRun | None:
 
 
 def data_label(choice: DataChoice) -> str:
-    if choice.kind == "heart_pair" and choice.features:
-        from model.data.schema import feature
-
-        first, second = (feature(name).label for name in choice.features)
-        return f"{first} × {second} of {state.current_dataset().name}"
-    from dashboard.playground_settings import DATA_LABELS
-
-    name = DATA_LABELS.get(choice.kind, choice.kind)
-    return f"{name} ({choice.n_samples} points, noise {choice.noise:g}, seed {choice.seed})"
+    """The page's "Data:" line for two-input data."""
+    if choice.kind == "heart_pair":
+        return f"{data_name(choice)} of {state.current_dataset().name}"
+    return data_name(choice)
 
 
 def render_plane_metrics(run: PlaneRun) -> None:

@@ -15,6 +15,7 @@ import logging
 import streamlit as st
 
 from dashboard import configure_form, state
+from model.data.plane_data import TOY_LABELS
 from model.data.schema import NUMERIC, feature
 from model.data.toy_datasets import MAX_TOY_SAMPLES, MIN_TOY_SAMPLES, TOY_DATASETS
 from model.nn.config import ACTIVATIONS, OPTIMIZER_LABELS, OPTIMIZER_PARAMS, OPTIMIZERS, ANNConfig, LayerConfig
@@ -47,15 +48,7 @@ KEY_DATA_Y = PREFIX + "data.y"
 
 FULL_BATCH = "full batch"
 BATCH_CHOICES: tuple[int | str, ...] = (FULL_BATCH, 1, 4, 8, 16, 32, 64, 128, 256)
-DATA_LABELS = {
-    "heart": "Heart data (all 13 features)",
-    "heart_pair": "Two heart features",
-    "xor": "XOR",
-    "circles": "Circles",
-    "moons": "Two moons",
-    "spiral": "Spiral",
-    "blobs": "Gaussian blobs",
-}
+DATA_LABELS = {"heart": "Heart data (all 13 features)", "heart_pair": "Two heart features", **TOY_LABELS}
 DATA_KINDS = ("heart", "heart_pair", *TOY_DATASETS)
 DEFAULT_PAIR = ("age", "thalach")
 

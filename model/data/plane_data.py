@@ -54,6 +54,17 @@ class PlaneData:
         return len(self.y_train) + len(self.y_val)
 
 
+def toy_data_name(name: str, n_samples: int, noise: float, seed: int) -> str:
+    """The PlaneData.name of a toy set: readers can tell which data a run used without building it."""
+    return f"{TOY_LABELS.get(name, name)} ({n_samples} points, noise {noise:g}, seed {seed})"
+
+
+def pair_data_name(features: tuple[str, str]) -> str:
+    """The PlaneData.name of two heart features."""
+    first, second = (feature(name) for name in features)
+    return f"{first.label} × {second.label}"
+
+
 def toy_plane_data(
     name: str, n_samples: int = 200, noise: float = 0.1, seed: int = 0, validation_fraction: float = 0.2
 ) -> PlaneData:
@@ -63,7 +74,7 @@ def toy_plane_data(
         X, y, test_size=validation_fraction, random_state=seed, stratify=y
     )
     return PlaneData(
-        name=f"{TOY_LABELS.get(name, name)} ({n_samples} points, noise {noise:g}, seed {seed})",
+        name=toy_data_name(name, n_samples, noise, seed),
         X_train=X_train,
         y_train=y_train,
         X_val=X_val,
@@ -124,7 +135,7 @@ def heart_pair_plane_data(
     scale, offset = scaler.scale_, scaler.mean_
     first, second = (feature(name) for name in features)
     return PlaneData(
-        name=f"{first.label} × {second.label}",
+        name=pair_data_name(features),
         X_train=scaler.transform(X[train]),
         y_train=y[train],
         X_val=scaler.transform(X[validation]),
@@ -142,5 +153,7 @@ __all__ = [
     "PlaneData",
     "check_feature_pair",
     "heart_pair_plane_data",
+    "pair_data_name",
+    "toy_data_name",
     "toy_plane_data",
 ]

@@ -38,7 +38,7 @@ from model.nn.plane import DecisionPlane, decision_plane
 from model.nn.race import race_optimizers
 from model.nn.training import Callback, EpochEvent, History, TrainInfo
 from model.serving.runs import RunStatus
-from model.serving.slot_threads import SlotThread
+from model.serving.slot_threads import SlotThread, WatchedTraining
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,7 @@ class _Watcher(Callback):
 
     def on_epoch_end(self, event: EpochEvent) -> None:
         run = self.run
-        with run._lock:
-            run._events.append(event)
+        run.record(event)
         now = time.perf_counter()
         # A paused or last epoch is what the user will look at for a while: always drawn exactly.
         if run.control.paused or event.epoch == event.epochs or now - self.last_snapshot >= run.snapshot_seconds:
@@ -88,7 +87,7 @@ class _Watcher(Callback):
             self.last_snapshot = time.perf_counter()
 
 
-class PlaneRun(SlotThread):
+class PlaneRun(WatchedTraining):
     """One training of one configuration on two-input data, in a background thread."""
 
     thread_label = "playground run"
@@ -109,7 +108,7 @@ class PlaneRun(SlotThread):
         self.snapshot_seconds = snapshot_seconds
         self.resolution = resolution
         self.live = live  # False: no watcher at all (the headless baseline of the benchmark)
-        self.control = TrainingControl(paused=paused)
+        self._start_watching(paused)
         self.estimator = ANNClassifier.from_config(config)
         self.status = RunStatus.PENDING
         self.error: str | None = None
@@ -117,8 +116,6 @@ class PlaneRun(SlotThread):
         self.metrics: dict[str, float] = {}
         self.findings: list[Finding] = []
         self.latest_snapshot: PlaneSnapshot | None = None
-        self._events: list[EpochEvent] = []
-        self._lock = threading.Lock()
         # The plane covers training and validation points alike, fixed for the whole run.
         self._plane_points = np.vstack([data.X_train, data.X_val])
 
@@ -136,18 +133,7 @@ class PlaneRun(SlotThread):
 
     def current_status(self) -> RunStatus:
         """RUNNING, or PAUSED while the loop waits at an epoch boundary."""
-        if self.status is RunStatus.RUNNING and self.control.waiting:
-            return RunStatus.PAUSED
-        return self.status
-
-    def events(self) -> list[EpochEvent]:
-        with self._lock:
-            return list(self._events)
-
-    @property
-    def epochs_done(self) -> int:
-        with self._lock:
-            return len(self._events)
+        return RunStatus.PAUSED if self.is_paused else self.status
 
     @property
     def dataset_name(self) -> str:

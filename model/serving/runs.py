@@ -46,12 +46,11 @@ from model.data.splits import PatientGroups, grouped_holdout, patient_groups
 from model.evaluation.cross_validation import classification_metrics
 from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP, pipeline_from_config
 from model.nn.config import ANNConfig
-from model.nn.control import TrainingControl
 from model.nn.estimator import ANNClassifier
 from model.nn.network import check_training_work, linear_layers
 from model.nn.training import Callback, EpochEvent, History, TrainInfo
 from model.runtime.device import describe_device, resolve_device
-from model.serving.slot_threads import SlotThread
+from model.serving.slot_threads import WatchedTraining
 
 SNAPSHOT_EVERY = 5  # epochs between decision-boundary / weight snapshots
 MAX_WEIGHTS_PER_LAYER = 4_000  # weight sample kept per layer for the histograms
@@ -157,8 +156,7 @@ class _Recorder(Callback):
 
     def on_epoch_end(self, event: EpochEvent) -> None:
         run = self.run
-        with run._lock:
-            run._events.append(event)
+        run.record(event)
         # A paused epoch is looked at for a while: always drawn exactly.
         if event.epoch == 1 or event.epoch % run.snapshot_every == 0 or run.control.paused:
             run._take_snapshot(event.epoch)
@@ -168,7 +166,7 @@ class _Recorder(Callback):
             self.run._take_snapshot(history.epochs[-1].epoch)
 
 
-class TrainingRun(SlotThread):
+class TrainingRun(WatchedTraining):
     """One training of one configuration on one data set, in a background thread."""
 
     thread_label = "training"
@@ -200,9 +198,7 @@ class TrainingRun(SlotThread):
         self.error: str | None = None
         self.stop_event = threading.Event()
         # Play, pause, one epoch at a time, a new learning rate while paused (model.nn.control).
-        self.control = TrainingControl(paused=paused)
-        self._lock = threading.Lock()
-        self._events: list[EpochEvent] = []
+        self._start_watching(paused)
         self.latest_snapshot: Snapshot | None = None
         self.projection: PatientProjection | None = None
         self.grid: BoundaryGrid | None = None
@@ -232,20 +228,6 @@ class TrainingRun(SlotThread):
     @property
     def is_active(self) -> bool:
         return self.status.is_active
-
-    @property
-    def is_paused(self) -> bool:
-        """Training, but waiting at an epoch boundary for play or step."""
-        return self.status is RunStatus.RUNNING and self.control.waiting
-
-    def events(self) -> list[EpochEvent]:
-        with self._lock:
-            return list(self._events)
-
-    @property
-    def epochs_done(self) -> int:
-        with self._lock:
-            return len(self._events)
 
     def progress(self) -> tuple[float, float | None]:
         """(fraction of epochs done, estimated seconds remaining or None before the first epoch)."""

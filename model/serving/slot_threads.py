@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Self
 
+from model.nn.control import TrainingControl
+from model.nn.training import EpochEvent
 from model.runtime.compute_slots import release_slot, take_slot
 from model.runtime.limits import MAX_CONCURRENT_TRAININGS
 
@@ -69,3 +71,35 @@ class SlotThread:
         if self.started_at is None:
             return 0.0
         return (self.finished_at or time.perf_counter()) - self.started_at
+
+
+class WatchedTraining(SlotThread):
+    """A SlotThread that trains: steered by a TrainingControl, its EpochEvents kept for readers in other
+    threads (a page redrawing every second, a notebook). Subclasses call `_start_watching` in __init__
+    and hand each EpochEvent to `record` from the training thread."""
+
+    control: TrainingControl
+
+    def _start_watching(self, paused: bool) -> None:
+        self.control = TrainingControl(paused=paused)
+        self._events_lock = threading.Lock()
+        self._events: list[EpochEvent] = []
+
+    def record(self, event: EpochEvent) -> None:
+        with self._events_lock:
+            self._events.append(event)
+
+    def events(self) -> list[EpochEvent]:
+        with self._events_lock:
+            return list(self._events)
+
+    @property
+    def epochs_done(self) -> int:
+        with self._events_lock:
+            return len(self._events)
+
+    @property
+    def is_paused(self) -> bool:
+        """Training, but waiting at an epoch boundary for play or one more epoch (the loop only waits
+        while it runs)."""
+        return self.control.waiting

@@ -65,6 +65,16 @@ def test_a_small_comparison_shows_the_leaderboard_and_its_charts(page, app_serve
         screenshot(page, f"compare-{name}")
     assert page.locator("[role='tabpanel']:visible [data-testid='stPlotlyChart']").count() >= 2
 
+    for tab, name, text in (
+        ("Decision curves", "decision-curves", "Treat all"),
+        ("Subgroups", "subgroups", "All patients"),
+    ):
+        page.get_by_role("tab", name=tab).click()
+        panel = page.locator("[role='tabpanel']:visible")
+        panel.locator("[data-testid='stPlotlyChart']").first.wait_for(state="visible")
+        panel.get_by_text(text).first.wait_for()
+        screenshot(page, f"compare-{name}")
+
     page.get_by_role("tab", name="Classical ML vs deep learning").click()
     page.locator("[role='tabpanel']:visible").get_by_text("Data size").first.wait_for()
     screenshot(page, "compare-evidence")
