@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import state
-from dashboard.predict_form import render_patient_form, reset_form
+from dashboard.predict_form import render_moment_choice, render_patient_form, reset_form
 from dashboard.predict_views import (
     model_support,
     render_batch,
@@ -17,12 +17,21 @@ from dashboard.predict_views import (
 )
 from model.clinic.model_card import DISCLAIMER, build_model_card
 from model.clinic.patient_checks import typical_patient
+from model.clinic.probabilities import features_used
 from model.clinic.risk import percentile_of, predict_risk
+from model.data.schema import FEATURE_NAMES
 
 st.title("Patient risk")
 st.warning(f"**Not a medical device.** {DISCLAIMER}", icon=":material/info:")
 
+if state.promoted_model() is None:  # the shipped models: one for each moment of care
+    render_moment_choice()
 model = state.active_model()
+if state.promoted_model() is not None:
+    st.caption(
+        f"Your model **{model.display_name}** answers (chosen on another page); the moment-of-care choice "
+        "applies to the shipped models."
+    )
 if model.pipeline is None:
     st.error(f"No model is available, so no risk can be estimated. {model.error or ''}", icon=":material/block:")
     st.stop()
@@ -41,7 +50,10 @@ with one:
         heading, reset = st.columns([4, 1])
         heading.markdown("**Patient** — defaults are the typical Cleveland patient (median or most frequent value).")
         reset.button("Reset to typical patient", on_click=reset_form, key="predict.reset")
-        form = render_patient_form(typical_patient(state.builtin_dataset()))
+        used = features_used(model.pipeline)
+        form = render_patient_form(
+            typical_patient(state.builtin_dataset()), left_out=tuple(n for n in FEATURE_NAMES if n not in used)
+        )
     checked = form.check
     if not checked.ok:
         st.error(

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dashboard.state import KEY_MOMENT
 from model.clinic.cholesterol_units import CHOLESTEROL_MGDL_PER_MMOL, CHOLESTEROL_UNITS, mgdl_to_mmol, mmol_to_mgdl
 from model.clinic.patient_checks import PatientCheck, check_patient
-from model.data.schema import FEATURES, Feature, feature
+from model.data.schema import FEATURES, MOMENTS_OF_CARE, WITH_IMAGING, Feature, feature, moment_of_care
 
 FIELD_PREFIX = "predict.field."  # + feature name (+ "." + unit for cholesterol)
 KEY_CHOL_UNIT = "predict.chol_unit"
@@ -193,8 +194,35 @@ class FormResult:
     chol_unit: str
 
 
-def render_patient_form(defaults: dict[str, float]) -> FormResult:
-    """All 13 fields in columns, each followed by its error (hard limit) or warning (atypical)."""
+def render_moment_choice() -> str:
+    """Ask which moment of care the clinician is at; return its name (model.data.schema.MOMENTS_OF_CARE)."""
+    _seed(KEY_MOMENT, WITH_IMAGING)
+    chosen = st.radio(
+        "Moment of care",
+        [m.name for m in MOMENTS_OF_CARE],
+        key=KEY_MOMENT,
+        horizontal=True,
+        persist_state=PERSIST,
+        format_func=lambda name: moment_of_care(name).label,
+        help=" ".join(f"**{m.label}**: {m.description}" for m in MOMENTS_OF_CARE),
+    )
+    return chosen or WITH_IMAGING
+
+
+def left_out_caption(left_out: tuple[str, ...]) -> str:
+    """Why some fields are not asked for (the model in use does not use them)."""
+    labels = ", ".join(feature(name).label for name in left_out)
+    if all(feature(name).from_imaging for name in left_out):
+        return (
+            f"Not asked: {labels}. They are known only from imaging, so the before-imaging model does not use "
+            "them (a pre-test estimate that needed them would be circular). Values entered earlier are kept."
+        )
+    return f"Not asked: {labels}. The model in use was trained without them, so they cannot change its estimate."
+
+
+def render_patient_form(defaults: dict[str, float], left_out: tuple[str, ...] = ()) -> FormResult:
+    """The fields of the features the model uses (all 13, or fewer: `left_out`) in columns, each followed by its
+    error (hard limit) or warning (atypical). A left-out field keeps its value for when it is asked again."""
     st.radio(
         "Cholesterol unit",
         CHOLESTEROL_UNITS,
@@ -209,13 +237,16 @@ def render_patient_form(defaults: dict[str, float]) -> FormResult:
     if refused:
         st.warning(refused, icon=":material/swap_horiz:")
     columns = st.columns(N_FORM_COLUMNS)
-    per_column = -(-len(FEATURES) // N_FORM_COLUMNS)
+    asked = [feat for feat in FEATURES if feat.name not in left_out]
+    per_column = -(-len(asked) // N_FORM_COLUMNS)
     entered, slots = {}, {}
-    for index, feat in enumerate(FEATURES):
+    for index, feat in enumerate(asked):
         with columns[index // per_column]:
             entered[feat.name] = value_widget(feat, defaults.get(feat.name))
             slots[feat.name] = st.empty()
-    checked = check_patient(entered)
+    if left_out:
+        st.caption(left_out_caption(left_out))
+    checked = check_patient(entered, left_out=left_out)
     for name, slot in slots.items():
         if name in checked.errors:
             message = checked.errors[name]

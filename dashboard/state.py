@@ -31,6 +31,7 @@ KEY_ACTIVE_MODEL = "heart.active_model"  # ActiveModel promoted by the user, or 
 KEY_ANN_CONFIG = "heart.ann_config"  # ANNConfig the Configure form shows (errors included); Train/Compare use it
 KEY_TRAINING_RUNS = "heart.training_runs"  # list of this session's runs (training page defines a run)
 KEY_DEDUPLICATION = "heart.deduplication"  # DeduplicatedDataset: undo for the Explore page's "remove duplicates"
+KEY_MOMENT = "predict.moment"  # the moment of care chosen on the Patient risk page: which shipped model answers
 KEY_COMPARE_JOB = "heart.compare_job"  # the comparison running (or last run) in the background, or absent
 
 SOURCE_BUILTIN = "builtin"
@@ -150,7 +151,7 @@ def set_uci_sites(frame: pd.DataFrame) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the shipped model…")
-def _default_model() -> tuple:
+def _default_model(moment: str = "with-imaging") -> tuple:
     """(model.serving.bundle.LoadedModel, notice): shared by every session and used read-only; a user's own
     models live in session state. The shipped bundle, else a valid recovered copy (notice says why).
 
@@ -160,10 +161,10 @@ def _default_model() -> tuple:
     """
     from model.serving.default_model import load_shipped_or_recovered
 
-    return load_shipped_or_recovered()
+    return load_shipped_or_recovered(moment=moment)
 
 
-def _recover_default_model(damaged) -> None:
+def _recover_default_model(damaged, moment: str = "with-imaging") -> None:
     """Retrain the default network with visible progress, then let the cache load the saved copy."""
     from model.serving.default_model import recover_default_model
 
@@ -174,6 +175,7 @@ def _recover_default_model(damaged) -> None:
         recover_default_model(
             damaged.shipped_error,
             progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), text=message),
+            moment=moment,
         )
         status.update(label="The default network was retrained and saved.", state="complete", expanded=False)
     _default_model.clear()
@@ -203,23 +205,46 @@ def default_model_notice() -> str | None:
         return None
 
 
-def active_model() -> ActiveModel:
-    """The model promoted in this session, else the default (pipeline None and `error` set if it fails)."""
-    promoted = st.session_state.get(KEY_ACTIVE_MODEL)
-    if promoted is not None:
-        return promoted
+def promoted_model() -> ActiveModel | None:
+    """The model the user promoted in this session, or None (the shipped defaults answer)."""
+    return st.session_state.get(KEY_ACTIVE_MODEL)
+
+
+def default_model(moment: str = "with-imaging") -> ActiveModel:
+    """The shipped model of a moment of care (model.data.schema.MOMENTS_OF_CARE), retrained with visible progress
+    when its files are damaged; pipeline None and `error` set if even that fails."""
+    from model.data.schema import WITH_IMAGING, moment_of_care
     from model.serving.default_model import DefaultModelDamaged
 
+    name = (
+        DEFAULT_MODEL_NAME
+        if moment == WITH_IMAGING
+        else f"{DEFAULT_MODEL_NAME} ({moment_of_care(moment).label.lower()})"
+    )
     try:
         try:
-            loaded, notice = _default_model()
+            loaded, notice = _default_model(moment)
         except DefaultModelDamaged as damaged:
-            _recover_default_model(damaged)
-            loaded, notice = _default_model()
+            _recover_default_model(damaged, moment)
+            loaded, notice = _default_model(moment)
     except MODEL_LOAD_ERRORS as error:  # the app keeps working without a model and shows why
-        logger.exception("the default model could not be loaded")
-        return ActiveModel(DEFAULT_MODEL_NAME, None, {}, error=f"The shipped model could not be loaded: {error}")
-    return ActiveModel(DEFAULT_MODEL_NAME, loaded.pipeline, dict(loaded.metadata), notice=notice)
+        logger.exception("the default %s model could not be loaded", moment)
+        return ActiveModel(name, None, {}, error=f"The shipped model could not be loaded: {error}")
+    return ActiveModel(name, loaded.pipeline, dict(loaded.metadata), notice=notice)
+
+
+def chosen_moment() -> str:
+    """The moment of care chosen on the Patient risk page (with imaging until one is chosen)."""
+    from model.data.schema import MOMENTS_OF_CARE, WITH_IMAGING
+
+    chosen = st.session_state.get(KEY_MOMENT)
+    return chosen if chosen in {m.name for m in MOMENTS_OF_CARE} else WITH_IMAGING
+
+
+def active_model() -> ActiveModel:
+    """The model promoted in this session, else the shipped model of the moment of care chosen (pipeline None and
+    `error` set if it fails)."""
+    return promoted_model() or default_model(chosen_moment())
 
 
 def set_active_model(

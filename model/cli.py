@@ -1,7 +1,10 @@
 """Command line: train and save a network, or compare it with the classical models.
 
-    python -m model train [--config FILE] --out DIR [--data cleveland|FILE.csv] [--cv]
-    python -m model evaluate [--config FILE] [--data ...] [--folds 5] [--repeats 10]
+    python -m model train [--config FILE] --out DIR [--data cleveland|FILE.csv] [--cv] [--moment before-imaging]
+    python -m model evaluate [--config FILE] [--data ...] [--folds 5] [--repeats 10] [--moment ...]
+
+--moment chooses the features the models may use: "with-imaging" (all 13, the default) or
+"before-imaging" (leaves out the fluoroscopy and thallium results, for a pre-test estimate).
 
 Bad input (missing or invalid config file, unreadable CSV, impossible fold count, an
 output path that is not a bundle) prints one clear message and exits with status 2.
@@ -19,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from model.data.preprocessing import features_and_target
-from model.data.schema import TARGET
+from model.data.schema import MOMENTS_OF_CARE, TARGET, WITH_IMAGING, moment_of_care
 from model.nn.config import ANNConfig, ConfigError
 
 EXIT_BAD_INPUT = 2
@@ -153,8 +156,12 @@ def train_command(args) -> int:
     from model.serving.bundle import save_bundle
 
     config, frame, source = read_inputs(args)
+    moment = moment_of_care(args.moment)
     X, y = features_and_target(frame)
-    print(f"Training on {source}: {len(frame)} patients, {int(y.sum())} with disease; {describe(config)}")
+    print(
+        f"Training on {source}: {len(frame)} patients, {int(y.sum())} with disease; {describe(config)}; "
+        f"{moment.label.lower()} ({len(moment.features)} features)"
+    )
 
     metadata = {
         "name": args.name,
@@ -163,7 +170,7 @@ def train_command(args) -> int:
     }
     if args.cv:
         result = cross_validate_with_bar(
-            {ANN_NAME: pipeline_from_config(config)}, X, y, args.folds, args.repeats, args.seed
+            {ANN_NAME: pipeline_from_config(config, moment.features)}, X, y, args.folds, args.repeats, args.seed
         )
         metadata["metrics"] = result.metric_summary(ANN_NAME)
         metadata["cv"] = {
@@ -175,7 +182,7 @@ def train_command(args) -> int:
         }
         print(result.table().to_string())
 
-    pipeline = pipeline_from_config(config, callbacks=[epoch_progress_callback(config.epochs)])
+    pipeline = pipeline_from_config(config, moment.features, callbacks=[epoch_progress_callback(config.epochs)])
     start = time.perf_counter()
     pipeline.fit(X, y)
     ann = pipeline[-1]
@@ -198,12 +205,16 @@ def evaluate_command(args) -> int:
     from model.evaluation.pipelines import pipeline_from_config
 
     config, frame, source = read_inputs(args)
+    moment = moment_of_care(args.moment)
     X, y = features_and_target(frame)
     print(
         f"{args.folds}x{args.repeats} repeated stratified cross-validation on {source} "
-        f"({len(frame)} patients); ANN: {describe(config)}"
+        f"({len(frame)} patients; {moment.label.lower()}: {len(moment.features)} features); ANN: {describe(config)}"
     )
-    models = {ANN_NAME: pipeline_from_config(config), **classical_models(seed=args.seed)}
+    models = {
+        ANN_NAME: pipeline_from_config(config, moment.features),
+        **classical_models(seed=args.seed, features=moment.features),
+    }
     result = cross_validate_with_bar(models, X, y, args.folds, args.repeats, args.seed)
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(result.table().to_string())
@@ -230,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
         sub.add_argument("--repeats", type=int, default=10, help="cross-validation repeats (default 10)")
         sub.add_argument("--seed", type=int, default=0, help="seed of the cross-validation splits (default 0)")
+        sub.add_argument(
+            "--moment",
+            choices=[m.name for m in MOMENTS_OF_CARE],
+            default=WITH_IMAGING,
+            help="moment of care: the features the models may use (default with-imaging: all 13)",
+        )
 
     train = commands.add_parser("train", help="fit a network on all the data and save it as a bundle")
     common(train)

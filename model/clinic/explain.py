@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 
 from model.clinic.patient_checks import format_value, typical_patient
-from model.clinic.probabilities import network_inputs, positive_probability, split_network
+from model.clinic.probabilities import features_used, network_inputs, positive_probability, split_network
 from model.clinic.reference import TrainingReference
 from model.clinic.unknown_averaging import plausible_fillings, resolve_reference
 from model.data.preprocessing import feature_groups
@@ -137,6 +137,9 @@ class Explainer:
         (model.clinic.reference.TrainingReference): where unknown values are filled from (default: the model's own)."""
         self.pipeline = pipeline
         self.training_reference = training_reference
+        # Features the model cannot depend on (e.g. the imaging results, before imaging): neither credited nor
+        # counted as unknown; their contribution is exactly zero.
+        self.left_out = tuple(name for name in FEATURE_NAMES if name not in features_used(pipeline))
         features = reference[list(FEATURE_NAMES)].apply(pd.to_numeric, errors="coerce")
         self._preprocess, self._network = split_network(pipeline)
         self._groups: dict[str, list[int]] | None = None
@@ -249,7 +252,7 @@ class Explainer:
         sampling is logged and ``Explanation.fallback_reason`` says why.
         """
         row = patient[list(FEATURE_NAMES)].iloc[:1].astype("float64")
-        unknown = tuple(name for name in FEATURE_NAMES if np.isnan(row[name].iloc[0]))
+        unknown = tuple(name for name in FEATURE_NAMES if np.isnan(row[name].iloc[0]) and name not in self.left_out)
         explained = self._explained_rows(row, unknown, fillings)
         probability = float(positive_probability(self.pipeline, explained).mean())
         fallback = self.gradients_unavailable
@@ -266,7 +269,7 @@ class Explainer:
         if result is None:
             result = self._shapley_sampling(explained, probability)
         values = {name: float(row[name].iloc[0]) for name in FEATURE_NAMES}
-        given = [name for name in FEATURE_NAMES if name not in unknown]
+        given = [name for name in FEATURE_NAMES if name not in unknown and name not in self.left_out]
         return Explanation(
             result.contributions.reindex(given),
             result.probability,

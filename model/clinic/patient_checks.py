@@ -9,7 +9,7 @@ value as a clinician reads it; ``typical_patient`` gives the form's defaults.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import SupportsFloat
 
@@ -70,6 +70,7 @@ class PatientCheck:
     errors: dict[str, str]  # feature name -> why the value is impossible
     warnings: dict[str, str]  # feature name -> why the value is unusual for the model
     imputed: tuple[str, ...]  # features left "Unknown"
+    left_out: tuple[str, ...] = ()  # features the model does not use (e.g. imaging, before imaging): NaN, not asked
 
     @property
     def ok(self) -> bool:
@@ -97,17 +98,22 @@ def atypical_message(feat: Feature, value: float) -> str:
     )
 
 
-def check_patient(values: Mapping[str, PatientValue]) -> PatientCheck:
+def check_patient(values: Mapping[str, PatientValue], left_out: Collection[str] = ()) -> PatientCheck:
     """Check one patient's values (UCI coding; None/NaN = unknown) against the schema.
 
     Hard limits come from ``Feature.check``; a missing value is allowed only where the
     schema says ``unknown_allowed`` (the risk is then averaged over its plausible values).
+    Features in `left_out` (those the model does not use: model.clinic.probabilities.features_used)
+    are neither asked for nor checked: NaN, and not counted as unknown.
     """
     clean: dict[str, float] = {}
     errors: dict[str, str] = {}
     warnings: dict[str, str] = {}
     imputed: list[str] = []
     for feat in FEATURES:
+        if feat.name in left_out:
+            clean[feat.name] = float("nan")
+            continue
         value = values.get(feat.name)
         if value is None or is_missing(value):
             clean[feat.name] = float("nan")
@@ -124,7 +130,9 @@ def check_patient(values: Mapping[str, PatientValue]) -> PatientCheck:
         clean[feat.name] = float(value)
         if feat.is_atypical(value):
             warnings[feat.name] = atypical_message(feat, clean[feat.name])
-    return PatientCheck(clean, errors, warnings, tuple(imputed))
+    return PatientCheck(
+        clean, errors, warnings, tuple(imputed), tuple(name for name in FEATURE_NAMES if name in left_out)
+    )
 
 
 def imputation_note(imputed: Sequence[str]) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from model.data.schema import FEATURE_NAMES
@@ -35,6 +36,24 @@ def as_pipeline(model) -> Pipeline | None:
     if isinstance(model, LoadedModel):
         return model.pipeline
     return model if isinstance(model, Pipeline) else None
+
+
+def features_used(model) -> tuple[str, ...]:
+    """The features (schema order) the model's predictions can depend on: all 13, less those its preprocessing
+    fills with a constant for every patient (left out for a moment of care, or without any training value).
+    A model whose preprocessing is not ours is taken to use all 13."""
+    from model.data.preprocessing import features_without_value
+    from model.serving.saved_preprocessor import SavedPreprocessor
+
+    pipeline = as_pipeline(model)
+    preprocessor = pipeline[0] if pipeline is not None and len(pipeline) > 1 else None
+    if isinstance(preprocessor, SavedPreprocessor):
+        left_out = preprocessor.empty_features_
+    elif isinstance(preprocessor, ColumnTransformer) and hasattr(preprocessor, "transformers_"):
+        left_out = features_without_value(preprocessor)
+    else:
+        left_out = frozenset()
+    return tuple(name for name in FEATURE_NAMES if name not in left_out)
 
 
 def split_network(model):

@@ -20,6 +20,7 @@ Pipeline that means the training fold only.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,15 +56,47 @@ class EmptyFeatureImputer(SimpleImputer):
     """SimpleImputer that keeps features with no observed value (keep_empty_features=True), warns
     about them in fit, and fills them in transform even where a value is given.
 
+    ``unused_features`` (names) are treated as having no value at all, on purpose and without a
+    warning: a model for an earlier moment of care must not learn from a later test's result.
     ``empty_features_`` (bool per input column) is the learned mask; a saved bundle stores it.
     """
 
+    def __init__(
+        self,
+        *,
+        unused_features: tuple[str, ...] = (),
+        missing_values=np.nan,
+        strategy="mean",
+        fill_value=None,
+        copy=True,
+        add_indicator=False,
+        keep_empty_features=False,
+    ):
+        super().__init__(
+            missing_values=missing_values,
+            strategy=strategy,
+            fill_value=fill_value,
+            copy=copy,
+            add_indicator=add_indicator,
+            keep_empty_features=keep_empty_features,
+        )
+        self.unused_features = unused_features
+
+    def _unused_mask(self, X) -> np.ndarray:
+        names = X.columns if isinstance(X, pd.DataFrame) else []
+        return np.array([str(name) in self.unused_features for name in names], dtype=bool)
+
     def fit(self, X, y=None):
+        unused = self._unused_mask(X)
+        if unused.any():
+            X = X.copy()
+            X[X.columns[unused]] = np.nan
         super().fit(X, y)
-        self.empty_features_ = np.asarray(pd.DataFrame(X).isna().all(axis=0), dtype=bool) & (len(X) > 0)
-        if self.empty_features_.any():
-            names = getattr(self, "feature_names_in_", np.arange(len(self.empty_features_)))
-            empty = ", ".join(map(str, np.asarray(names)[self.empty_features_]))
+        no_value = np.asarray(pd.DataFrame(X).isna().all(axis=0), dtype=bool) & (len(X) > 0)
+        self.empty_features_ = no_value | unused
+        if (no_value & ~unused).any():
+            names = getattr(self, "feature_names_in_", np.arange(len(no_value)))
+            empty = ", ".join(map(str, np.asarray(names)[no_value & ~unused]))
             warnings.warn(
                 f"no training value for {empty}: the model cannot learn from it; it is filled in "
                 "with a constant for every patient",
@@ -84,18 +117,25 @@ class EmptyFeatureImputer(SimpleImputer):
         return super().transform(X)
 
 
-def make_preprocessor() -> ColumnTransformer:
-    """An unfitted ColumnTransformer for a DataFrame holding the 13 raw feature columns."""
-    numeric = Pipeline(
-        [
-            ("impute", EmptyFeatureImputer(strategy="median", keep_empty_features=True)),
-            ("scale", StandardScaler()),
-        ]
-    )
-    binary = EmptyFeatureImputer(strategy="most_frequent", keep_empty_features=True)
+def make_preprocessor(features: Sequence[str] = FEATURE_NAMES) -> ColumnTransformer:
+    """An unfitted ColumnTransformer for a DataFrame holding the 13 raw feature columns.
+
+    Only `features` are learned from (e.g. a MomentOfCare's); the others are filled with a constant
+    for every patient, so the output layout, saved bundles and explanations stay the same.
+    """
+    unknown = sorted(set(features) - set(FEATURE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown feature(s) {', '.join(map(repr, unknown))}; known: {', '.join(FEATURE_NAMES)}")
+    unused = tuple(name for name in FEATURE_NAMES if name not in features)
+
+    def imputer(strategy: str) -> EmptyFeatureImputer:
+        return EmptyFeatureImputer(unused_features=unused, strategy=strategy, keep_empty_features=True)
+
+    numeric = Pipeline([("impute", imputer("median")), ("scale", StandardScaler())])
+    binary = imputer("most_frequent")
     categorical = Pipeline(
         [
-            ("impute", EmptyFeatureImputer(strategy="most_frequent", keep_empty_features=True)),
+            ("impute", imputer("most_frequent")),
             (
                 "onehot",
                 OneHotEncoder(
@@ -153,6 +193,17 @@ def feature_groups(preprocessor=None) -> dict[str, list[int]]:
     for index, name in enumerate(output_feature_names(preprocessor)):
         groups[group_of_column(name)].append(index)
     return groups
+
+
+def features_without_value(preprocessor) -> frozenset[str]:
+    """Names of the features a fitted make_preprocessor() fills with a constant for every patient (left out
+    on purpose, or with no training value): a model behind it cannot depend on them."""
+    empty: set[str] = set()
+    for _, transformer, columns in preprocessor.transformers_:
+        imputer = transformer[0] if isinstance(transformer, Pipeline) else transformer
+        if isinstance(imputer, EmptyFeatureImputer):
+            empty.update(str(name) for name, is_empty in zip(columns, imputer.empty_features_, strict=True) if is_empty)
+    return frozenset(empty)
 
 
 N_OUTPUTS = len(output_feature_names())

@@ -49,6 +49,9 @@ class Feature:
     step: float = 1.0
     # One plain line per category label a clinician outside cardiology may not know (form help, explanations).
     category_help: Mapping[int, str] = field(default_factory=dict)
+    # Known only from imaging (fluoroscopy during angiography, a thallium scan): a pre-test estimate that used it
+    # would be circular, so the before-imaging model leaves it out (MOMENTS_OF_CARE below).
+    from_imaging: bool = False
 
     @property
     def codes(self) -> tuple[int, ...]:
@@ -239,6 +242,7 @@ FEATURES: tuple[Feature, ...] = (
         typical_max=3,
         integer=True,
         unknown_allowed=True,
+        from_imaging=True,
     ),
     Feature(
         "thal",
@@ -252,6 +256,7 @@ FEATURES: tuple[Feature, ...] = (
             6: "An area with poor blood flow both at rest and under stress, often scar from an old heart attack.",
             7: "An area with poor blood flow under stress that recovers at rest: a sign of narrowed arteries.",
         },
+        from_imaging=True,
     ),
 )
 
@@ -283,6 +288,50 @@ def names_of_kind(*kinds: Kind) -> list[str]:
 NUMERIC = names_of_kind("numeric")
 BINARY = names_of_kind("binary")
 CATEGORICAL = names_of_kind("categorical")
+
+
+@dataclass(frozen=True)
+class MomentOfCare:
+    """When in the patient's care an estimate is made, and so which features a model for that moment may use."""
+
+    name: str
+    label: str
+    description: str
+    features: tuple[str, ...]
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        return tuple(name for name in FEATURE_NAMES if name not in self.features)
+
+
+BEFORE_IMAGING = "before-imaging"
+WITH_IMAGING = "with-imaging"
+MOMENTS_OF_CARE: tuple[MomentOfCare, ...] = (
+    MomentOfCare(
+        BEFORE_IMAGING,
+        "Before imaging",
+        "A pre-test estimate from the history, examination, blood tests and the exercise ECG, before fluoroscopy "
+        "or a thallium scan has been done.",
+        tuple(f.name for f in FEATURES if not f.from_imaging),
+    ),
+    MomentOfCare(
+        WITH_IMAGING,
+        "With imaging results",
+        "All 13 features, including the vessels coloured by fluoroscopy and the thallium scan.",
+        FEATURE_NAMES,
+    ),
+)
+_MOMENTS_BY_NAME = {m.name: m for m in MOMENTS_OF_CARE}
+
+
+def moment_of_care(name: str) -> MomentOfCare:
+    """The moment of care called `name`; ValueError naming the known ones otherwise."""
+    try:
+        return _MOMENTS_BY_NAME[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown moment of care {short_repr(name)}; choose one of: {', '.join(_MOMENTS_BY_NAME)}"
+        ) from None
 
 
 def _range_text(f: Feature) -> str:

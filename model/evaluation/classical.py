@@ -8,6 +8,8 @@ the data, so comparing them with the ANN on the same folds is fair.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -18,11 +20,12 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from model.data.preprocessing import make_preprocessor
+from model.data.schema import FEATURE_NAMES
 
 
-def with_preprocessing(estimator, step_name: str = "classifier") -> Pipeline:
-    """The shared preprocessing followed by `estimator`."""
-    return Pipeline([("preprocess", make_preprocessor()), (step_name, estimator)])
+def with_preprocessing(estimator, step_name: str = "classifier", features: Sequence[str] = FEATURE_NAMES) -> Pipeline:
+    """The shared preprocessing (learning from `features` only) followed by `estimator`."""
+    return Pipeline([("preprocess", make_preprocessor(features)), (step_name, estimator)])
 
 
 def classical_estimators(seed: int = 0) -> dict:
@@ -42,6 +45,7 @@ def classical_estimators(seed: int = 0) -> dict:
     }
 
 
-def classical_models(seed: int = 0) -> dict[str, Pipeline]:
-    """Unfitted pipelines (preprocessing + classifier) by display name, seeded."""
-    return {name: with_preprocessing(est) for name, est in classical_estimators(seed).items()}
+def classical_models(seed: int = 0, features: Sequence[str] = FEATURE_NAMES) -> dict[str, Pipeline]:
+    """Unfitted pipelines (preprocessing + classifier) by display name, seeded; `features`: the ones they may
+    learn from (e.g. a moment of care's)."""
+    return {name: with_preprocessing(est, features=features) for name, est in classical_estimators(seed).items()}

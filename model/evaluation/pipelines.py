@@ -10,9 +10,12 @@ presets.RECOMMENDED, so ann_pipeline() is the project's recommended network.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sklearn.pipeline import Pipeline
 
 from model.data.preprocessing import make_preprocessor
+from model.data.schema import FEATURE_NAMES
 from model.nn.config import ANNConfig
 from model.nn.estimator import ANNClassifier
 from model.nn.presets import RECOMMENDED
@@ -21,10 +24,16 @@ ANN_STEP = "ann"
 PREPROCESS_STEP = "preprocess"
 
 
-def pipeline_from_config(config: ANNConfig, **extra) -> Pipeline:
-    """Preprocessing + ANNClassifier built from a validated config (extra: callbacks, stop_event)."""
+def pipeline_from_config(config: ANNConfig, features: Sequence[str] = FEATURE_NAMES, **extra) -> Pipeline:
+    """Preprocessing + ANNClassifier built from a validated config (extra: callbacks, stop_event).
+
+    `features`: the ones the model may learn from (e.g. model.data.schema.moment_of_care("before-imaging")
+    .features); it still takes the 13 columns and ignores the others.
+    """
     config.validate()
-    return Pipeline([(PREPROCESS_STEP, make_preprocessor()), (ANN_STEP, ANNClassifier.from_config(config, **extra))])
+    return Pipeline(
+        [(PREPROCESS_STEP, make_preprocessor(features)), (ANN_STEP, ANNClassifier.from_config(config, **extra))]
+    )
 
 
 def ann_pipeline(**params) -> Pipeline:

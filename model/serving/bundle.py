@@ -65,7 +65,20 @@ import torch
 from sklearn.pipeline import Pipeline
 
 from model.data.preprocessing import output_feature_names, schema_categories
-from model.data.schema import BINARY, CATEGORICAL, FEATURE_NAMES, FEATURES, NUMERIC, TARGET, feature, short_repr
+from model.data.schema import (
+    BEFORE_IMAGING,
+    BINARY,
+    CATEGORICAL,
+    FEATURE_NAMES,
+    FEATURES,
+    MOMENTS_OF_CARE,
+    NUMERIC,
+    TARGET,
+    WITH_IMAGING,
+    feature,
+    moment_of_care,
+    short_repr,
+)
 from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP
 from model.nn.config import ANNConfig, ConfigError
 from model.nn.estimator import ANNClassifier
@@ -84,6 +97,16 @@ BUNDLE_FILES = (CONFIG_FILE, WEIGHTS_FILE, PREPROCESSING_FILE, METADATA_FILE)
 HASHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, PREPROCESSING_FILE)  # metadata.json cannot hold its own hash
 # Package data (model/resources/), found through importlib.resources so an installed package works too.
 DEFAULT_BUNDLE = files("model") / "resources" / "default_bundle"
+# The shipped before-imaging model; DEFAULT_BUNDLE is the with-imaging one (model.data.schema.MOMENTS_OF_CARE).
+BEFORE_IMAGING_BUNDLE = files("model") / "resources" / "before_imaging_bundle"
+
+
+def default_bundle(moment: str = WITH_IMAGING):
+    """The shipped bundle folder of a moment of care (a package resource); ValueError for another moment."""
+    moment_of_care(moment)  # ValueError naming the known moments
+    return BEFORE_IMAGING_BUNDLE if moment == BEFORE_IMAGING else DEFAULT_BUNDLE
+
+
 # Bounds what a (possibly hostile) bundle can make us read into memory.
 MAX_JSON_BYTES = 5 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 50 * 1024 * 1024
@@ -110,6 +133,7 @@ RESERVED_KEYS = (
     "classes",
     "n_inputs",
     "integrity",
+    "moment_of_care",
 )
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -242,6 +266,26 @@ def preprocessing_state(preprocessor) -> dict[str, Any]:
         raise BundleError(f"the preprocessing step is not a fitted make_preprocessor() ({exc})") from None
 
 
+def moment_of_care_record(unused_features: Sequence[str]) -> dict[str, Any]:
+    """What a bundle's metadata says of the features its model was designed to use: {"name": the moment of care
+    whose features they are (None for another subset), "features": [names, schema order]}."""
+    features = [name for name in FEATURE_NAMES if name not in unused_features]
+    moment = next((m.name for m in MOMENTS_OF_CARE if list(m.features) == features), None)
+    return {"name": moment, "features": features}
+
+
+def _check_moment_of_care(source: str, metadata: Mapping, preprocessor: SavedPreprocessor) -> None:
+    """A recorded moment of care must be the one the preprocessing enforces (metadata.json is not checksummed)."""
+    if "moment_of_care" not in metadata:  # saved before moments of care: nothing is claimed
+        return
+    expected = moment_of_care_record(preprocessor.unused_features)
+    if metadata["moment_of_care"] != expected:
+        raise BundleError(
+            f"{METADATA_FILE} in {source}: 'moment_of_care' says {short_repr(metadata['moment_of_care'], 120)}, "
+            f"but the preprocessing uses {short_repr(expected, 120)}: the file was edited"
+        )
+
+
 def _check_json_safe(metadata: Mapping) -> dict:
     try:
         return json.loads(json.dumps(dict(metadata), allow_nan=True))
@@ -298,6 +342,7 @@ def save_bundle(
         "target": TARGET.name,
         "classes": [0, 1],
         "n_inputs": int(ann.n_features_in_),
+        "moment_of_care": moment_of_care_record(preprocessing["unused_features"]),
     }
     full_metadata = {**{k: v for k, v in user.items() if k not in RESERVED_KEYS}, **info}
     _check_user_metadata("the new bundle", full_metadata)
@@ -677,6 +722,12 @@ def restore_preprocessor(state: Any, source: str = "the preprocessing state") ->
         raise BundleError(
             f"{PREPROCESSING_FILE} in {source}: 'empty_features' must list feature names; got {short_repr(empty)}"
         )
+    unused = state.get("unused_features", [])  # absent in bundles saved before moments of care
+    if not isinstance(unused, list) or not all(isinstance(n, str) for n in unused) or not set(unused) <= set(empty):
+        raise BundleError(
+            f"{PREPROCESSING_FILE} in {source}: 'unused_features' must list features among 'empty_features'; "
+            f"got {short_repr(unused)}"
+        )
     return SavedPreprocessor.from_statistics(
         numeric_median=_vector(source, numeric, "impute_median", len(NUMERIC)),
         numeric_mean=_vector(source, numeric, "scale_mean", len(NUMERIC)),
@@ -686,6 +737,7 @@ def restore_preprocessor(state: Any, source: str = "the preprocessing state") ->
         binary_fill=_vector(source, binary, "impute_most_frequent", len(BINARY)),
         categorical_fill=_vector(source, categorical, "impute_most_frequent", len(CATEGORICAL)),
         empty_features=empty,
+        unused_features=unused,
     )
 
 
@@ -732,6 +784,7 @@ def _load(read: FileReader, source: str, device: str) -> LoadedModel:
     config = _config(source, _parse_json(source, CONFIG_FILE, raw[CONFIG_FILE]))
     preprocessing = _parse_json(source, PREPROCESSING_FILE, raw[PREPROCESSING_FILE])
     preprocessor = restore_preprocessor(preprocessing, source)
+    _check_moment_of_care(source, metadata, preprocessor)
 
     n_inputs = metadata["n_inputs"]
     inputs = output_feature_names()
@@ -798,8 +851,13 @@ def load_bundle_archive(archive, device: str = "cpu", *, name: str = "the zip") 
         raise BundleError(f"the model file is not a readable zip of a bundle ({exc})") from None
 
 
-def load_default_model(device: str = "cpu") -> LoadedModel:
-    """The shipped default network (model/resources/default_bundle/), fitted on the built-in Cleveland data;
-    its metadata carries its 5x10 cross-validated metrics."""
-    with as_file(DEFAULT_BUNDLE) as folder:  # a real folder even when the package is zipped
-        return load_bundle(folder, device=device)
+def load_default_model(moment: str = WITH_IMAGING, device: str = "cpu") -> LoadedModel:
+    """The shipped default network for a moment of care, fitted on the built-in Cleveland data; its metadata
+    carries its 5x10 cross-validated metrics.
+
+    "with-imaging" (the default: model/resources/default_bundle/) uses all 13 features; "before-imaging"
+    (model/resources/before_imaging_bundle/) leaves out the imaging results (vessels coloured by fluoroscopy,
+    thallium scan), for a pre-test estimate. ValueError for another moment.
+    """
+    with as_file(default_bundle(moment)) as folder:  # a real folder even when the package is zipped
+        return load_bundle(folder, device=device, name=f"the shipped {moment} model")

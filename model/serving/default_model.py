@@ -1,15 +1,17 @@
 """The shipped default model, with recovery when its files are damaged.
 
-    model, notice = load_default_model_or_recover()
+    model, notice = load_default_model_or_recover()                  # with imaging: all 13 features
+    model, notice = load_default_model_or_recover(moment="before-imaging")
 
 `model` is a bundle.LoadedModel (pipeline, metadata, integrity_warning). It tries the shipped bundle
-(model/resources/default_bundle/). When that raises BundleError (a file missing, truncated,
-edited...), it uses a recovered copy from a writable cache folder if a valid one is there, else it
-retrains presets.RECOMMENDED on the built-in Cleveland data (well under a second on a CPU), saves
-that bundle into the cache folder with bundle.save_bundle (atomic, read back before it replaces
-anything) and uses it. The repository's own files are never written: a damaged shipped bundle stays
-as it is for a person to see and restore (`python -m model train --cv --out
-model/resources/default_bundle`). `notice` is None when the shipped model loaded, else a
+of that moment of care (model/resources/default_bundle/ or before_imaging_bundle/). When that raises
+BundleError (a file missing, truncated, edited...), it uses a recovered copy from a writable cache
+folder if a valid one is there, else it retrains presets.RECOMMENDED with that moment's features on
+the built-in Cleveland data (well under a second on a CPU), saves that bundle into the cache folder
+with bundle.save_bundle (atomic, read back before it replaces anything) and uses it. The
+repository's own files are never written: a damaged shipped bundle stays as it is for a person to
+see and restore (`python -m model train --cv [--moment before-imaging] --out
+model/resources/<its folder>`). `notice` is None when the shipped model loaded, else a
 plain-language explanation for the user.
 
 Cache folder: $HEART_ANN_CACHE_DIR, else ~/.cache/heart-ann, else the system temp folder
@@ -28,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from model.data.schema import BEFORE_IMAGING, WITH_IMAGING, moment_of_care
 from model.evaluation.cross_validation import FractionProgress
 from model.nn.training import Callback, EpochEvent
 from model.serving import bundle
@@ -36,7 +39,8 @@ from model.serving.bundle import BundleError, LoadedModel
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "HEART_ANN_CACHE_DIR"
-RECOVERED_FOLDER = "default_bundle"
+RECOVERED_FOLDER = "default_bundle"  # the with-imaging model's; each moment of care has its own folder
+RECOVERED_FOLDERS = {WITH_IMAGING: RECOVERED_FOLDER, BEFORE_IMAGING: "before_imaging_bundle"}
 RECOVERY_KEY = "recovered_default"  # metadata marker: this bundle was retrained to replace the shipped one
 
 # Two sessions starting on a damaged install retrain once: the second waits, then loads the copy.
@@ -77,8 +81,9 @@ def cache_root() -> Path:
     raise BundleError("no writable folder for a recovered model (tried " + ", ".join(map(str, candidates)) + ")")
 
 
-def recovered_bundle_path(cache_dir: Path | str | None = None) -> Path:
-    return Path(cache_dir or cache_root()) / RECOVERED_FOLDER
+def recovered_bundle_path(cache_dir: Path | str | None = None, moment: str = WITH_IMAGING) -> Path:
+    moment_of_care(moment)  # ValueError naming the known moments
+    return Path(cache_dir or cache_root()) / RECOVERED_FOLDERS[moment]
 
 
 def _recommended_config():
@@ -87,14 +92,19 @@ def _recommended_config():
     return RECOMMENDED
 
 
-def _is_valid_recovery(loaded: LoadedModel) -> bool:
-    """A recovered bundle counts only if it says so and holds today's recommended configuration
-    (a stale copy from an older release is retrained rather than trusted)."""
+def _is_valid_recovery(loaded: LoadedModel, moment: str) -> bool:
+    """A recovered bundle counts only if it says so, holds today's recommended configuration (a stale copy
+    from an older release is retrained rather than trusted) and is for this moment of care."""
     marker = loaded.metadata.get(RECOVERY_KEY)
-    return isinstance(marker, dict) and marker.get("config") == _recommended_config().to_dict()
+    return (
+        isinstance(marker, dict)
+        and marker.get("config") == _recommended_config().to_dict()
+        and marker.get("moment", WITH_IMAGING) == moment
+        and (loaded.metadata.get("moment_of_care") or {}).get("name", WITH_IMAGING) == moment
+    )
 
 
-def _load_recovered(path: Path) -> LoadedModel | None:
+def _load_recovered(path: Path, moment: str) -> LoadedModel | None:
     """The recovered model at `path`, or None when there is none or it is unusable. A copy that
     cannot be verified (saved before bundles recorded checksums) is retrained rather than trusted:
     retraining takes about a second, and this copy stands in for the shipped model."""
@@ -110,15 +120,15 @@ def _load_recovered(path: Path) -> LoadedModel | None:
             "recovered default model at %s cannot be verified, retraining it: %s", path, loaded.integrity_warning
         )
         return None
-    return loaded if _is_valid_recovery(loaded) else None
+    return loaded if _is_valid_recovery(loaded, moment) else None
 
 
-def _load_recovered_for(cache_dir: Path | str | None) -> tuple[LoadedModel | None, Path]:
-    """(model, path) of a valid recovered copy for this cache folder, or (None, the cache path)."""
-    path = recovered_bundle_path(cache_dir)
+def _load_recovered_for(cache_dir: Path | str | None, moment: str) -> tuple[LoadedModel | None, Path]:
+    """(model, path) of a valid recovered copy for this cache folder and moment, or (None, the cache path)."""
+    path = recovered_bundle_path(cache_dir, moment)
     elsewhere = _SAVED_ELSEWHERE.get(path)
     for candidate in (elsewhere, path) if elsewhere is not None else (path,):
-        loaded = _load_recovered(candidate)
+        loaded = _load_recovered(candidate, moment)
         if loaded is not None:
             return loaded, candidate
     return None, path
@@ -129,34 +139,43 @@ def _short(error: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
-def _notice(shipped_error: BaseException, path: Path, retrained_seconds: float | None) -> str:
+def _notice(shipped_error: BaseException, path: Path, retrained_seconds: float | None, moment: str) -> str:
     when = f" just now ({retrained_seconds:.1f} s)" if retrained_seconds is not None else ""
+    which = "" if moment == WITH_IMAGING else f" {moment_of_care(moment).label.lower()}"
+    option = "" if moment == WITH_IMAGING else f" --moment {moment}"
     return (
-        f"The shipped model files are damaged ({_short(shipped_error)}). The app therefore uses the "
-        f"recommended network retrained{when} on the built-in Cleveland data, saved in {path}: same "
-        "configuration and training data as the shipped model, but its cross-validated metrics are not "
-        "recorded. To restore the shipped model, reinstall the app or run "
-        "`python -m model train --cv --out model/resources/default_bundle`."
+        f"The shipped{which} model files are damaged ({_short(shipped_error)}). "
+        f"The app therefore uses the recommended network retrained{when} on the built-in Cleveland data, saved "
+        f"in {path}: same configuration, features and training data as the shipped model, but its "
+        "cross-validated metrics are not recorded. To restore the shipped model, reinstall the app or run "
+        f"`python -m model train --cv{option} --out {shipped_folder(moment)}`."
     )
 
 
-def load_shipped_or_recovered(cache_dir: Path | str | None = None) -> tuple[LoadedModel, str | None]:
-    """(model, notice) without training: the shipped bundle, else a valid recovered copy.
+def shipped_folder(moment: str) -> str:
+    """Where the shipped bundle of a moment of care lives in the source tree."""
+    return f"model/resources/{RECOVERED_FOLDERS[moment]}"
+
+
+def load_shipped_or_recovered(
+    cache_dir: Path | str | None = None, moment: str = WITH_IMAGING
+) -> tuple[LoadedModel, str | None]:
+    """(model, notice) without training: the shipped bundle of this moment of care, else a valid recovered copy.
 
     Raises DefaultModelDamaged when neither loads (then `recover_default_model` retrains).
     """
     try:
-        shipped = bundle.load_default_model()
+        shipped = bundle.load_default_model(moment)
         if shipped.integrity_warning is not None:
             # The shipped bundle is always saved with its integrity record: one without it was replaced.
             raise BundleError(f"the shipped bundle cannot be verified: {shipped.integrity_warning}")
         return shipped, None
     except BundleError as shipped_error:
         logger.warning("the shipped default model does not load; looking for a recovered copy", exc_info=True)
-        recovered, path = _load_recovered_for(cache_dir)
+        recovered, path = _load_recovered_for(cache_dir, moment)
         if recovered is None:
             raise DefaultModelDamaged(shipped_error) from None
-        return recovered, _notice(shipped_error, path, None)
+        return recovered, _notice(shipped_error, path, None, moment)
 
 
 class _EpochProgress(Callback):
@@ -169,8 +188,11 @@ class _EpochProgress(Callback):
         )
 
 
-def retrain_default_model(progress: FractionProgress | None = None) -> tuple[Pipeline, dict, float, pd.DataFrame]:
-    """presets.RECOMMENDED fitted on the built-in Cleveland data: (pipeline, metadata, seconds, data)."""
+def retrain_default_model(
+    progress: FractionProgress | None = None, moment: str = WITH_IMAGING
+) -> tuple[Pipeline, dict, float, pd.DataFrame]:
+    """presets.RECOMMENDED fitted on the built-in Cleveland data with the features of a moment of care:
+    (pipeline, metadata, seconds, data)."""
     from model.data.datasets import load_dataset
     from model.data.schema import FEATURE_NAMES, TARGET
     from model.evaluation.pipelines import pipeline_from_config
@@ -179,14 +201,14 @@ def retrain_default_model(progress: FractionProgress | None = None) -> tuple[Pip
     frame = load_dataset("cleveland")
     X, y = frame[list(FEATURE_NAMES)], frame[TARGET.name].astype(int).to_numpy()
     callbacks = [_EpochProgress(progress)] if progress is not None else []
-    pipeline = pipeline_from_config(config, callbacks=callbacks)
+    pipeline = pipeline_from_config(config, moment_of_care(moment).features, callbacks=callbacks)
     start = time.perf_counter()
     pipeline.fit(X, y)
     seconds = time.perf_counter() - start
     ann = pipeline[-1]
     ann.set_params(callbacks=None)  # the progress hook is not part of the model
     metadata = {
-        "name": "Recommended ANN (retrained: the shipped files were damaged)",
+        "name": f"Recommended ANN, {moment_of_care(moment).label.lower()} (retrained: the shipped files were damaged)",
         "trained_on": f"built-in cleveland: {len(frame)} patients ({y.mean():.0%} with disease)",
         "data": {"name": "built-in cleveland", "n_rows": int(len(frame)), "prevalence": float(y.mean())},
         "training": {
@@ -196,25 +218,28 @@ def retrain_default_model(progress: FractionProgress | None = None) -> tuple[Pip
             "stopped_early": ann.history_.stopped_early,
             "device": str(ann.device_),
         },
-        RECOVERY_KEY: {"config": config.to_dict()},
+        RECOVERY_KEY: {"config": config.to_dict(), "moment": moment},
     }
     return pipeline, metadata, seconds, frame
 
 
 def recover_default_model(
-    shipped_error: BaseException, progress: FractionProgress | None = None, cache_dir: Path | str | None = None
+    shipped_error: BaseException,
+    progress: FractionProgress | None = None,
+    cache_dir: Path | str | None = None,
+    moment: str = WITH_IMAGING,
 ) -> tuple[LoadedModel, str]:
     """Retrain and save the default model into the cache folder; (model, notice).
 
     Under a lock, and re-checking the cache first, so concurrent callers retrain once.
     """
     with _RECOVERY_LOCK:
-        recovered, path = _load_recovered_for(cache_dir)
+        recovered, path = _load_recovered_for(cache_dir, moment)
         if recovered is not None:
-            return recovered, _notice(shipped_error, path, None)
+            return recovered, _notice(shipped_error, path, None, moment)
         if progress is not None:
             progress(0.0, "Retraining the default network on the built-in data")
-        pipeline, metadata, seconds, frame = retrain_default_model(progress)
+        pipeline, metadata, seconds, frame = retrain_default_model(progress, moment)
         try:
             bundle.save_bundle(pipeline, path, metadata=metadata, training_data=frame)
         except (BundleError, OSError):
@@ -224,20 +249,21 @@ def recover_default_model(
                 "could not save the recovered default model to %s; saving it to a private folder", path, exc_info=True
             )
             cache_path = path
-            path = Path(tempfile.mkdtemp(prefix="heart-ann-")) / RECOVERED_FOLDER
+            path = Path(tempfile.mkdtemp(prefix="heart-ann-")) / RECOVERED_FOLDERS[moment]
             bundle.save_bundle(pipeline, path, metadata=metadata, training_data=frame)
             _SAVED_ELSEWHERE[cache_path] = path
         saved = bundle.load_bundle(path)  # what every later start will load
         if progress is not None:
             progress(1.0, f"Saved the retrained default network to {path}")
-        return saved, _notice(shipped_error, path, seconds)
+        return saved, _notice(shipped_error, path, seconds, moment)
 
 
 def load_default_model_or_recover(
-    progress: FractionProgress | None = None, cache_dir: Path | str | None = None
+    progress: FractionProgress | None = None, cache_dir: Path | str | None = None, moment: str = WITH_IMAGING
 ) -> tuple[LoadedModel, str | None]:
-    """(model, notice): the shipped model (notice None), else a recovered one and why (see module doc)."""
+    """(model, notice): the shipped model of this moment of care (notice None), else a recovered one and why
+    (see module doc)."""
     try:
-        return load_shipped_or_recovered(cache_dir)
+        return load_shipped_or_recovered(cache_dir, moment)
     except DefaultModelDamaged as damaged:
-        return recover_default_model(damaged.shipped_error, progress, cache_dir)
+        return recover_default_model(damaged.shipped_error, progress, cache_dir, moment)

@@ -84,6 +84,8 @@ def _statistics_of(preprocessor: Any) -> dict[str, Any]:
             if is_empty
         ],
         "feature_names_in": [str(name) for name in preprocessor.feature_names_in_],
+        # left out on purpose (a moment of care): also left out when the model is refitted on other rows
+        "unused_features": list(imputer.get_params()["unused_features"]),
     }
 
 
@@ -96,7 +98,13 @@ class SavedPreprocessor(TransformerMixin, BaseEstimator):
     categorical_fill_              most frequent code per CATEGORICAL feature
     empty_features_                features that had no training value (always filled)
     categories_                    the schema's codes of each CATEGORICAL feature (one-hot columns)
+
+    ``unused_features`` (a parameter: names) are left out on purpose, e.g. the imaging results for a
+    before-imaging model: always among ``empty_features_``, and left out again by ``fit``.
     """
+
+    def __init__(self, unused_features: tuple[str, ...] = ()):
+        self.unused_features = unused_features
 
     # ---- building ----------------------------------------------------------------------
     @classmethod
@@ -112,9 +120,13 @@ class SavedPreprocessor(TransformerMixin, BaseEstimator):
         categorical_fill: ArrayLike,
         empty_features: Iterable[str] = (),
         feature_names_in: Sequence[str] = FEATURE_NAMES,
+        unused_features: Iterable[str] = (),
     ) -> SavedPreprocessor:
         """A fitted preprocessor applying these statistics (a ValueError names a wrong one)."""
-        return cls()._set_statistics(
+        unused = tuple(name for name in FEATURE_NAMES if name in set(map(str, unused_features)))
+        if not set(unused) <= set(map(str, empty_features)):
+            raise ValueError("unused_features must be among empty_features (a left-out feature is always filled)")
+        return cls(unused_features=unused)._set_statistics(
             numeric_median=numeric_median,
             numeric_mean=numeric_mean,
             numeric_scale=numeric_scale,
@@ -133,7 +145,8 @@ class SavedPreprocessor(TransformerMixin, BaseEstimator):
         if isinstance(preprocessor, cls):
             check_is_fitted(preprocessor)
             return preprocessor
-        return cls()._set_statistics(**_statistics_of(preprocessor))
+        statistics = _statistics_of(preprocessor)
+        return cls(unused_features=tuple(statistics.pop("unused_features")))._set_statistics(**statistics)
 
     def _set_statistics(
         self,
@@ -187,12 +200,16 @@ class SavedPreprocessor(TransformerMixin, BaseEstimator):
             },
             "output_columns": [str(name) for name in self.get_feature_names_out()],
             "empty_features": [name for name in FEATURE_NAMES if name in self.empty_features_],
+            "unused_features": [name for name in FEATURE_NAMES if name in self.unused_features],
         }
 
     # ---- scikit-learn ------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any = None) -> SavedPreprocessor:
         """Learn the statistics from X's rows, exactly as make_preprocessor() does (it does the learning)."""
-        return self._set_statistics(**_statistics_of(make_preprocessor().fit(X)))
+        used = [name for name in FEATURE_NAMES if name not in self.unused_features]
+        statistics = _statistics_of(make_preprocessor(used).fit(X))
+        statistics.pop("unused_features")
+        return self._set_statistics(**statistics)
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """The network's input matrix (float64) for a DataFrame holding the 13 feature columns."""
