@@ -3,12 +3,12 @@
 import streamlit as st
 
 from dashboard import state
+from dashboard.model_card_views import render_model_card
 from dashboard.predict_form import render_moment_choice, render_patient_form, reset_form
 from dashboard.predict_views import (
     model_support,
     render_batch,
     render_explanation,
-    render_model_card,
     render_population,
     render_reference_note,
     render_report_download,
@@ -69,7 +69,7 @@ with one:
         render_reference_note(reference)
         render_risk_summary(risk, checked)
         st.subheader("Why this estimate")
-        render_explanation(explanation)
+        render_explanation(explanation, reference)
         left, right = st.columns(2)
         with left:
             st.subheader("Where this patient sits")
@@ -78,7 +78,9 @@ with one:
             st.subheader("What if?")
             change = render_what_if(model.pipeline, checked, reference)
         st.subheader("Report")
-        render_report_download(checked, risk, explanation, card, percentile, dataset.name, form.chol_unit, change)
+        render_report_download(
+            checked, risk, explanation, card, percentile, dataset.name, form.chol_unit, change, reference=reference
+        )
 with batch:
     render_batch(model.pipeline, model.display_name, model_support(model, dataset.frame, dataset.name)[2])
 with about:

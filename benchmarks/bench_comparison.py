@@ -142,7 +142,32 @@ def main() -> int:
         print(f"  {stage:55s} {seconds:7.2f} s")
     print(f"  {'TOTAL':55s} {total:7.2f} s   (target <= 60 s: {'met' if total <= 60 else 'MISSED'})")
     print("\n" + report.result.table().to_string())
+    decision_analyses(frame, report.result, total)
     return 0
+
+
+def decision_analyses(frame, result, comparison_seconds: float) -> None:
+    """What the Compare page adds once a comparison has finished (issue 14): every model's decision curves over
+    the repeats, the default harm-to-benefit point, and the subgroup table (with its bootstrap intervals) of the
+    best model. Goal: at most 10 % of the comparison's own time."""
+    from dashboard import compare_decision_views as views
+    from model.evaluation.decision_curves import threshold_from_harm_ratio
+    from model.evaluation.subgroups import subgroup_performance
+
+    start = time.perf_counter()
+    models = list(result.ranked_models())
+    views.comparison_decision_curves(result.y, result.oof, models)
+    threshold = threshold_from_harm_ratio(views.DEFAULT_HARM_RATIO)
+    views.repeated_decision_point(result.y, result.oof[models[0]], threshold)
+    curves = time.perf_counter() - start
+    groups = views.comparison_groups(frame, result.y)
+    subgroup_performance(result.y, views.mean_out_of_fold(result.oof[models[0]]), groups)
+    analyses = time.perf_counter() - start
+    print(
+        f"\n== Decision curves ({len(models)} models) {curves:.2f} s + subgroups (best model) {analyses - curves:.2f} s"
+        f" = {analyses:.2f} s: {100 * analyses / comparison_seconds:.1f} % of the comparison "
+        f"(goal <= 10 %: {'met' if analyses <= 0.1 * comparison_seconds else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

@@ -141,12 +141,13 @@ def decision_curve_figure(
             annotation_text=f"your threshold {percent(threshold)}",
             annotation_position="top right",
         )
-    fig.update_xaxes(title_text="threshold probability (test from this risk of disease upwards)", range=[0, 1])
+    # Short lines: a phone's chart is ~350 px wide and Plotly does not wrap titles.
+    fig.update_xaxes(title_text="risk threshold for testing", range=[0, 1])
     fig.update_xaxes(tickformat=".0%")
     fig.update_yaxes(title_text="net benefit")  # defined in words under "How is this computed?"
     fig.update_yaxes(range=list(net_benefit_axis_range(prevalence)))
     fig.update_layout(
-        title="Decision curves (out-of-fold predictions, mean over repeats)",
+        title="Decision curves<br><sup>out-of-fold predictions, mean over repeats</sup>",
         height=520,
         legend={**LEGEND_BELOW, "y": -0.18},
     )
@@ -370,11 +371,11 @@ def subgroup_forest_figure(table: pd.DataFrame, model: str) -> go.Figure:
             annotation_position="top",
         )
     fig.add_vline(x=0.5, line=dict(color="#c8c8d0", width=1))
-    fig.update_xaxes(title_text="ROC AUC (0.5: no better than chance)", range=[left, 1.0])
+    fig.update_xaxes(title_text="ROC AUC (0.5: chance)", range=[left, 1.0])
     # Categories listed top to bottom in the table's order.
     fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed", title_text="")
     fig.update_layout(
-        title=f"{model}: discrimination by subgroup",
+        title=f"Discrimination by subgroup<br><sup>{model}</sup>",
         height=140 + 34 * len(labels),
         showlegend=False,
     )

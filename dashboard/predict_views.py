@@ -16,15 +16,25 @@ import streamlit as st
 
 from dashboard.charts import OUTCOME_COLORS, PRIMARY, apply_theme, show
 from dashboard.icon_array import icon_array_for, icon_array_html, icon_array_text
-from dashboard.predict_form import value_widget
+from dashboard.predict_form import chol_key, value_widget, whole_mgdl
 from model.clinic.batch_scoring import BatchError, BatchResult, read_batch_csv, score_batch
 from model.clinic.cholesterol_units import CHOLESTEROL_MGDL_PER_MMOL
+from model.clinic.crude_association import (
+    ASSOCIATION_NOTE,
+    CLEAR_Z,
+    N_BINS,
+    SMALL_GROUP,
+    CrudeAssociation,
+    crude_associations,
+    disagrees,
+    unavailable_reason,
+)
 from model.clinic.explain import Explainer, Explanation
 from model.clinic.interval import NoIntervalReason
 from model.clinic.model_card import ModelCard
 from model.clinic.patient_checks import PatientCheck, PatientError, format_value
 from model.clinic.reference import TrainingReference, reference_for_model
-from model.clinic.report import patient_report_html
+from model.clinic.report import MAX_FIELD_LENGTH, ReportFieldError, clean_report_field, patient_report_html
 from model.clinic.risk import RiskResult, WhatIf, population_risks, what_if
 from model.clinic.risk_bands import BAND_RATIONALE, RISK_BANDS
 from model.data.coding_choice import read_candidates
@@ -311,7 +321,68 @@ def category_help_lines(explanation: Explanation) -> list[str]:
     return lines
 
 
-def render_explanation(explanation: Explanation) -> None:
+def explanation_associations(explanation: Explanation, reference: TrainingReference | None) -> dict:
+    """The crude association of each feature the explanation credits (none for values not given, nor for a
+    feature the model does not use)."""
+    if reference is None or unavailable_reason(reference.frame) is not None:
+        return {}
+    names = [str(name) for name in explanation.contributions.index]
+    return crude_associations(reference.frame, explanation.patient, names)
+
+
+def crude_line(label: str, value: str, contribution: float, association: CrudeAssociation | None) -> str:
+    """One list line: the bar's value and contribution, then the raw rate among reference patients like this one."""
+    head = f"- **{label}: {value}** — model **{100 * contribution:+.1f} pp**"
+    if association is None:
+        return head + " · no raw rate for this value"
+    if association.n == 0:
+        return f"{head} · no reference patient has this value"
+    who = association.who() if association.banded else "with this value"
+    overall = association.overall_rate
+    line = (
+        f"{head} · raw: **{association.rate:.0%}** had disease ({association.n_disease} of {association.n:,} "
+        f"patients {who}; all: {overall:.0%}), {association.direction_text()}"
+    )
+    return line + (" · **opposite directions**" if disagrees(contribution, association) else "")
+
+
+def render_crude_associations(explanation: Explanation, reference: TrainingReference | None) -> None:
+    """Beside each bar, how often reference patients who share the value had disease (not adjusted for anything),
+    and why the two can point different ways where they do."""
+    if reference is None:
+        return
+    why_none = unavailable_reason(reference.frame)
+    if why_none is not None:
+        st.caption(f"No raw rates beside the bars: {why_none}.")
+        return
+    associations = explanation_associations(explanation, reference)
+    table = explanation.table()
+    given = table[~table["neutral"].to_numpy(dtype=bool)]
+    lines = [
+        crude_line(row.label, row.value, row.contribution, associations.get(str(row.feature)))
+        for row in given.itertuples()
+    ]
+    if not lines:
+        return
+    st.markdown("**Beside each bar: the raw rate in the reference data**")
+    st.caption(
+        f"How often {reference.name} who share this patient's value had heart disease, against all of them: not "
+        "adjusted for any other value. pp: percentage points of risk."
+    )
+    st.markdown("\n".join(lines))
+    opposite = [
+        row.label for row in given.itertuples() if disagrees(row.contribution, associations.get(str(row.feature)))
+    ]
+    if opposite:
+        st.info(
+            f"**Why the model and the raw rate point different ways for {', '.join(opposite)}.** {ASSOCIATION_NOTE}",
+            icon=":material/compare_arrows:",
+        )
+
+
+def render_explanation(explanation: Explanation, reference: TrainingReference | None = None) -> None:
+    """The contributions chart in plain words; with `reference` (the model's training patients), the raw disease
+    rate beside each bar."""
     fallback = explanation.fallback_text()
     st.markdown(
         "Each bar is one of this patient's values: **red** pushes the risk **up**, **green** pulls it **down**"
@@ -335,6 +406,7 @@ def render_explanation(explanation: Explanation) -> None:
         f"Compared with {explanation.reference} (estimated risk {explanation.baseline_probability:.0%}): "
         f"together the bars move the risk by {100 * explanation.total:+.1f} percentage points.{not_given}"
     )
+    render_crude_associations(explanation, reference)
     help_lines = category_help_lines(explanation)
     if help_lines:
         st.markdown("**What these values mean**\n\n" + "\n".join(help_lines))
@@ -342,6 +414,14 @@ def render_explanation(explanation: Explanation) -> None:
         if fallback is not None:
             st.warning(fallback, icon=":material/swap_horiz:")
         st.caption(f"Method: {explanation.method}.")
+        if reference is not None:
+            st.caption(
+                f"Raw rates: categories are their own groups; numbers are cut into {N_BINS} groups of about equal "
+                f"size (quantiles of the reference data), or grouped by value when they take at most {N_BINS} "
+                "values. A rate is called more or less common than overall when a pooled two-proportion z test of "
+                f"the group against the other reference patients gives |z| ≥ {CLEAR_Z}; groups of fewer than "
+                f"{SMALL_GROUP} patients are too few to say."
+            )
 
 
 def render_population(risks: np.ndarray, probability: float, percentile: float, population: str) -> None:
@@ -354,7 +434,7 @@ def render_population(risks: np.ndarray, probability: float, percentile: float, 
 
 def render_what_if(pipeline, checked: PatientCheck, reference: TrainingReference | None = None) -> WhatIf | None:
     """The what-if controls and comparison; returns the change shown (None when nothing changed)."""
-    names = list(FEATURE_NAMES)
+    names = [name for name in FEATURE_NAMES if name not in checked.left_out]  # a left-out feature changes nothing
     name = st.selectbox(
         "Feature to change",
         names,
@@ -382,9 +462,55 @@ def render_what_if(pipeline, checked: PatientCheck, reference: TrainingReference
     return change
 
 
+KEY_REPORT_PATIENT = "predict.report.patient_id"
+KEY_REPORT_CLINICIAN = "predict.report.clinician"
+
+
+def report_field(label: str, key: str, placeholder: str) -> tuple[str, str | None]:
+    """One optional report field: (its text for the report, or "" when invalid; the message when invalid).
+
+    Widget state only: never persisted, logged, cached or written anywhere (no persist_state, no bind)."""
+    text = st.text_input(label, key=key, max_chars=MAX_FIELD_LENGTH, placeholder=placeholder)
+    try:
+        return clean_report_field(label, text), None
+    except ReportFieldError as error:  # shown under the field; the download waits for a valid value
+        st.error(str(error), icon=":material/block:")
+        return "", str(error)
+
+
+def entered_cholesterol(checked: PatientCheck, chol_unit: str) -> float | None:
+    """Cholesterol as typed in mmol/L (the form's widget), when it is what the checked mg/dL value came from."""
+    if chol_unit != "mmol/L":
+        return None
+    typed = st.session_state.get(chol_key("mmol/L"))
+    mgdl = checked.values.get("chol")
+    if typed is None or mgdl is None or mgdl != mgdl or whole_mgdl(typed) != mgdl:
+        return None  # not the value behind this estimate: the report converts the mg/dL instead
+    return float(typed)
+
+
 def render_report_download(
-    checked, risk, explanation, card: ModelCard, percentile, population, chol_unit, change: WhatIf | None = None
+    checked,
+    risk,
+    explanation,
+    card: ModelCard,
+    percentile,
+    population,
+    chol_unit,
+    change: WhatIf | None = None,
+    reference: TrainingReference | None = None,
 ) -> None:
+    """The optional header fields and the download. With `reference` (the model's training patients) the report
+    shows the raw disease rate beside each contribution."""
+    st.caption(
+        f"Optional, for the printed report only (at most {MAX_FIELD_LENGTH} characters each): they are not kept "
+        "once you leave the page."
+    )
+    left, right = st.columns(2)
+    with left:
+        patient_id, patient_error = report_field("Patient identifier", KEY_REPORT_PATIENT, "e.g. initials or number")
+    with right:
+        clinician, clinician_error = report_field("Clinician", KEY_REPORT_CLINICIAN, "name or role")
     unit_note = None
     if chol_unit == "mmol/L":
         unit_note = (
@@ -400,7 +526,13 @@ def render_report_download(
         population_name=population,
         what_if=change,
         cholesterol_unit_note=unit_note,
+        patient_id=patient_id,
+        clinician=clinician,
+        cholesterol_unit=chol_unit,
+        cholesterol_entered=entered_cholesterol(checked, chol_unit),
+        associations=explanation_associations(explanation, reference) if reference is not None else None,
     )
+    invalid = patient_error is not None or clinician_error is not None
     st.download_button(
         "Download the patient report (HTML)",
         data=html,
@@ -408,10 +540,13 @@ def render_report_download(
         mime="text/html",
         key="predict.report_download",
         icon=":material/download:",
+        disabled=invalid,
     )
     st.caption(
-        "A single self-contained HTML file: inputs, risk, explanation, model card and disclaimer. "
-        "Print it to PDF from the browser if needed."
+        "Correct the field above to download the report."
+        if invalid
+        else "A single self-contained HTML file: inputs, risk, explanation, model card and disclaimer. "
+        "Print it from the browser (laid out for A4)."
     )
 
 

@@ -153,6 +153,7 @@ def read_inputs(args) -> tuple[ANNConfig, pd.DataFrame, str]:
 
 def train_command(args) -> int:
     from model.evaluation.pipelines import pipeline_from_config
+    from model.evaluation.validation_summary import SUMMARY_KEY, validation_summary
     from model.serving.bundle import save_bundle
 
     config, frame, source = read_inputs(args)
@@ -180,6 +181,8 @@ def train_command(args) -> int:
             "seed": args.seed,
             "interval": "95% Nadeau-Bengio corrected t interval",
         }
+        # The decision curve and subgroup figures of the model card, from the same out-of-fold predictions.
+        metadata[SUMMARY_KEY] = validation_summary(result, ANN_NAME, frame)
         print(result.table().to_string())
 
     pipeline = pipeline_from_config(config, moment.features, callbacks=[epoch_progress_callback(config.epochs)])

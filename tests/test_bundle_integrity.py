@@ -111,11 +111,15 @@ def test_the_untouched_default_bundle_loads_verified():
 
 
 def test_the_default_bundle_is_the_same_model_as_before_it_was_re_saved(frame):
-    """Re-saved with hashes and probes, not retrained: same weights, same CV figures as the format-1 copy."""
+    """Re-saved with hashes and probes, not retrained: same weights as the format-1 copy. Its CV figures were
+    recomputed since, with the one repeated Cleveland patient kept in one fold (grouped folds)."""
     old, new = load_bundle(FORMAT_1_BUNDLE), load_default_model()
     X = frame[list(FEATURE_NAMES)]
     np.testing.assert_array_equal(old.predict_proba(X), new.predict_proba(X))
-    assert old.metadata["metrics"] == new.metadata["metrics"] and old.metadata["cv"] == new.metadata["cv"]
+    assert new.metadata["cv"]["method"].startswith("repeated stratified group k-fold")
+    assert new.metadata["metrics"]["roc_auc"]["mean"] == pytest.approx(
+        old.metadata["metrics"]["roc_auc"]["mean"], abs=0.01
+    )
     assert (FORMAT_1_BUNDLE / WEIGHTS_FILE).read_bytes() == (bundle_module.DEFAULT_BUNDLE / WEIGHTS_FILE).read_bytes()
 
 

@@ -245,7 +245,8 @@ def test_the_page_asks_the_moment_and_hides_then_shows_the_imaging_fields(clevel
     at = open_page(PAGE)
     assert at.radio(key="predict.moment").value == WITH_IMAGING
     at.selectbox(key="predict.field.thal").set_value(7)
-    at.selectbox(key="predict.field.ca").set_value(2).run()
+    at.selectbox(key="predict.field.ca").set_value(2)
+    at.selectbox(key="predict.whatif.feature").set_value("thal").run()  # the what-if looks at an imaging result
     typical = typical_patient(cleveland)
     assert shown_risk(at) == expected_percent(WITH_IMAGING, dict(typical, ca=2, thal=7))
 
@@ -254,6 +255,8 @@ def test_the_page_asks_the_moment_and_hides_then_shows_the_imaging_fields(clevel
     keys = {widget.key for widget in at.selectbox} | {widget.key for widget in at.number_input}
     assert "predict.field.ca" not in keys and "predict.field.thal" not in keys
     assert "known only from imaging" in page_text(at)
+    whatif_options = at.selectbox(key="predict.whatif.feature").options  # labels: nothing to ask "what if" of
+    assert feature("thal").label not in whatif_options and feature("age").label in whatif_options
     assert shown_risk(at) == expected_percent(BEFORE_IMAGING, typical)
     sidebar = " ".join(str(element.value) for element in at.sidebar.markdown)
     assert "Shipped default model (before imaging)" in sidebar  # every page names the model that answers

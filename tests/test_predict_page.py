@@ -319,3 +319,75 @@ def test_contribution_labels_sit_above_their_bars_not_in_the_margin():
     assert labels[0] == f"{table['label'][0]}: {table['value'][0]}"
     assert labels[-1] == "Not given (2 values), averaged"
     assert all(a.xref == "paper" and a.x == 0 and a.xanchor == "left" for a in fig.layout.annotations)
+
+
+# ---- the raw rate beside each bar, and the report's header fields (issue 14) --------------------------------------
+
+
+def _explanation_script(values: dict):
+    """Draw the explanation of one patient with the model's training patients as the reference."""
+    from _predict_models import ann_with_dropout, cleveland
+
+    from dashboard.predict_views import render_explanation
+    from model.clinic.explain import explain_patient
+    from model.clinic.reference import training_reference
+    from model.clinic.risk import check_patient
+
+    explanation = explain_patient(ann_with_dropout(), check_patient(values).frame(), cleveland())
+    render_explanation(explanation, training_reference(cleveland(), "the 303 Cleveland patients"))
+
+
+def test_each_bar_has_its_raw_rate_beside_it_and_opposite_directions_are_explained():
+    from model.clinic.crude_association import ASSOCIATION_NOTE
+
+    values = dict(typical_patient(cleveland()), age=60, ca=None)  # 60 years: the model lowers, the raw rate is high
+    at = AppTest.from_function(_explanation_script, args=(values,), default_timeout=180).run()
+    assert not at.exception, at.exception
+    lines = [line for line in texts(at.markdown).splitlines() if "— model **" in line]
+    assert len(lines) == 12  # every given value, in the bars' order; vessels were not given: no line
+    data = cleveland()
+    by_value = data.groupby("cp")["target"].agg(["size", "sum"]).loc[4]  # asymptomatic, by a plain groupby
+    cp_line = next(line for line in lines if line.startswith("- **Chest pain type: Asymptomatic**"))
+    assert f"({int(by_value['sum'])} of {int(by_value['size'])} patients with this value; all: 46%)" in cp_line
+    age_line = next(line for line in lines if line.startswith("- **Age: 60 years**"))
+    in_band = data[(data["age"] > 58) & (data["age"] <= 62)]  # the quintile (58, 62] of pd.qcut
+    assert f"({int(in_band['target'].sum())} of {len(in_band)} patients with Age: 59–62 years" in age_line
+    assert age_line.endswith("· **opposite directions**")
+    note = texts(at.info)
+    assert "Why the model and the raw rate point different ways for Age." in note and ASSOCIATION_NOTE in note
+    assert "referred for angiography" in note
+
+
+def test_no_opposite_note_where_they_agree():
+    values = dict(typical_patient(cleveland()))
+    at = AppTest.from_function(_explanation_script, args=(values,), default_timeout=180).run()
+    assert not at.exception, at.exception
+    assert "opposite directions" not in texts(at.markdown)
+    assert "point different ways" not in texts(at.info)
+
+
+def _download_disabled(at: AppTest) -> bool:
+    buttons = [e for e in at.get("download_button") if e.proto.label.startswith("Download the patient report")]
+    return buttons[0].proto.disabled
+
+
+def test_report_fields_are_bounded_and_never_persisted(at):
+    patient, clinician = at.text_input(key="predict.report.patient_id"), at.text_input(key="predict.report.clinician")
+    assert patient.label == "Patient identifier" and clinician.label == "Clinician"
+    assert patient.proto.max_chars == 80 and not _download_disabled(at)
+    patient.set_value("x" * 81).run()  # Streamlit keeps the first 80 (the report checks the length again)
+    assert at.text_input(key="predict.report.patient_id").value == "x" * 80 and not _download_disabled(at)
+    at.text_input(key="predict.report.patient_id").set_value("MRN 1\tMRN 2").run()
+    assert "Patient identifier holds a line break, tab or other control character; use one plain line." in texts(
+        at.error
+    )
+    assert _download_disabled(at)
+    at.text_input(key="predict.report.patient_id").set_value("<script>alert('x')</script>").run()
+    at.text_input(key="predict.report.clinician").set_value('Dr "Q"').run()
+    assert not at.exception and not texts(at.error) and not _download_disabled(at)
+    import inspect
+
+    from dashboard import predict_views
+
+    source = inspect.getsource(predict_views.report_field)
+    assert "persist_state" not in source.split('"""')[-1] and "bind" not in source.split('"""')[-1]

@@ -37,6 +37,9 @@ def _open(page, app_server) -> None:
     page.get_by_role("heading", name="Classical ML vs deep learning").wait_for()
 
 
+PHONE = {"width": 390, "height": 1600}
+
+
 def test_a_small_comparison_shows_the_leaderboard_and_its_charts(page, app_server):
     _open(page, app_server)
     _remove_models(page, [n for n in DEFAULT_MODELS if n not in KEPT])
@@ -74,6 +77,25 @@ def test_a_small_comparison_shows_the_leaderboard_and_its_charts(page, app_serve
         panel.locator("[data-testid='stPlotlyChart']").first.wait_for(state="visible")
         panel.get_by_text(text).first.wait_for()
         screenshot(page, f"compare-{name}")
+
+    # A clinician reading on a phone: both decision tabs fit its width (charts, tables and their labels).
+    desktop = page.viewport_size
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(500)
+    for tab, name in (("Decision curves", "decision-curves"), ("Subgroups", "subgroups")):
+        page.get_by_role("tab", name=tab).click()
+        panel = page.locator("[role='tabpanel']:visible")
+        chart = panel.locator("[data-testid='stPlotlyChart']").first
+        chart.wait_for(state="visible")
+        page.wait_for_timeout(300)
+        box = chart.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, box
+        for title in chart.locator(".gtitle, .xtitle").all():  # Plotly's chart and x-axis titles: not cut off
+            text = title.bounding_box()
+            assert text is not None and text["x"] >= 0 and text["x"] + text["width"] <= PHONE["width"], text
+        screenshot(page, f"compare-{name}-phone")
+    page.set_viewport_size(desktop)
+    page.wait_for_timeout(300)
 
     page.get_by_role("tab", name="Classical ML vs deep learning").click()
     page.locator("[role='tabpanel']:visible").get_by_text("Data size").first.wait_for()

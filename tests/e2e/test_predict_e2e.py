@@ -137,6 +137,11 @@ def test_unknown_values_show_a_range_and_a_neutral_row_and_atypical_patients_are
 def test_download_the_patient_report(page, app_server, tmp_path):
     open_predict(page, app_server)
     risk = shown_risk(page)
+    hostile = '<script>alert("x")</script>'
+    for label, text in (("Patient identifier", hostile), ("Clinician", "Dr O'Neil & team")):
+        page.get_by_label(label, exact=True).fill(text)
+        page.get_by_label(label, exact=True).press("Enter")
+        wait_for_app(page)
     with page.expect_download() as download:
         page.get_by_role("button", name=re.compile("Download the patient report")).click()
     path = tmp_path / "report.html"
@@ -144,12 +149,47 @@ def test_download_the_patient_report(page, app_server, tmp_path):
     html = path.read_text(encoding="utf-8")
     assert f"{risk} %" in html and "<svg" in html and "Model card" in html
     assert "not a medical device" in html.lower()
+    assert hostile not in html and "&lt;script&gt;" in html and "O&#x27;Neil &amp; team" in html
+    assert "@media print" in html
 
     page.get_by_role("tab", name="Model card").click()
-    page.get_by_text("ROC AUC (discrimination)").wait_for()
+    page.get_by_role("cell", name="ROC AUC (discrimination)").wait_for()
     assert page.get_by_text("Validated how.").count() == 1
+    page.get_by_text("Decision analysis").first.wait_for()
+    assert page.get_by_text("TRIPOD+AI checklist", exact=False).count() >= 1
+    card = page.locator("[role='tabpanel']:visible")
+    card.locator("[data-testid='stPlotlyChart']").first.wait_for(state="visible")  # the decision curve
     page.set_viewport_size(TALL)
     screenshot(page, "predict-model-card")
+    page.set_viewport_size({"width": 390, "height": 3800})
+    page.wait_for_timeout(500)
+    for chart in card.locator("[data-testid='stPlotlyChart']").all():
+        box = chart.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 391, box
+    screenshot(page, "predict-model-card-phone")
+
+
+def test_before_imaging_hides_the_imaging_fields_and_keeps_them_for_later(page, app_server):
+    """Issue 14: the moment of care chooses the model; the imaging fields go, then come back as they were."""
+    open_predict(page, app_server)
+    choose(page, "Thallium stress test", "Reversible defect")
+    with_imaging = shown_risk(page)
+    page.get_by_text("Before imaging", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text("known only from imaging").first.wait_for()
+    assert page.get_by_label("Thallium stress test", exact=True).count() == 0
+    assert page.get_by_label("Major vessels coloured (vessels)", exact=True).count() == 0
+    assert page.get_by_text("Shipped default model (before imaging)").count() >= 1
+    before = shown_risk(page)
+    assert 0 <= before <= 100
+    screenshots(page, "predict-before-imaging")
+
+    page.get_by_text("With imaging results", exact=True).click()
+    wait_for_app(page)
+    field = page.get_by_label("Thallium stress test", exact=True)
+    field.wait_for()
+    assert field.input_value() == "Reversible defect"
+    assert shown_risk(page) == with_imaging
 
 
 def test_upload_a_batch_with_a_bad_row(page, app_server, tmp_path):
