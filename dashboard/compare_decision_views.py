@@ -18,7 +18,6 @@ import plotly.graph_objects as go
 
 from dashboard.charts import apply_theme
 from dashboard.compare_views import LEGEND_BELOW, MODEL_COLORS
-from model.data.schema import TARGET
 from model.evaluation.comparison import DEEP_LEARNING_NAMES
 from model.evaluation.decision_curves import (
     TREAT_ALL,
@@ -28,10 +27,9 @@ from model.evaluation.decision_curves import (
     operating_point_at,
     threshold_from_harm_ratio,
 )
-from model.evaluation.subgroups import TOO_SMALL, standard_groups
+from model.evaluation.subgroups import ALL_PATIENTS, TOO_SMALL, groups_of_cross_validated
 
 DEFAULT_HARM_RATIO = 9  # a missed case 9 times worse than an unneeded test: threshold 10%
-ALL_PATIENTS = "All patients"
 TOO_SMALL_ROW = "background-color: #f1f1f4; color: #6b6b76; font-style: italic"
 TREAT_ALL_LINE = dict(color="#5c5c5c", width=1.6, dash="dash")
 TREAT_NONE_LINE = dict(color="#262730", width=1.2, dash="dot")
@@ -240,20 +238,9 @@ def mean_out_of_fold(oof_rows) -> np.ndarray:
 
 
 def comparison_groups(frame: pd.DataFrame, y) -> dict[str, pd.Series]:
-    """All patients, then sex, age band and site (when `frame` has a "site" column), one label per row of `y`.
-
-    The comparison keeps every row of its frame in order (model.evaluation.comparison.checked_features_and_target
-    only resets the index), so the frame it ran on lines up with ComparisonResult.y row by row; anything else
-    is refused with a ValueError rather than silently mislabelled.
-    """
-    y = np.asarray(y).ravel()
-    if len(frame) != len(y):
-        raise ValueError(f"the data have {len(frame):,} patients but the comparison had {len(y):,}")
-    if TARGET.name not in frame.columns or not np.array_equal(frame[TARGET.name].to_numpy(dtype=float), y):
-        raise ValueError("the outcomes in the data are not the ones the comparison was run on")
-    rows = frame.reset_index(drop=True)
-    everyone = pd.Series([ALL_PATIENTS] * len(rows), name=ALL_PATIENTS)
-    return {ALL_PATIENTS: everyone, **standard_groups(rows)}
+    """All patients, sex, age band and site (when present), one label per row of the comparison's `y`; a
+    ValueError when `frame` is not the data the comparison ran on (model.evaluation.subgroups)."""
+    return groups_of_cross_validated(frame, y, "comparison")
 
 
 def _with_interval(value: float, low: float, high: float, digits: int) -> str:

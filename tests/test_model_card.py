@@ -34,7 +34,8 @@ from model.data.schema import FEATURE_NAMES, feature
 from model.evaluation.classical import with_preprocessing
 from model.evaluation.cross_validation import cross_validate_models
 from model.evaluation.decision_curves import TREAT_ALL, TREAT_NONE
-from model.evaluation.validation_summary import ALL_PATIENTS, validation_summary
+from model.evaluation.subgroups import ALL_PATIENTS
+from model.evaluation.validation_summary import validation_summary
 
 DEFAULT_METADATA = Path(__file__).resolve().parents[1] / "model" / "resources" / "default_bundle" / "metadata.json"
 BEFORE_IMAGING = [name for name in FEATURE_NAMES if name not in ("ca", "thal")]

@@ -18,9 +18,8 @@ from model.data.datasets import load_dataset
 from model.data.preprocessing import features_and_target
 from model.evaluation.classical import with_preprocessing
 from model.evaluation.cross_validation import cross_validate_models
-from model.evaluation.subgroups import COLUMNS, OK, TOO_SMALL
+from model.evaluation.subgroups import ALL_PATIENTS, COLUMNS, OK, TOO_SMALL
 from model.evaluation.validation_summary import (
-    ALL_PATIENTS,
     MAX_SUBGROUPS,
     SUMMARY_VERSION,
     read_validation_summary,

@@ -27,21 +27,18 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from model.data.datasets import SITE_LABELS
-from model.data.schema import feature
+from model.data.schema import TARGET, feature
 from model.evaluation.cross_validation import calibration_slope_intercept
 
 OK, TOO_SMALL = "ok", "too small to say"
+ALL_PATIENTS = "All patients"  # the reference row of a subgroup table
 NOT_RECORDED = "not recorded"
 DEFAULT_AGE_EDGES = (0, 45, 55, 65, 200)
 LEVEL = 0.95
 _BOOTSTRAP_CELLS = 2_000_000  # resampled values ranked at once: bounds the memory of one bootstrap chunk
 
-COLUMNS = (
-    "grouping",
-    "subgroup",
-    "n",
-    "events",
-    "prevalence",
+# The numeric statistics of a row (NaN where a subgroup is too small to say).
+NUMBER_COLUMNS = (
     "roc_auc",
     "auc_low",
     "auc_high",
@@ -49,9 +46,8 @@ COLUMNS = (
     "oe_low",
     "oe_high",
     "calibration_in_the_large",
-    "verdict",
-    "reason",
 )
+COLUMNS = ("grouping", "subgroup", "n", "events", "prevalence", *NUMBER_COLUMNS, "verdict", "reason")
 
 
 # ------------------------------------------------------------------ the statistics
@@ -252,3 +248,20 @@ def standard_groups(frame: pd.DataFrame) -> dict[str, pd.Series]:
     if site is not None:
         groups["Site"] = site
     return groups
+
+
+def groups_of_cross_validated(frame: pd.DataFrame, y, what: str = "cross-validation") -> dict[str, pd.Series]:
+    """All patients, then sex, age band and site (when `frame` has a "site" column), one label per row of `y`.
+
+    A cross-validation keeps every row of its frame in order (only the index is reset), so the frame it ran on
+    lines up with its outcomes row by row; anything else is refused with a ValueError naming `what` rather than
+    silently mislabelled.
+    """
+    y = np.asarray(y).ravel()
+    if len(frame) != len(y):
+        raise ValueError(f"the data have {len(frame):,} patients but the {what} had {len(y):,}")
+    if TARGET.name not in frame.columns or not np.array_equal(frame[TARGET.name].to_numpy(dtype=float), y):
+        raise ValueError(f"the outcomes in the data are not the ones the {what} was run on")
+    rows = frame.reset_index(drop=True)
+    everyone = pd.Series([ALL_PATIENTS] * len(rows), name=ALL_PATIENTS)
+    return {ALL_PATIENTS: everyone, **standard_groups(rows)}

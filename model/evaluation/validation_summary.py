@@ -32,16 +32,22 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from model.data.schema import TARGET, short_repr
+from model.data.schema import short_repr
 from model.evaluation.cross_validation import ComparisonResult
 from model.evaluation.decision_curves import DEFAULT_THRESHOLDS, DecisionCurve, decision_curves
-from model.evaluation.subgroups import COLUMNS, OK, TOO_SMALL, standard_groups, subgroup_performance
+from model.evaluation.subgroups import (
+    COLUMNS,
+    NUMBER_COLUMNS,
+    OK,
+    TOO_SMALL,
+    groups_of_cross_validated,
+    subgroup_performance,
+)
 from model.runtime.limits import MAX_ROWS
 
 SUMMARY_KEY = "validation_summary"
 SUMMARY_VERSION = 1
 DIGITS = 4  # net benefit and AUC to 4 decimals: far below what a chart or a card shows, and small in JSON
-ALL_PATIENTS = "All patients"  # the reference row, named as the Compare page's subgroup table names it
 CURVE_KEYS = ("net_benefit", "net_benefit_low", "net_benefit_high", "treat_all")
 # Bounds on what a hand-edited bundle may hold: generous for any real summary, small enough to draw at once.
 MAX_THRESHOLDS = 999
@@ -58,17 +64,6 @@ MAX_WHOLE_NUMBER = 2**53  # whole numbers beyond it are no longer exact as float
 def _rounded(values) -> list[float | None]:
     """Floats rounded to DIGITS decimals, NaN or infinite values as None (strict JSON has no NaN)."""
     return [round(float(v), DIGITS) if math.isfinite(float(v)) else None for v in np.asarray(values, dtype=float)]
-
-
-def _aligned_groups(frame: pd.DataFrame, y: np.ndarray) -> dict[str, pd.Series]:
-    """All patients, sex, age band (and site) per row of `y`; a ValueError when `frame` is not the CV's data."""
-    if len(frame) != len(y):
-        raise ValueError(f"the data have {len(frame):,} patients but the cross-validation had {len(y):,}")
-    if TARGET.name not in frame.columns or not np.array_equal(frame[TARGET.name].to_numpy(dtype=float), y):
-        raise ValueError("the outcomes in the data are not the ones the cross-validation was run on")
-    rows = frame.reset_index(drop=True)
-    everyone = pd.Series([ALL_PATIENTS] * len(rows), name=ALL_PATIENTS)
-    return {ALL_PATIENTS: everyone, **standard_groups(rows)}
 
 
 def validation_summary(
@@ -93,7 +88,7 @@ def validation_summary(
     oof = np.atleast_2d(np.asarray(result.oof[model], dtype=float))
     if np.isnan(oof).any():
         raise ValueError(f"{model}: some patients have no out-of-fold prediction in some repeat")
-    groups = _aligned_groups(frame, y)
+    groups = groups_of_cross_validated(frame, y)
     curve = decision_curves(y, {model: oof}, thresholds)
     # One risk per patient for the subgroups: the mean over repeats, from models that never saw the patient.
     table = subgroup_performance(
@@ -101,18 +96,7 @@ def validation_summary(
     )
     rows = []
     for row in table.to_dict("records"):
-        numbers = {
-            key: _rounded([row[key]])[0]
-            for key in (
-                "roc_auc",
-                "auc_low",
-                "auc_high",
-                "observed_expected",
-                "oe_low",
-                "oe_high",
-                "calibration_in_the_large",
-            )
-        }
+        numbers = {key: _rounded([row[key]])[0] for key in NUMBER_COLUMNS}
         rows.append(
             {
                 "grouping": str(row["grouping"]),
