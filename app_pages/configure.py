@@ -1,9 +1,11 @@
-"""Configure a network: presets, layers, optimizer and training settings, checked as you type;
-the architecture it gives and the activation functions it uses."""
+"""Configure a network: presets or a hyper-parameter search, layers, optimizer and training settings, checked as
+you type; the architecture it gives and the activation functions it uses."""
 
 import streamlit as st
 
 from dashboard import configure_form as form
+from dashboard import search_panels as search
+from dashboard import state
 from dashboard.charts import show
 from dashboard.config_views import ACTIVATION_NOTES, SMALL_LAYER, activation_figure, architecture_figure
 from model.data.preprocessing import N_OUTPUTS
@@ -20,6 +22,14 @@ errors = form.field_errors(config)
 st.subheader("Start from a preset")
 form.render_presets(config)
 form.show_message(form.KEY_PRESET_MESSAGE)
+
+# A search's result is a configuration to use, so it lives here, above the form it fills in.
+with st.expander(
+    "…or let a search find good settings (Optuna)",
+    expanded=state.search_job() is not None,
+    icon=":material/travel_explore:",
+):
+    search.render_section()
 
 if errors:
     st.warning(

@@ -4,11 +4,13 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from dashboard import state
-from dashboard.train_panels import MAX_SESSION_RUNS
+from dashboard.state import MAX_SESSION_RUNS
 from model.runtime import limits
 
+# No torch or scikit-learn on this page (it is the first one a visitor waits for): the model's state
+# comes from the cheap check of its files (dashboard.state module doc).
 st.title("Heart-ANN: neural networks on heart-disease data")
-notice = state.default_model_notice()
+notice = state.shipped_damage_notice(state.chosen_moment())
 if notice:
     st.warning(notice, icon=":material/build:")
 st.warning(

@@ -9,8 +9,11 @@ default models) and the patient-risk page. The resident memory of the server pro
 /proc/<pid>/status) is read after start-up (before any browser connects), after each step, and
 its high-water mark (VmHWM) at the end.
 
-Peer: a bare Streamlit app (a title and a sentence) started the same way and visited once: what
-Streamlit itself costs. The ratio ours / peer is printed.
+Printed, against the goals of issue 15: the landing page alone (the server right after one visit of
+"Start here", before any other page: goal <= 200 MB resident), and the full tour against the floor
+peer, a bare Streamlit app that imports torch, scikit-learn, pandas, Plotly and Streamlit (what the
+libraries cost before any work: goal <= 1.2x). Also a bare Streamlit app (a title and a sentence):
+what Streamlit itself costs. Each peer is started the same way and visited once.
 Linux only (reads /proc).
 """
 
@@ -33,6 +36,14 @@ SERVER_START_TIMEOUT_S = 180
 PEER_APP = (
     'import streamlit as st\n\nst.title("Hello")\nst.write("A bare Streamlit app: the peer of the memory benchmark.")\n'
 )
+# The floor: the libraries the dashboard's pages use, imported and nothing done with them.
+FLOOR_APP = (
+    "import pandas\nimport plotly.express\nimport plotly.graph_objects\nimport sklearn.ensemble\n"
+    "import sklearn.linear_model\nimport sklearn.pipeline\nimport streamlit as st\nimport torch\n\n"
+    'st.title("Hello")\nst.write("The libraries imported, nothing else: the floor of the memory benchmark.")\n'
+)
+LANDING_GOAL_MB = 200
+TOUR_GOAL_RATIO = 1.2
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -64,6 +75,7 @@ def visit_everything(page, server: Server, epochs: int, record) -> None:
     from model.runtime.limits import MAX_EPOCHS
 
     page.goto(server.url)
+    page.get_by_role("heading", level=1).first.wait_for(state="visible")
     wait_for_app(page)
     record("home page")
 
@@ -81,7 +93,7 @@ def visit_everything(page, server: Server, epochs: int, record) -> None:
     record("configure")
 
     open_page(page, "Train and watch")
-    page.get_by_role("button", name="Start training").click()
+    page.get_by_role("button", name="Play").click()
     page.get_by_text(f"Run 1 finished all {epochs} epochs").wait_for(timeout=TIMEOUT_MS)
     wait_for_app(page)
     record(f"one training ({epochs} epochs) and its results")
@@ -104,34 +116,27 @@ def visit_everything(page, server: Server, epochs: int, record) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100, help="epochs of the one training (default 100)")
+    parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose app.py is measured (default: here)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            # Peer: bare Streamlit.
-            with tempfile.TemporaryDirectory() as folder:
-                Path(folder, "hello.py").write_text(PEER_APP)
-                peer = Server("hello.py", Path(folder))
-                try:
-                    peer_start = peer.memory()["VmRSS"]
-                    page = new_app_context(browser).new_page()
-                    page.goto(peer.url)
-                    wait_for_app(page)
-                    page.context.close()
-                    peer_memory = peer.memory()
-                finally:
-                    peer.stop()
+            peer_start, peer_memory = visit_peer(browser, PEER_APP)
+            floor_start, floor_memory = visit_peer(browser, FLOOR_APP)
 
-            ours = Server("app.py", REPO)
+            ours = Server("app.py", args.repo)
             try:
                 start = ours.memory()["VmRSS"]
                 print(f"{'step':<46} {'RSS MB':>8}")
                 print(f"{'server started, no session yet':<46} {start:8.0f}")
 
+                steps: dict[str, float] = {}
+
                 def record(step: str) -> None:
-                    print(f"{step:<46} {ours.memory()['VmRSS']:8.0f}", flush=True)
+                    steps[step] = ours.memory()["VmRSS"]
+                    print(f"{step:<46} {steps[step]:8.0f}", flush=True)
 
                 page = new_app_context(browser).new_page()
                 page.set_default_timeout(TIMEOUT_MS)
@@ -153,11 +158,41 @@ def main(argv=None) -> int:
         f"Heart-ANN:             {start:.0f} MB at start, {end['VmRSS']:.0f} MB after the tour, "
         f"peak {end['VmHWM']:.0f} MB"
     )
+    print(f"floor (libraries imported): {floor_start:.0f} MB at start, {floor_memory['VmRSS']:.0f} MB after one visit")
     print(
-        f"ratio ours / peer (after the visit): {end['VmRSS'] / peer_memory['VmRSS']:.1f}x; "
+        f"ratio ours / bare Streamlit (after the visit): {end['VmRSS'] / peer_memory['VmRSS']:.1f}x; "
         f"peak: {end['VmHWM'] / peer_memory['VmHWM']:.1f}x"
     )
+    landing = steps["home page"]
+    ratio = end["VmRSS"] / floor_memory["VmRSS"]
+    print(f"landing page only: {landing:.0f} MB (goal <= {LANDING_GOAL_MB} MB: {_met(landing <= LANDING_GOAL_MB)})")
+    print(
+        f"after the full tour / floor: {end['VmRSS']:.0f} / {floor_memory['VmRSS']:.0f} MB = {ratio:.2f}x "
+        f"(goal <= {TOUR_GOAL_RATIO}x: {_met(ratio <= TOUR_GOAL_RATIO)})"
+    )
     return 0
+
+
+def _met(done: bool) -> str:
+    return "met" if done else "NOT met"
+
+
+def visit_peer(browser, app: str) -> tuple[float, dict[str, float]]:
+    """(RSS at start, memory after one visit) of a one-file app started like ours."""
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "peer.py").write_text(app)
+        peer = Server("peer.py", Path(folder))
+        try:
+            start = peer.memory()["VmRSS"]
+            page = new_app_context(browser).new_page()
+            page.goto(peer.url)
+            page.get_by_role("heading", level=1).first.wait_for(state="visible")
+            wait_for_app(page)
+            page.context.close()
+            time.sleep(2)
+            return start, peer.memory()
+        finally:
+            peer.stop()
 
 
 if __name__ == "__main__":

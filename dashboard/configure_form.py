@@ -353,6 +353,11 @@ def _replace_config(config: ANNConfig) -> None:
     st.session_state[KEY_RELOAD] = True
 
 
+def use_config(config: ANNConfig) -> None:
+    """Put `config` in the session (e.g. a search's best): the next run of the form shows every field of it."""
+    _replace_config(config)
+
+
 def apply_preset(name: str) -> None:
     from model.nn.presets import PRESETS
 

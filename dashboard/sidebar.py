@@ -1,6 +1,6 @@
-"""The sidebar every page shows: dataset, device and active model in use, and the comparison running.
+"""The sidebar every page shows: dataset, device and active model in use, and the comparison or search running.
 
-While this session's comparison job runs, a fragment here redraws its progress every few seconds on
+While this session's comparison or search job runs, a fragment here redraws its progress every few seconds on
 every page and sends the job a heartbeat with each redraw: the job's watchdog (model.jobs) cancels it
 once the heartbeats stop, i.e. once the browser session is gone.
 """
@@ -25,10 +25,13 @@ def _device_description(requested: str) -> str:
 
 def device_in_use() -> str:
     """The device training would use now (the session's config device, "auto" by default); when the
-    configured one is not usable here, the automatic choice and why."""
+    configured one is not usable here, the automatic choice and why. Before any page has loaded torch,
+    the setting only: asking torch would cost the landing page its cold start (dashboard.state)."""
+    requested = str(state.ann_config().device or "auto")
+    if not state.model_libraries_loaded():
+        return f"{requested} (resolved when a page that trains or predicts opens)"
     from model.runtime.device import DeviceUnavailableError
 
-    requested = str(state.ann_config().device or "auto")
     # DeviceUnavailableError: e.g. "cuda" asked for on a CPU-only host; RuntimeError: torch cannot query
     # the accelerator (e.g. a broken driver). Either is shown in the sidebar rather than breaking the page.
     try:
@@ -49,31 +52,39 @@ HEARTBEAT_SECONDS = 2.0  # well inside model.runtime.jobs.HEARTBEAT_TIMEOUT_S
 
 
 @st.fragment(run_every=HEARTBEAT_SECONDS)
-def _job_heartbeat(job) -> None:
+def _job_heartbeat(job, label: str = "Comparison") -> None:
     """The running job's state in a line; each run (every HEARTBEAT_SECONDS while the page is open) is a heartbeat."""
     job.heartbeat()
     if not job.is_active:
         st.rerun(scope="app")  # it ended: a full run draws the final state and drops this timer
-    st.markdown(f"**Comparison:** {job.status.words}, {job.fraction:.0%}")
+    st.markdown(f"**{label}:** {job.status.words}, {job.fraction:.0%}")
     st.caption(job.message)
 
 
+# (label, the session's job, the page that shows it, the link's words and icon)
+JOBS = (
+    ("Comparison", state.compare_job, "app_pages/compare.py", "See the comparison", ":material/leaderboard:"),
+    ("Search", state.search_job, "app_pages/configure.py", "See the search", ":material/travel_explore:"),
+)
+
+
 def render_jobs() -> None:
-    """This session's comparison: live while it runs (with the heartbeat), its end state afterwards."""
-    job = state.compare_job()
-    if job is None:
-        return
-    if job.is_active:
-        _job_heartbeat(job)
-        st.page_link("app_pages/compare.py", label="See the comparison", icon=":material/leaderboard:")
-    else:
-        st.markdown(f"**Comparison:** {job.status.words}")
+    """This session's comparison and search: live while they run (with the heartbeat), their end state afterwards."""
+    for label, current_job, page, link, icon in JOBS:
+        job = current_job()
+        if job is None:
+            continue
+        if job.is_active:
+            _job_heartbeat(job, label)
+            st.page_link(page, label=link, icon=icon)
+        else:
+            st.markdown(f"**{label}:** {job.status.words}")
 
 
 SHOWN_METRICS = {"roc_auc": "AUC", "accuracy": "accuracy"}
 
 
-def _model_caption(model: state.ActiveModel) -> str:
+def _model_caption(model: state.ActiveModel | state.ModelSummary) -> str:
     """ "Cross-validated AUC 0.91, accuracy 0.84" from the shipped bundle's metadata (metric -> {mean, ...}),
     or "Validation ..." from a trained run's (metric -> value)."""
     metadata = model.metadata if isinstance(model.metadata, dict) else {}
@@ -92,7 +103,8 @@ def _model_caption(model: state.ActiveModel) -> str:
     return ""
 
 
-def render_sidebar() -> None:
+def render_sidebar(model: state.ActiveModel | state.ModelSummary) -> None:
+    """`model`: the loaded active model on the pages that answer with it, else its summary (no torch needed)."""
     with st.sidebar:
         st.markdown("#### In use this session")
         try:
@@ -106,8 +118,7 @@ def render_sidebar() -> None:
 
         st.markdown(f"**Device:** {device_in_use()}")
 
-        model = state.active_model()
-        if model.pipeline is None:
+        if model.error is not None:
             st.markdown(f"**Model:** {model.name}")
             st.caption(model.error or "not available")
         else:

@@ -6,12 +6,21 @@ one page is the one every page uses for that session only. Shared, read-only obj
 user makes (uploads, trained models, configs, runs) lives in session state.
 
 Model modules are imported inside functions so this module imports even when a
-teammate's module is missing or broken.
+teammate's module is missing or broken, and so that the landing page starts without torch or
+scikit-learn (about 2 s and 200 MB): app.py loads them, with a spinner, only for the pages that
+need them (`load_model_libraries`), and loads the shipped model only for the pages that answer with
+it (`active_model`: Patient risk, Other hospitals), where a damaged bundle is retrained with its
+progress in view. Every other page shows `model_summary()`: the model's name and cross-validated
+metrics read from the shipped metadata.json, and a cheap check of its files (their SHA-256 against
+the integrity record: model.serving.bundle_files). A bundle that passes that check but fails the
+full load (libraries that now predict differently) is named "shipped" there until a model page
+loads it; that page then names the retrained copy and says why.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +42,11 @@ KEY_TRAINING_RUNS = "heart.training_runs"  # list of this session's runs (traini
 KEY_DEDUPLICATION = "heart.deduplication"  # DeduplicatedDataset: undo for the Explore page's "remove duplicates"
 KEY_MOMENT = "predict.moment"  # the moment of care chosen on the Patient risk page: which shipped model answers
 KEY_COMPARE_JOB = "heart.compare_job"  # the comparison running (or last run) in the background, or absent
+KEY_SEARCH_JOB = "heart.search_job"  # the hyper-parameter search running (or last run) in the background, or absent
+
+MAX_SESSION_RUNS = 10  # training runs kept per session: older finished runs are dropped (memory is bounded per session)
+# The libraries the model pages need, loaded once per process before the first of them runs (module doc).
+MODEL_LIBRARIES = ("torch", "sklearn")
 
 SOURCE_BUILTIN = "builtin"
 SOURCE_UCI_SITES = "uci_sites"
@@ -181,28 +195,77 @@ def _recover_default_model(damaged, moment: str = "with-imaging") -> None:
     _default_model.clear()
 
 
-def prepare_default_model() -> None:
-    """Load (or, when its files are damaged, retrain) the default model where the caller draws.
-
-    app.py calls it in the main area before the sidebar, so retraining shows its progress there.
-    """
-    from model.serving.default_model import DefaultModelDamaged
-
-    try:
-        _default_model()
-    except DefaultModelDamaged as damaged:
-        _recover_default_model(damaged)
-    except MODEL_LOAD_ERRORS:  # active_model() shows it as the model's error on every page
-        logger.exception("the default model could not be loaded")
+def model_libraries_loaded() -> bool:
+    """Whether this process has imported torch and scikit-learn (any session, any page)."""
+    return all(name in sys.modules for name in MODEL_LIBRARIES)
 
 
-def default_model_notice() -> str | None:
-    """Why the default model is not the shipped one (damaged files), or None."""
-    try:
-        return _default_model()[1]
-    except MODEL_LOAD_ERRORS:  # active_model() shows it as the model's error
-        logger.warning("no default model notice: the default model could not be loaded", exc_info=True)
+def load_model_libraries() -> None:
+    """Import torch, scikit-learn and the model package's core once per process, saying so with a spinner
+    (a few seconds on a small server); instant once loaded. app.py calls it before a page that needs them."""
+    if model_libraries_loaded():
+        return
+    with st.spinner("Loading the modelling libraries (PyTorch, scikit-learn): the first page that needs them…"):
+        import model.evaluation.pipelines  # noqa: F401  (torch, scikit-learn and the network: what every model page uses)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the sidebar and the landing page show of the model in use before it is loaded: same fields as
+    ActiveModel, without the pipeline. `notice` says the shipped files are damaged (cheap check, module doc)."""
+
+    name: str
+    metadata: dict = field(default_factory=dict)
+    error: str | None = None
+    notice: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return RECOVERED_DEFAULT_NAME if self.notice else self.name
+
+
+def shipped_model_name(moment: str) -> str:
+    from model.data.schema import WITH_IMAGING, moment_of_care
+
+    if moment == WITH_IMAGING:
+        return DEFAULT_MODEL_NAME
+    return f"{DEFAULT_MODEL_NAME} ({moment_of_care(moment).label.lower()})"
+
+
+def shipped_damage_notice(moment: str) -> str | None:
+    """Why the shipped model of this moment of care will not be used (its files fail the cheap check), in
+    words for the user, or None. Without torch: the landing page shows it."""
+    from model.data.schema import WITH_IMAGING
+    from model.serving.bundle_files import default_bundle, shipped_summary
+
+    problem = shipped_summary(moment).problem
+    if problem is None:
         return None
+    option = "" if moment == WITH_IMAGING else f" --moment {moment}"
+    return (
+        f"The shipped model files are damaged ({problem}). The pages that answer with a model (Patient risk, "
+        "Other hospitals) use the recommended network retrained on the built-in Cleveland data instead, with the "
+        "same features: the first of them to need it retrains it with its progress shown (a few seconds) unless "
+        "a copy was kept from before. Its cross-validated metrics are not recorded. To restore the shipped model, "
+        f"reinstall the app or run `python -m model train --cv{option} --out "
+        f"model/resources/{default_bundle(moment).name}`."
+    )
+
+
+def model_summary() -> ActiveModel | ModelSummary:
+    """The model in use, without loading it: the promoted model (already loaded), else the shipped model of the
+    moment chosen, described from its metadata.json and the cheap check of its files (module doc)."""
+    from model.serving.bundle_files import shipped_summary
+
+    promoted = promoted_model()
+    if promoted is not None:
+        return promoted
+    moment = chosen_moment()
+    summary = shipped_summary(moment)
+    if summary.problem is not None:
+        # The shipped metrics describe the damaged model, not the retrained copy that will answer.
+        return ModelSummary(shipped_model_name(moment), {}, notice=summary.problem)
+    return ModelSummary(shipped_model_name(moment), summary.metadata)
 
 
 def promoted_model() -> ActiveModel | None:
@@ -213,14 +276,9 @@ def promoted_model() -> ActiveModel | None:
 def default_model(moment: str = "with-imaging") -> ActiveModel:
     """The shipped model of a moment of care (model.data.schema.MOMENTS_OF_CARE), retrained with visible progress
     when its files are damaged; pipeline None and `error` set if even that fails."""
-    from model.data.schema import WITH_IMAGING, moment_of_care
     from model.serving.default_model import DefaultModelDamaged
 
-    name = (
-        DEFAULT_MODEL_NAME
-        if moment == WITH_IMAGING
-        else f"{DEFAULT_MODEL_NAME} ({moment_of_care(moment).label.lower()})"
-    )
+    name = shipped_model_name(moment)
     try:
         try:
             loaded, notice = _default_model(moment)
@@ -284,3 +342,13 @@ def compare_job():
 
 def set_compare_job(job) -> None:
     st.session_state[KEY_COMPARE_JOB] = job
+
+
+def search_job():
+    """This session's latest hyper-parameter search job (dashboard.search_panels.SearchJob), running or ended;
+    None before the first."""
+    return st.session_state.get(KEY_SEARCH_JOB)
+
+
+def set_search_job(job) -> None:
+    st.session_state[KEY_SEARCH_JOB] = job

@@ -27,7 +27,7 @@ from model.evaluation import thresholds
 from model.serving.runs import RunStatus, TrainingRun, config_summary, repeats_note
 
 REFRESH_SECONDS = 1.0  # live redraw interval: smooth enough to watch, light on a small server
-MAX_SESSION_RUNS = 10  # older finished runs are dropped (memory is bounded per session)
+MAX_SESSION_RUNS = state.MAX_SESSION_RUNS  # older finished runs are dropped (memory is bounded per session)
 STOP_WAIT_SECONDS = 1.0  # Stop waits this long for the loop to reach a batch boundary
 KEY_RUN_COUNTER = "train.run_counter"
 KEY_MESSAGE = "train.message"

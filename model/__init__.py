@@ -28,6 +28,8 @@ _EXPORTS = {
     "load_bundle": "model.serving.bundle",
     "LoadedModel": "model.serving.bundle",
     "cross_validate_models": "model.evaluation.cross_validation",
+    "search_ann": "model.evaluation.search",
+    "SearchSpace": "model.evaluation.search",
     "ANNClassifier": "model.nn.estimator",
     "Callback": "model.nn.training",
     "History": "model.nn.training",

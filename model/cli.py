@@ -2,6 +2,8 @@
 
     python -m model train [--config FILE] --out DIR [--data cleveland|FILE.csv] [--cv] [--moment before-imaging]
     python -m model evaluate [--config FILE] [--data ...] [--folds 5] [--repeats 10] [--moment ...]
+    python -m model search --trials N --out best.json [--data ...] [--objective roc_auc|brier] [--nested]
+                           [--backend local|dask --scheduler tcp://host:8786] [--minutes M]
 
 --moment chooses the features the models may use: "with-imaging" (all 13, the default) or
 "before-imaging" (leaves out the fluoroscopy and thallium results, for a pre-test estimate).
@@ -225,6 +227,54 @@ def evaluate_command(args) -> int:
     return 0
 
 
+def search_command(args) -> int:
+    from model.evaluation.search import OBJECTIVE_LABELS, search_ann
+    from model.runtime.backends import backend_from_choice
+
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise InputError(f"--out must be a file in an existing folder; {out} is not")
+    config, frame, source = read_inputs(args)
+    X, y = features_and_target(frame)
+    with backend_from_choice(args.backend, args.scheduler) as backend:
+        print(
+            f"Searching {args.trials} configurations on {source} ({len(frame)} patients) by "
+            f"{OBJECTIVE_LABELS[args.objective]}, {args.folds}-fold CV x {args.repeats}"
+            + (f", nested over {args.outer_folds} outer folds" if args.nested else "")
+            + f"; running on {backend.describe()}"
+        )
+        total = args.trials * (1 + (args.outer_folds if args.nested else 0))
+        with tqdm(total=total, desc="search", unit="trial") as bar:
+
+            def on_event(event) -> None:
+                bar.update(event.trials_done - bar.n)
+                if event.best_value is not None:
+                    bar.set_postfix_str(f"{event.stage}, best {event.best_value:.4f}")
+
+            result = search_ann(
+                X,
+                y,
+                n_trials=args.trials,
+                objective=args.objective,
+                backend=backend,
+                n_splits=args.folds,
+                n_repeats=args.repeats,
+                seed=args.seed,
+                base_config=config,
+                wave_size=args.wave,
+                timeout_minutes=args.minutes,
+                nested=args.nested,
+                outer_folds=args.outer_folds,
+                on_event=on_event,
+            )
+    out.write_text(result.best_config.to_json() + "\n")
+    print(result.summary())
+    if result.importances:
+        print("Parameter importance (fANOVA): " + ", ".join(f"{k} {v:.2f}" for k, v in result.importances.items()))
+    print(f"Wrote the best configuration to {out} (python -m model train --config {out} --out DIR)")
+    return 0
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
@@ -242,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="override the config's device")
         sub.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-        sub.add_argument("--repeats", type=int, default=10, help="cross-validation repeats (default 10)")
+        sub.add_argument("--repeats", type=int, default=10, help="cross-validation repeats (default 10; search: 1)")
         sub.add_argument("--seed", type=int, default=0, help="seed of the cross-validation splits (default 0)")
         sub.add_argument(
             "--moment",
@@ -261,16 +311,30 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="cross-validate the ANN against every classical model")
     common(evaluate)
     evaluate.set_defaults(run=evaluate_command)
+
+    search = commands.add_parser("search", help="search network settings (Optuna), locally or on a Dask cluster")
+    common(search)
+    search.set_defaults(run=search_command, repeats=1)
+    search.add_argument("--trials", type=int, required=True, help="configurations to try")
+    search.add_argument("--out", required=True, help="JSON file for the best configuration")
+    search.add_argument("--objective", choices=["roc_auc", "brier"], default="roc_auc", help="default roc_auc")
+    search.add_argument("--nested", action="store_true", help="also estimate the winner by nested CV")
+    search.add_argument("--outer-folds", type=int, default=5, help="outer folds of --nested (default 5)")
+    search.add_argument("--minutes", type=float, help="time budget; the search stops after it")
+    search.add_argument("--wave", type=int, default=4, help="trials run together (default 4; see search.py)")
+    search.add_argument("--backend", choices=["local", "dask"], default="local", help="where trials run")
+    search.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from model.runtime.backends import BackendError
     from model.runtime.device import DeviceUnavailableError
     from model.serving.bundle import BundleError
 
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (InputError, ConfigError, BundleError, DeviceUnavailableError, ValueError) as exc:
+    except (InputError, ConfigError, BundleError, DeviceUnavailableError, BackendError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

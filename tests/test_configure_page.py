@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.configure_form import drawn_keys, widget_values
+from dashboard.configure_form import PREFIX, drawn_keys, widget_values
 from dashboard.state import KEY_ANN_CONFIG
 from model.nn.config import ANNConfig
 from model.nn.presets import PRESETS, RECOMMENDED, matching_preset
@@ -79,7 +79,8 @@ class ShownNumbers:
         """Every number on screen is the session's configuration (the one Train and Compare use)."""
         config = self.config
         expected = widget_values(config)
-        numbers = {widget.key for widget in self.at.number_input}
+        # The form's own fields (the page's search section has number inputs of its own)
+        numbers = {widget.key for widget in self.at.number_input if widget.key.startswith(PREFIX)}
         assert numbers == {key for key in drawn_keys(config) if key in expected and key in self.shown}
         for key in numbers:
             assert self.shown[key] == expected[key], (

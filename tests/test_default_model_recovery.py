@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from model.data.datasets import load_dataset
 from model.data.schema import FEATURE_NAMES
-from model.serving import bundle, default_model
+from model.serving import bundle, bundle_files, default_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def damaged_default(tmp_path, monkeypatch) -> Path:
     shutil.copytree(bundle.DEFAULT_BUNDLE, copy)
     weights = copy / bundle.WEIGHTS_FILE
     weights.write_bytes(weights.read_bytes()[:100])
-    monkeypatch.setattr(bundle, "DEFAULT_BUNDLE", copy)
+    monkeypatch.setattr(bundle_files, "DEFAULT_BUNDLE", copy)
     monkeypatch.setenv(default_model.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return copy
@@ -114,7 +114,7 @@ def test_a_tampered_shipped_bundle_is_recovered_like_a_damaged_one(tmp_path, mon
     state = torch.load(copy / bundle.WEIGHTS_FILE, weights_only=True)
     state["layers.0.weight"][0, 0] += 0.5
     torch.save(state, copy / bundle.WEIGHTS_FILE)
-    monkeypatch.setattr(bundle, "DEFAULT_BUNDLE", copy)
+    monkeypatch.setattr(bundle_files, "DEFAULT_BUNDLE", copy)
     monkeypatch.setenv(default_model.CACHE_ENV, str(tmp_path / "cache"))
     pipeline, notice = default_model.load_default_model_or_recover()
     assert "shipped model files are damaged" in notice and "changed after the model was saved" in notice
@@ -131,7 +131,7 @@ def test_a_tampered_shipped_bundle_is_recovered_like_a_damaged_one(tmp_path, mon
 
 def test_an_unverifiable_shipped_bundle_is_treated_as_damaged(tmp_path, monkeypatch):
     """The shipped default always carries its integrity record; a format-1 copy in its place is not served."""
-    monkeypatch.setattr(bundle, "DEFAULT_BUNDLE", REPO / "tests" / "data" / "bundle_format1")
+    monkeypatch.setattr(bundle_files, "DEFAULT_BUNDLE", REPO / "tests" / "data" / "bundle_format1")
     monkeypatch.setenv(default_model.CACHE_ENV, str(tmp_path / "cache"))
     pipeline, notice = default_model.load_default_model_or_recover()
     assert "cannot be verified" in notice and "retrained just now" in notice

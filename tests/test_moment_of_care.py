@@ -33,7 +33,7 @@ from model.data.schema import (
 )
 from model.evaluation.pipelines import pipeline_from_config
 from model.nn.presets import RECOMMENDED
-from model.serving import bundle, default_model
+from model.serving import bundle, bundle_files, default_model
 from model.serving.bundle import BundleError, load_bundle, save_bundle
 
 PAGE = "app_pages/predict.py"
@@ -185,7 +185,7 @@ def test_a_damaged_before_imaging_model_is_retrained_with_its_own_features(tmp_p
     copy = tmp_path / "shipped"
     shutil.copytree(bundle.BEFORE_IMAGING_BUNDLE, copy)
     (copy / bundle.WEIGHTS_FILE).write_bytes(b"not weights")
-    monkeypatch.setattr(bundle, "BEFORE_IMAGING_BUNDLE", copy)
+    monkeypatch.setattr(bundle_files, "BEFORE_IMAGING_BUNDLE", copy)
     recovered, notice = default_model.load_default_model_or_recover(cache_dir=tmp_path / "cache", moment=BEFORE_IMAGING)
     assert features_used(recovered) == moment_of_care(BEFORE_IMAGING).features
     assert "before imaging" in notice and "--moment before-imaging" in notice

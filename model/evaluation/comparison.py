@@ -55,6 +55,7 @@ from model.evaluation.pipelines import pipeline_from_config
 from model.nn.config import ANNConfig
 from model.nn.presets import PRESETS
 from model.nn.training import predict_logits
+from model.runtime.backends import Backend, LocalBackend
 from model.runtime.compute_slots import compute_slot
 from model.runtime.jobs import raise_if_cancelled
 from model.runtime.limits import MAX_CONCURRENT_TRAININGS, MAX_STACKED_ROWS
@@ -462,6 +463,7 @@ def run_comparison(
     with_importance: bool = True,
     stop_event: threading.Event | None = None,
     hold_slot: bool = True,
+    backend: Backend | None = None,
 ) -> ComparisonReport:
     """Cross-validate `names` on identical folds and gather the evidence for the comparison table.
 
@@ -469,6 +471,9 @@ def run_comparison(
     model.runtime.compute_slots.ServerBusyError (BUSY_MESSAGE) when every compute slot of the server is taken
     (hold_slot=False: the caller holds one already, e.g. a model.runtime.jobs.Job). Once `stop_event` is set
     it raises model.runtime.jobs.Cancelled at the next fold, epoch or stage boundary.
+    `backend` (a model.runtime.backends.Backend, e.g. a Dask cluster): where the models' cross-validation runs,
+    one task per model; every result is the same as here (progress then moves as each model comes back).
+    The learning curves, importance and the fits on all rows stay in this process.
     """
     problems = selection_problems(names)
     if problems:
@@ -516,12 +521,32 @@ def run_comparison(
         stage_seconds["preprocessing (shared by all models)"] = time.perf_counter() - start
         tracker.report("preprocess", 1.0, "Preprocessing done")
 
-        models = build_models(names, ann_config, cache, protocol.seed, on_fold, on_epoch)
         model_seconds: dict[str, float] = {}
-        timed = {name: _Timed(model, model_seconds, name) for name, model in models.items()}
-        result = cross_validate_models(
-            timed, X, y, n_splits=protocol.n_splits, n_repeats=protocol.n_repeats, seed=protocol.seed, splits=splits
-        )
+        if backend is None or isinstance(backend, LocalBackend):
+            models = build_models(names, ann_config, cache, protocol.seed, on_fold, on_epoch)
+            timed = {name: _Timed(model, model_seconds, name) for name, model in models.items()}
+            result = cross_validate_models(
+                timed, X, y, n_splits=protocol.n_splits, n_repeats=protocol.n_repeats, seed=protocol.seed, splits=splits
+            )
+        else:
+            # Sent to the workers: no callbacks (they would run there), the fitted models come back.
+            fitted: dict = {}
+            result = cross_validate_models(
+                build_models(names, ann_config, cache, protocol.seed),
+                X,
+                y,
+                n_splits=protocol.n_splits,
+                n_repeats=protocol.n_repeats,
+                seed=protocol.seed,
+                splits=splits,
+                backend=backend,
+                fitted_models=fitted,
+                progress=lambda done, total, message: tracker.report("cv", done / total, message),
+            )
+            models = {name: fitted[name] for name in names}
+            for name in names:  # the workers' own seconds: fit and predict of every fold
+                part = result.folds[result.folds["model"] == name]
+                model_seconds[name] = float(part["fit_seconds"].sum() + part["predict_seconds"].fillna(0).sum())
         stage_seconds.update({f"cross-validation: {n}": s for n, s in model_seconds.items()})
 
         start = time.perf_counter()

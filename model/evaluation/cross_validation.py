@@ -27,6 +27,11 @@ split's fit and predict seconds as the hook measured them. A hook may return
 just the list of arrays; its wall time is then spread evenly over the folds as
 fit_seconds (predict_seconds NaN), as nothing finer is known.
 
+Backends: by default every model runs here, one after another. Given a model.runtime.backends.Backend
+(e.g. a Dask cluster), each model's whole cross-validation is one task on a worker — a batched hook keeps
+its folds together, a plain estimator is refitted fold by fold there — and the results are put back in
+model order, so the folds and every metric are those of the local run (the seconds are the worker's).
+
 Threads: the folds' models are small, so BLAS runs on one thread while they are
 fitted (model.runtime.threads.one_thread); torch work sizes its own threads (threads_for).
 """
@@ -58,6 +63,7 @@ from model.data.splits import (
     straddling_patients,
     stratified_group_splits,
 )
+from model.runtime.backends import Backend, LocalBackend, TaskFailed
 from model.runtime.limits import MAX_CV_FOLDS, MAX_CV_REPEATS
 from model.runtime.threads import one_thread
 
@@ -466,6 +472,43 @@ def _fold_predictions(
     return probas, fit_seconds, predict_seconds
 
 
+def model_fold_predictions(name: str, model, X, y: np.ndarray, splits: list[Split], n_splits: int):
+    """One model's cross-validation as a task for a backend's worker: (its fold outputs, the fitted model)."""
+
+    def repeat_of(split_index: int) -> int:
+        return split_index // n_splits
+
+    with one_thread(torch_ops=False):
+        outputs = _fold_predictions(name, model, X, y, splits, repeat_of, lambda _name, _index: None)
+    return outputs, model
+
+
+def _remote_fold_predictions(models, X, y, splits, n_splits, backend: Backend, on_fold, fitted_models):
+    """Each model's cross-validation as one task on `backend`; on_fold is called here as each model comes back."""
+    names = list(models)
+    shared = backend.share((X, y, splits))
+    tasks = [(name, models[name], shared, n_splits) for name in names]
+    outputs = {}
+    for index, outcome in backend.run(_unpack_task, tasks):
+        name = names[index]
+        if isinstance(outcome, TaskFailed):
+            cause = outcome.cause
+            if isinstance(cause, ModelFitError):
+                raise cause
+            raise ModelFitError(f"{name} failed on the cluster: {cause}") from cause
+        outputs[name], fitted = outcome
+        if fitted_models is not None:
+            fitted_models[name] = fitted
+        for split_index in range(len(splits)):
+            on_fold(name, split_index)
+    return outputs
+
+
+def _unpack_task(name: str, model, shared: tuple, n_splits: int):
+    X, y, splits = shared
+    return model_fold_predictions(name, model, X, y, splits, n_splits)
+
+
 def cross_validate_models(
     models: Mapping[str, object],
     X,
@@ -477,6 +520,8 @@ def cross_validate_models(
     compare_metric: str = "roc_auc",
     splits: list[Split] | None = None,
     keep_patients_together: bool = True,
+    backend: Backend | None = None,
+    fitted_models: dict | None = None,
 ) -> ComparisonResult:
     """Cross-validate every model on the same repeated stratified splits.
 
@@ -486,6 +531,9 @@ def cross_validate_models(
     splits          reuse exactly these (train, test) pairs instead of building them from the seed
     keep_patients_together  rows with identical features (one patient recorded twice) share a fold
                     (make_splits with groups); False only to measure how much mixing them inflates scores
+    backend         where the models run (None: here); results are the same on every backend
+    fitted_models   a dict that receives, per name, the model object as it came back from a remote backend
+                    (its batched hook's fitted state; locally the given objects are fitted in place)
     """
     if not models:
         raise ValueError("no models to evaluate")
@@ -526,9 +574,15 @@ def cross_validate_models(
         return split_index // n_splits
 
     fold_rows, oof = [], {}
-    for name, model in models.items():
-        with one_thread(torch_ops=False):  # small fold models: BLAS threads only contend
-            probas, fit_s, predict_s = _fold_predictions(name, model, X, y, splits, repeat_of, on_fold)
+    if backend is None or isinstance(backend, LocalBackend):
+        outputs = {}
+        for name, model in models.items():
+            with one_thread(torch_ops=False):  # small fold models: BLAS threads only contend
+                outputs[name] = _fold_predictions(name, model, X, y, splits, repeat_of, on_fold)
+    else:
+        outputs = _remote_fold_predictions(models, X, y, splits, n_splits, backend, on_fold, fitted_models)
+    for name in models:
+        probas, fit_s, predict_s = outputs[name]
         oof[name] = np.full((n_repeats, len(y)), np.nan)
         for index, ((train, test), proba) in enumerate(zip(splits, probas, strict=True)):
             oof[name][repeat_of(index), test] = proba

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from model.runtime.compute_slots import release_slot, take_slot
+from model.runtime.memory import release_free_memory
 
 logger = logging.getLogger(__name__)
 
@@ -230,4 +231,5 @@ class Job:
         finally:
             self.finished_at = self.clock()
             release_slot()
+            release_free_memory()  # the work's temporary arrays are gone: give their pages back (model.runtime.memory)
             self._ended.set()

@@ -21,3 +21,13 @@ MAX_STACKED_ROWS = 1_000_000  # patients x folds of a comparison: every fold's p
 # epochs would run for weeks). Measured on the 2-core CPU host: 2-9 x 10^9 of these units
 # per second, so the cap is 4-15 minutes of training there (seconds on a GPU).
 MAX_TRAINING_WORK = 2 * 10**12
+# Hyper-parameter search (model.evaluation.search): a budget of trials or minutes, and the widest
+# networks it may try. A trial is one cross-validated training per fold, so 300 trials of 5 folds
+# are 1,500 trainings: minutes for small networks on this 2-core host, an hour at the caps below.
+MAX_SEARCH_TRIALS = 300
+MAX_SEARCH_MINUTES = 240
+MAX_SEARCH_LAYERS = 4  # of MAX_HIDDEN_LAYERS: deeper nets do not help 13 features and cost time
+MAX_SEARCH_UNITS = 256  # of MAX_UNITS_PER_LAYER
+MAX_SEARCH_EPOCHS = 1_000  # of MAX_EPOCHS
+MAX_SEARCH_WAVE = 64  # trials asked together (model.evaluation.search: parallelism vs TPE's feedback)
+MAX_NESTED_OUTER_FOLDS = 10

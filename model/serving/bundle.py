@@ -54,7 +54,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib.resources import as_file, files
+from importlib.resources import as_file
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeGuard
 
@@ -66,7 +66,6 @@ from sklearn.pipeline import Pipeline
 
 from model.data.preprocessing import output_feature_names, schema_categories
 from model.data.schema import (
-    BEFORE_IMAGING,
     BINARY,
     CATEGORICAL,
     FEATURE_NAMES,
@@ -76,40 +75,44 @@ from model.data.schema import (
     TARGET,
     WITH_IMAGING,
     feature,
-    moment_of_care,
     short_repr,
 )
 from model.evaluation.pipelines import ANN_STEP, PREPROCESS_STEP
 from model.nn.config import ANNConfig, ConfigError
 from model.nn.estimator import ANNClassifier
 from model.nn.network import layer_sizes
+from model.serving import bundle_files
+from model.serving.bundle_files import (  # noqa: F401  (re-exported: the bundle's public names)
+    BEFORE_IMAGING_BUNDLE,
+    BUNDLE_FILES,
+    CONFIG_FILE,
+    DEFAULT_BUNDLE,
+    HASHED_FILES,
+    MAX_JSON_BYTES,
+    MAX_WEIGHTS_BYTES,
+    METADATA_FILE,
+    PREPROCESSING_FILE,
+    WEIGHTS_FILE,
+    BundleError,
+    changed_file_error,
+    parse_json,
+    read_file,
+)
+from model.serving.bundle_files import sha256 as _sha256
 from model.serving.saved_preprocessor import SavedPreprocessor
 
 logger = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = 2  # 2: metadata.json carries the integrity record; 1: written before it existed
 KNOWN_FORMATS = (1, 2)
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "weights.pt"
-PREPROCESSING_FILE = "preprocessing.json"
-METADATA_FILE = "metadata.json"
-BUNDLE_FILES = (CONFIG_FILE, WEIGHTS_FILE, PREPROCESSING_FILE, METADATA_FILE)
-HASHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, PREPROCESSING_FILE)  # metadata.json cannot hold its own hash
-# Package data (model/resources/), found through importlib.resources so an installed package works too.
-DEFAULT_BUNDLE = files("model") / "resources" / "default_bundle"
-# The shipped before-imaging model; DEFAULT_BUNDLE is the with-imaging one (model.data.schema.MOMENTS_OF_CARE).
-BEFORE_IMAGING_BUNDLE = files("model") / "resources" / "before_imaging_bundle"
 
 
 def default_bundle(moment: str = WITH_IMAGING):
     """The shipped bundle folder of a moment of care (a package resource); ValueError for another moment."""
-    moment_of_care(moment)  # ValueError naming the known moments
-    return BEFORE_IMAGING_BUNDLE if moment == BEFORE_IMAGING else DEFAULT_BUNDLE
+    return bundle_files.default_bundle(moment)
 
 
-# Bounds what a (possibly hostile) bundle can make us read into memory.
-MAX_JSON_BYTES = 5 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 50 * 1024 * 1024
+# Bounds what a (possibly hostile) bundle can make us read into memory (the file sizes: bundle_files).
 MAX_PROBES = 32
 # Probe predictions must be reproduced to within this absolute difference in P(disease). The
 # network computes in float32 (about 7 significant digits): a different CPU instruction set, BLAS
@@ -136,10 +139,6 @@ RESERVED_KEYS = (
     "moment_of_care",
 )
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class BundleError(ValueError):
-    """A model bundle cannot be saved or loaded; the message names the file and the problem."""
 
 
 @dataclass(frozen=True)
@@ -186,10 +185,6 @@ def package_versions() -> dict[str, str]:
         "numpy": np.__version__,
         "pandas": pd.__version__,
     }
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def probe_patients() -> list[dict[str, float | None]]:
@@ -408,39 +403,9 @@ FileReader = Callable[[str, int], bytes]
 
 def _folder_reader(folder: Path, source: str) -> FileReader:
     def read(name: str, max_bytes: int) -> bytes:
-        return _read_file(folder, source, name, max_bytes)
+        return read_file(folder, source, name, max_bytes)
 
     return read
-
-
-def _read_file(folder: Path, source: str, name: str, max_bytes: int) -> bytes:
-    """The bytes of one bundle file after checking that it exists and is not absurdly large. Each
-    file is read once: what is hashed is exactly what is parsed."""
-    path = folder / name
-    if not path.is_file():
-        raise BundleError(f"{source} is missing {name}")
-    if path.stat().st_size > max_bytes:
-        raise BundleError(f"{name} in {source} is larger than {max_bytes // 1024 // 1024} MB; not a bundle file")
-    with open(path, "rb") as handle:
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:  # grew since stat
-        raise BundleError(f"{name} in {source} is larger than {max_bytes // 1024 // 1024} MB; not a bundle file")
-    return data
-
-
-def _parse_json(source: str, name: str, data: bytes) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BundleError(f"{name} in {source} is not text (corrupt file)") from None
-    except json.JSONDecodeError as exc:
-        raise BundleError(
-            f"{name} in {source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
-    except RecursionError:
-        raise BundleError(f"{name} in {source} is not a bundle file (JSON nested too deeply)") from None
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise BundleError(f"{name} in {source} is not valid JSON ({exc})") from None
 
 
 def expected_weight_shapes(config: ANNConfig, n_inputs: int) -> dict[str, tuple[int, ...]]:
@@ -640,11 +605,7 @@ def _verify_integrity(source: str, metadata: Mapping, raw: Mapping[str, bytes], 
     record = metadata["integrity"]
     for name in HASHED_FILES:
         if _sha256(raw[name]) != record["sha256"][name]:
-            raise BundleError(
-                f"{name} in {source} was changed after the model was saved: its SHA-256 differs from "
-                f"the one recorded in {METADATA_FILE}. A modified model is not used; restore the "
-                f"original file or save the model again"
-            )
+            raise changed_file_error(name, source)
     probes = record["probes"]
     try:
         got = pipeline.predict_proba(_probe_frame(probes["patients"]))[:, 1]
@@ -778,11 +739,11 @@ def load_bundle(path, device: str = "cpu", *, name: str | None = None) -> Loaded
 def _load(read: FileReader, source: str, device: str) -> LoadedModel:
     """The checked model from the four files `read` returns; errors name `source`."""
     raw = {METADATA_FILE: read(METADATA_FILE, MAX_JSON_BYTES)}
-    metadata = _check_metadata(source, _parse_json(source, METADATA_FILE, raw[METADATA_FILE]))
+    metadata = _check_metadata(source, parse_json(source, METADATA_FILE, raw[METADATA_FILE]))
     for file_name in (CONFIG_FILE, PREPROCESSING_FILE, WEIGHTS_FILE):
         raw[file_name] = read(file_name, MAX_WEIGHTS_BYTES if file_name == WEIGHTS_FILE else MAX_JSON_BYTES)
-    config = _config(source, _parse_json(source, CONFIG_FILE, raw[CONFIG_FILE]))
-    preprocessing = _parse_json(source, PREPROCESSING_FILE, raw[PREPROCESSING_FILE])
+    config = _config(source, parse_json(source, CONFIG_FILE, raw[CONFIG_FILE]))
+    preprocessing = parse_json(source, PREPROCESSING_FILE, raw[PREPROCESSING_FILE])
     preprocessor = restore_preprocessor(preprocessing, source)
     _check_moment_of_care(source, metadata, preprocessor)
 
@@ -811,12 +772,7 @@ def _load(read: FileReader, source: str, device: str) -> LoadedModel:
     return LoadedModel(pipeline, metadata, warning)
 
 
-ZIP_LIMITS = {
-    CONFIG_FILE: MAX_JSON_BYTES,
-    PREPROCESSING_FILE: MAX_JSON_BYTES,
-    METADATA_FILE: MAX_JSON_BYTES,
-    WEIGHTS_FILE: MAX_WEIGHTS_BYTES,
-}
+ZIP_LIMITS = bundle_files.FILE_LIMITS
 
 
 def load_bundle_archive(archive, device: str = "cpu", *, name: str = "the zip") -> LoadedModel:

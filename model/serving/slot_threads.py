@@ -16,6 +16,7 @@ from model.nn.control import TrainingControl
 from model.nn.training import EpochEvent
 from model.runtime.compute_slots import release_slot, take_slot
 from model.runtime.limits import MAX_CONCURRENT_TRAININGS
+from model.runtime.memory import release_free_memory
 
 BUSY_MESSAGE = (
     f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit). "
@@ -58,6 +59,7 @@ class SlotThread:
         finally:
             self.finished_at = time.perf_counter()
             release_slot()
+            release_free_memory()  # the training's temporary arrays are gone: give their pages back
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has ended (or never started)."""

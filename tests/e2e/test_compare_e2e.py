@@ -74,8 +74,11 @@ def test_a_small_comparison_shows_the_leaderboard_and_its_charts(page, app_serve
     ):
         page.get_by_role("tab", name=tab).click()
         panel = page.locator("[role='tabpanel']:visible")
-        panel.locator("[data-testid='stPlotlyChart']").first.wait_for(state="visible")
-        panel.get_by_text(text).first.wait_for()
+        chart = panel.locator("[data-testid='stPlotlyChart']").first
+        chart.wait_for(state="visible")
+        # In the chart (the legend, the forest plot's rows): a table's cells are drawn on a canvas, and its
+        # text sits in hidden accessibility elements.
+        chart.get_by_text(text).first.wait_for()
         screenshot(page, f"compare-{name}")
 
     # A clinician reading on a phone: both decision tabs fit its width (charts, tables and their labels).
