@@ -1,4 +1,4 @@
-"""Search time: this process against a two-worker Dask LocalCluster (one thread per worker process).
+"""Search time: this process against a Dask LocalCluster of one and of two workers (one thread per worker process).
 
     python benchmarks/bench_search.py [--trials 16] [--wave 4]
 
@@ -35,22 +35,25 @@ def main() -> None:
     local = search_ann(X, y, backend="local", **settings)
     local_s = time.perf_counter() - start
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        client.run(lambda: __import__("model.evaluation.search"))  # warm the workers' imports, not timed
-        start = time.perf_counter()
-        remote = search_ann(X, y, backend=DaskBackend(client), **settings)
-        remote_s = time.perf_counter() - start
+    remote_s, same = {}, True
+    for workers in (1, 2):
+        with (
+            distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            client.run(lambda: __import__("model.evaluation.search"))  # warm the workers' imports, not timed
+            start = time.perf_counter()
+            remote = search_ann(X, y, backend=DaskBackend(client), **settings)
+            remote_s[workers] = time.perf_counter() - start
+        same = same and local.trials["value"].equals(remote.trials["value"])
 
-    same = local.trials["value"].equals(remote.trials["value"])
-    print(f"{args.trials} trials, 5-fold CV, waves of {args.wave}; identical scores: {same}")
-    print(f"local (this process):          {local_s:7.1f} s")
-    print(f"Dask LocalCluster, 2 workers:  {remote_s:7.1f} s")
-    print(f"ratio local / cluster:         {local_s / remote_s:7.2f}x")
+    print(f"{args.trials} trials, 5-fold CV, waves of {args.wave}; identical scores everywhere: {same}")
+    print(f"local (this process):           {local_s:7.1f} s")
+    for workers, seconds in remote_s.items():
+        print(f"Dask LocalCluster, {workers} worker(s): {seconds:7.1f} s   local / cluster {local_s / seconds:5.2f}x")
+    print(f"scaling 1 -> 2 workers:         {remote_s[1] / remote_s[2]:7.2f}x")
 
 
 if __name__ == "__main__":
