@@ -93,6 +93,9 @@ PRUNER_WARMUP_FOLDS = 1
 
 
 # ---------------------------------------------------------------- the space
+DROPOUT_STEP = 0.05
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """The ranges searched. Units and epochs are drawn on a log scale, as are learning rate and weight decay."""
@@ -158,7 +161,8 @@ class SearchSpace:
         n_layers = trial.suggest_int("n_layers", self.min_layers, self.max_layers)
         units = [trial.suggest_int(f"units_{i}", self.min_units, self.max_units, log=True) for i in range(n_layers)]
         activation = trial.suggest_categorical("activation", self.activations)
-        dropout = trial.suggest_float("dropout", 0.0, self.max_dropout)
+        # Steps of 0.05: a readable setting in the form (0.35, not 0.3333834), and no finer than it matters.
+        dropout = round(trial.suggest_float("dropout", 0.0, self.max_dropout, step=DROPOUT_STEP), 2)
         config = base.replace(
             hidden_layers=tuple(LayerConfig(u, str(activation), float(dropout)) for u in units),
             optimizer=str(trial.suggest_categorical("optimizer", self.optimizers)),
