@@ -99,6 +99,7 @@ class LocalBackend(Backend):
             try:
                 outcome = fn(*args)
             except Exception as exc:  # the caller decides what a failed task means; the cause travels with it
+                logger.warning("task %d failed in this process", index, exc_info=True)
                 outcome = TaskFailed(index, exc)
             yield index, outcome
 
