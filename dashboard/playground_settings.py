@@ -6,6 +6,11 @@ configuration whenever it was replaced elsewhere (the Configure page, a lesson, 
 the widgets were not drawn by the previous run (Streamlit drops the state of widgets it does not
 draw); otherwise they hold the user's latest edit, and only the knobs the user changed are written
 back, so settings without a knob here (per-layer activations, momentum, ...) are never overwritten.
+
+A replacement also gives the knobs new widget keys (a generation number in each key): a rerun the
+browser asked for before it had drawn the replaced values (a live chart's timer firing while a lesson
+starts, on a loaded server) then carries only the old widgets' values, which Streamlit drops as stale,
+instead of writing the old setup back over the new one.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ PREFIX = "playground."
 KEY_DATA = PREFIX + "data_choice"  # the DataChoice in use (not a widget)
 KEY_SEEN_CONFIG = PREFIX + "seen_config"  # the configuration the knobs were last in step with
 KEY_SEEN_DATA = PREFIX + "seen_data"
+KEY_DATA_GENERATION = PREFIX + "data_generation"  # counts replacements of the data choice (not a widget)
+KEY_KNOB_GENERATION = PREFIX + "knob_generation"  # counts replacements of the configuration (not a widget)
 KEY_DRAWN = PREFIX + "drawn"  # widget keys drawn so far by the latest run (not a widget)
 KEY_DRAWN_BEFORE = PREFIX + "drawn_before"  # those the previous run drew
 KEY_UNITS = PREFIX + "units"
@@ -65,17 +72,33 @@ def begin_run() -> None:
     ss[KEY_DRAWN] = []
 
 
-def _seed(values: dict, replaced: bool) -> None:
+def widget_key(name: str, session_state=None) -> str:
+    """The key of the widget for setting `name` (a KEY_ constant) in this generation of its group."""
+    ss = st.session_state if session_state is None else session_state
+    generation_key = KEY_DATA_GENERATION if name.startswith(PREFIX + "data.") else KEY_KNOB_GENERATION
+    generation = ss.get(generation_key, 0)
+    return f"{name}.g{generation}"
+
+
+def _value(name: str):
+    return st.session_state[widget_key(name)]
+
+
+def _seed(values: dict, replaced: bool, generation_key: str) -> None:
     ss = st.session_state
+    if replaced:
+        ss[generation_key] = ss.get(generation_key, 0) + 1
     drawn_before = ss.get(KEY_DRAWN_BEFORE, set())
-    for key, value in values.items():
+    for name, value in values.items():
+        key = widget_key(name)
         if replaced or key not in ss or key not in drawn_before:
             ss[key] = value
 
 
 def _draw(widget, *args, key: str, **kwargs):
-    value = widget(*args, key=key, **kwargs)
-    st.session_state.setdefault(KEY_DRAWN, []).append(key)
+    full_key = widget_key(key)
+    value = widget(*args, key=full_key, **kwargs)
+    st.session_state.setdefault(KEY_DRAWN, []).append(full_key)
     return value
 
 
@@ -108,9 +131,9 @@ def render_data_settings() -> DataChoice:
     ss = st.session_state
     choice = data_choice()
     values = _data_values(choice)
-    _seed(values, replaced=ss.get(KEY_SEEN_DATA) is not choice)
+    _seed(values, replaced=ss.get(KEY_SEEN_DATA) is not choice, generation_key=KEY_DATA_GENERATION)
     _draw(st.selectbox, "Data", DATA_KINDS, key=KEY_DATA_KIND, format_func=DATA_LABELS.get)
-    kind = ss[KEY_DATA_KIND]
+    kind = _value(KEY_DATA_KIND)
     if kind in TOY_DATASETS:
         st.caption(TOY_DATASETS[kind])
         _draw(st.slider, "Points", MIN_TOY_SAMPLES, MAX_TOY_SAMPLES, step=1, key=KEY_DATA_SAMPLES)
@@ -123,13 +146,13 @@ def render_data_settings() -> DataChoice:
         _draw(first.selectbox, "Horizontal axis", NUMERIC, key=KEY_DATA_X, format_func=label)
         _draw(second.selectbox, "Vertical axis", NUMERIC, key=KEY_DATA_Y, format_func=label)
     if kind in TOY_DATASETS:
-        new = DataChoice.toy(kind, ss[KEY_DATA_SAMPLES], ss[KEY_DATA_NOISE], ss[KEY_DATA_SEED])
+        new = DataChoice.toy(kind, _value(KEY_DATA_SAMPLES), _value(KEY_DATA_NOISE), _value(KEY_DATA_SEED))
     elif kind == "heart_pair":
-        if ss[KEY_DATA_X] == ss[KEY_DATA_Y]:
+        if _value(KEY_DATA_X) == _value(KEY_DATA_Y):
             st.error("Choose two different features.", icon=":material/error:")
             new = choice if choice.kind == "heart_pair" else DataChoice.heart_pair(*DEFAULT_PAIR)
         else:
-            new = DataChoice.heart_pair(ss[KEY_DATA_X], ss[KEY_DATA_Y])
+            new = DataChoice.heart_pair(_value(KEY_DATA_X), _value(KEY_DATA_Y))
     else:
         new = DataChoice.heart()
     if new != choice:
@@ -174,15 +197,15 @@ def _knob_values(config: ANNConfig) -> dict:
 def _changed_config(config: ANNConfig, seeded: dict, errors: dict[str, str]) -> ANNConfig:
     """`config` with every knob the user changed since it was seeded applied."""
     ss = st.session_state
-    changed = {key for key, value in seeded.items() if key in ss and ss[key] != value}
+    changed = {name for name, value in seeded.items() if widget_key(name) in ss and _value(name) != value}
     layers = config.hidden_layers
     if KEY_UNITS in changed:
         try:
-            units = parse_units(ss[KEY_UNITS])
+            units = parse_units(_value(KEY_UNITS))
         except ValueError as error:
             errors[KEY_UNITS] = str(error)
         else:
-            template = layers[-1] if layers else LayerConfig(8, ss[KEY_ACTIVATION], float(ss[KEY_DROPOUT]))
+            template = layers[-1] if layers else LayerConfig(8, _value(KEY_ACTIVATION), float(_value(KEY_DROPOUT)))
             layers = tuple(
                 LayerConfig(
                     count,
@@ -195,9 +218,9 @@ def _changed_config(config: ANNConfig, seeded: dict, errors: dict[str, str]) -> 
                 for i, count in enumerate(units)
             )
     if KEY_ACTIVATION in changed:
-        layers = tuple(LayerConfig(layer.units, ss[KEY_ACTIVATION], layer.dropout) for layer in layers)
+        layers = tuple(LayerConfig(layer.units, _value(KEY_ACTIVATION), layer.dropout) for layer in layers)
     if KEY_DROPOUT in changed:
-        layers = tuple(LayerConfig(layer.units, layer.activation, float(ss[KEY_DROPOUT])) for layer in layers)
+        layers = tuple(LayerConfig(layer.units, layer.activation, float(_value(KEY_DROPOUT))) for layer in layers)
     changes: dict = {"hidden_layers": layers}
     for key, name in (
         (KEY_OPTIMIZER, "optimizer"),
@@ -207,9 +230,9 @@ def _changed_config(config: ANNConfig, seeded: dict, errors: dict[str, str]) -> 
         (KEY_SEED, "seed"),
     ):
         if key in changed:
-            changes[name] = ss[key]
+            changes[name] = _value(key)
     if KEY_BATCH in changed:
-        changes["batch_size"] = None if ss[KEY_BATCH] == FULL_BATCH else int(ss[KEY_BATCH])
+        changes["batch_size"] = None if _value(KEY_BATCH) == FULL_BATCH else int(_value(KEY_BATCH))
     return config.replace(**changes)
 
 
@@ -218,7 +241,7 @@ def render_network_settings() -> ANNConfig:
     ss = st.session_state
     config = state.ann_config()
     seeded = _knob_values(config)
-    _seed(seeded, replaced=ss.get(KEY_SEEN_CONFIG) is not config)
+    _seed(seeded, replaced=ss.get(KEY_SEEN_CONFIG) is not config, generation_key=KEY_KNOB_GENERATION)
     layers = config.hidden_layers
     batch_choices = list(BATCH_CHOICES)
     if seeded[KEY_BATCH] not in batch_choices:
@@ -253,7 +276,7 @@ def render_network_settings() -> ANNConfig:
         "Batch size",
         batch_choices,
         key=KEY_BATCH,
-        disabled="batch_size" not in OPTIMIZER_PARAMS.get(ss[KEY_OPTIMIZER], ()),
+        disabled="batch_size" not in OPTIMIZER_PARAMS.get(_value(KEY_OPTIMIZER), ()),
         help="Rows per gradient step (full-batch gradient descent always uses them all).",
     )
     decay, epochs, seed = st.columns(3)

@@ -6,7 +6,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "uci-heart-disease"
 # Browser modules run after the unit tests by whichever worker is free, so both workers end together
 # (measured: the browser tests take about twice as long as the unit and page tests).
-LATE_BROWSER_MODULES = {"test_compare_e2e.py", "test_import_e2e.py"}
+LATE_BROWSER_MODULES = {"test_compare_e2e.py"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks added here

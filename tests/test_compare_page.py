@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import compare_panels as panels
 from dashboard.state import KEY_ANN_CONFIG, KEY_COMPARE_JOB, KEY_UCI_SITES
 from model.data.datasets import combine_sites, load_uci_sites_from_files
-from model.evaluation import estimates
+from model.evaluation import comparison, estimates
 from model.evaluation.comparison import ANN_NAME, CLASSICAL_NAMES, PERCEPTRON_NAME
 from model.evaluation.estimates import MachineSpeed
 from model.nn.config import ANNConfig, LayerConfig
@@ -32,14 +32,20 @@ SMALL_ANN = ANNConfig(
     seed=0,
 )
 LONG_ANN = SMALL_ANN.replace(epochs=5_000, batch_size=8)  # minutes of work: ended by Stop in the tests
+ELSEWHERE = "app_pages/home.py"  # the page left for: the landing page, the cheapest to render
 FAST = MachineSpeed(1e-6, 1e-13, 1e-9, {name: 1e-4 for name in CLASSICAL_NAMES}, {}, 240, 60)
 SLOW = MachineSpeed(1.0, 1e-6, 1e-3, {name: 10.0 for name in CLASSICAL_NAMES}, {}, 240, 60)
 
 
 @pytest.fixture(autouse=True)
 def machine(monkeypatch):
-    """A known machine speed, nothing kept from other tests, and no job left running afterwards."""
+    """A known machine speed, nothing kept from other tests, and no job left running afterwards.
+
+    Learning curves at two training-set sizes instead of six: the page shows them the same way, and each size
+    refits every fold's preprocessing and models.
+    """
     monkeypatch.setattr(estimates, "_speeds", {"auto": FAST})
+    monkeypatch.setattr(comparison, "LEARNING_FRACTIONS", (0.1, 1.0))
     panels.forget_results()
     before = compute_slots.slots_in_use()
     jobs = []
@@ -69,6 +75,13 @@ def _submit_small(at: AppTest, models: list[str]) -> AppTest:
     at.number_input(key=panels.KEY_FORM_REPEATS).set_value(1)
     at.button(key=panels.KEY_RUN).click().run()
     assert not at.exception
+    return at
+
+
+def _without_curves_and_importance(at: AppTest) -> AppTest:
+    """Untick the two optional stages (most of a small run's work) where a test is about the run's life cycle."""
+    at.checkbox(key=panels.KEY_FORM_CURVES).uncheck()
+    at.checkbox(key=panels.KEY_FORM_IMPORTANCE).uncheck()
     return at
 
 
@@ -173,7 +186,7 @@ def test_a_small_run_shows_the_leaderboard_and_is_kept_for_the_session():
     assert "Load the four UCI sites" in text  # external validation explains how to get the data
 
     # Back on the page: the session's result is shown at once; a changed network is flagged.
-    at.switch_page("app_pages/explore.py").run()
+    at.switch_page(ELSEWHERE).run()
     at.session_state[KEY_ANN_CONFIG] = SMALL_ANN.replace(epochs=31)
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception
@@ -185,8 +198,7 @@ def test_external_validation_runs_when_the_four_sites_are_loaded(shared_data_dir
     sites = combine_sites(load_uci_sites_from_files(sorted(shared_data_dir.glob("processed.*.data"))))
     at = _open({KEY_UCI_SITES: sites, KEY_ANN_CONFIG: SMALL_ANN})
     assert not at.checkbox(key=panels.KEY_FORM_EXTERNAL).disabled
-    at.checkbox(key=panels.KEY_FORM_CURVES).uncheck()
-    at.checkbox(key=panels.KEY_FORM_IMPORTANCE).uncheck()
+    _without_curves_and_importance(at)
     _run_small(at, ["Logistic regression", PERCEPTRON_NAME])
     last = at.session_state[panels.KEY_LAST]
     assert last.external is not None and last.external_error is None
@@ -198,7 +210,7 @@ def test_external_validation_runs_when_the_four_sites_are_loaded(shared_data_dir
 # ---- the life cycle: estimate and confirmation, Stop, leaving and coming back -------------------
 def test_a_long_estimate_asks_first_and_starts_only_on_the_second_button(machine):
     machine.setattr(estimates, "_speeds", {"auto": SLOW})
-    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    at = _without_curves_and_importance(_open({KEY_ANN_CONFIG: SMALL_ANN}))
     _submit_small(at, ["Logistic regression", ANN_NAME])
     assert _job(at) is None  # nothing runs yet
     warning = " ".join(w.value for w in at.warning)
@@ -242,10 +254,10 @@ def test_stop_cancels_the_running_comparison_and_the_page_says_so():
 
 
 def test_leaving_the_page_keeps_the_run_going_and_coming_back_shows_it():
-    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    at = _without_curves_and_importance(_open({KEY_ANN_CONFIG: SMALL_ANN}))
     _submit_small(at, ["Logistic regression", ANN_NAME])
     job = _job(at)
-    at.switch_page("app_pages/explore.py").run()
+    at.switch_page(ELSEWHERE).run()
     assert not at.exception
     assert job.status is not JobStatus.CANCELLED and _job(at) is job  # not discarded by leaving
     assert any(m.value.startswith("**Comparison:**") for m in at.sidebar.markdown)  # visible from any page
@@ -260,7 +272,7 @@ def test_leaving_the_page_keeps_the_run_going_and_coming_back_shows_it():
 def test_coming_back_while_it_runs_shows_its_progress_and_stop():
     at = _open({KEY_ANN_CONFIG: LONG_ANN})
     _submit_small(at, [ANN_NAME])
-    at.switch_page("app_pages/explore.py").run()
+    at.switch_page(ELSEWHERE).run()
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception and _job(at).is_active
     assert at.button(key=panels.KEY_STOP)
@@ -281,10 +293,10 @@ def test_a_session_that_went_silent_is_cancelled_and_the_page_says_why():
 
 
 def test_an_identical_request_gets_the_kept_result_without_a_new_job():
-    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    at = _without_curves_and_importance(_open({KEY_ANN_CONFIG: SMALL_ANN}))
     _run_small(at, ["Logistic regression"])
     first = _job(at)
-    other = _open({KEY_ANN_CONFIG: SMALL_ANN})  # another session, same data and settings
+    other = _without_curves_and_importance(_open({KEY_ANN_CONFIG: SMALL_ANN}))  # another session, same settings
     _submit_small(other, ["Logistic regression"])
     assert _job(other) is None and "has the highest mean ROC AUC" in page_text(other)
     assert other.session_state[panels.KEY_LAST].report is not at.session_state[panels.KEY_LAST].report
@@ -292,20 +304,20 @@ def test_an_identical_request_gets_the_kept_result_without_a_new_job():
 
 
 def test_coming_back_shows_the_settings_of_the_latest_comparison_in_the_form():
-    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
+    at = _without_curves_and_importance(_open({KEY_ANN_CONFIG: SMALL_ANN}))
     _run_small(at, ["Logistic regression", PERCEPTRON_NAME])
-    at.switch_page("app_pages/explore.py").run()
+    at.switch_page(ELSEWHERE).run()
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     assert at.multiselect(key=panels.KEY_FORM_MODELS).value == ["Logistic regression", PERCEPTRON_NAME]
     assert at.number_input(key=panels.KEY_FORM_FOLDS).value == 3
     assert at.number_input(key=panels.KEY_FORM_REPEATS).value == 1
+    assert not at.checkbox(key=panels.KEY_FORM_CURVES).value  # the defaults are ticked: these come from the run
+    assert not at.checkbox(key=panels.KEY_FORM_IMPORTANCE).value
 
 
 def test_decision_curves_and_subgroups_tabs_follow_the_harm_ratio():
-    at = _open({KEY_ANN_CONFIG: SMALL_ANN})
-    at.checkbox(key=panels.KEY_FORM_CURVES).uncheck()
-    at.checkbox(key=panels.KEY_FORM_IMPORTANCE).uncheck()
+    at = _without_curves_and_importance(_open({KEY_ANN_CONFIG: SMALL_ANN}))
     _run_small(at, ["Logistic regression", "Naive Bayes"])
     labels = [tab.label for tab in at.tabs]
     assert "Decision curves" in labels and "Subgroups" in labels

@@ -370,7 +370,9 @@ def test_repeated_patients_share_a_fold_by_default_and_mixing_them_inflates_the_
 
     frame = kaggle_1025_frame()
     X, y = frame[list(FEATURE_NAMES)], frame["target"].to_numpy()
-    forest = {"Random forest": classical_models()["Random forest"]}
+    # The shipped forest with 50 trees instead of 200: the test measures the splits, not the forest, and the gap
+    # is as wide with 50 (measured: grouped 0.896 vs 0.894, mixed 0.997 vs 0.997) at a quarter of the fitting.
+    forest = {"Random forest": classical_models()["Random forest"].set_params(classifier__n_estimators=50)}
     grouped = cross_validate_models(forest, X, y, n_splits=5, n_repeats=1, seed=0)
     assert total_seen(X, grouped.splits) == 0  # no test row has an identical patient in its training fold
     assert grouped.wide("mean").loc["Random forest", "roc_auc"] <= 0.95

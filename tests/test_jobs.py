@@ -6,15 +6,21 @@ broken job fails the test instead of hanging it.
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
-from model.runtime import compute_slots
+from model.runtime import compute_slots, jobs, limits
 from model.runtime.compute_slots import ServerBusyError
 from model.runtime.jobs import Cancelled, Job, JobStatus, raise_if_cancelled
 
 JOIN = 120.0  # seconds: a safety net, never a measurement
+REPO = Path(__file__).resolve().parents[1]
 
 
 class FakeClock:
@@ -293,3 +299,34 @@ def test_a_thread_busy_for_longer_than_the_busy_limit_counts_as_gone():
         hold.set()
         release.set()
         stuck.join()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, 45.0),
+        ("20", 20.0),
+        (" 7.5 ", 7.5),
+        ("1", 45.0),  # below the range: for the heartbeat, shorter than its interval would cancel live jobs
+        ("nan", 45.0),
+        ("a minute", 45.0),
+        ("1e9", 45.0),
+    ],
+)
+def test_an_operator_setting_is_read_within_its_bounds_or_refused_in_the_log(monkeypatch, caplog, text, expected):
+    name = jobs.HEARTBEAT_TIMEOUT_ENV
+    if text is None:
+        monkeypatch.delenv(name, raising=False)
+    else:
+        monkeypatch.setenv(name, text)
+    with caplog.at_level(logging.WARNING, logger=limits.__name__):
+        assert limits.number_from_environment(name, 45.0, *jobs.HEARTBEAT_TIMEOUT_RANGE_S) == expected
+    refused = text is not None and expected == 45.0
+    assert (name in caplog.text) == refused
+
+
+def test_the_training_cap_and_the_silence_allowed_are_read_when_a_server_starts():
+    env = {**os.environ, limits.CONCURRENT_TRAININGS_ENV: "2", jobs.HEARTBEAT_TIMEOUT_ENV: "15"}
+    code = "from model.runtime import jobs, limits; print(limits.MAX_CONCURRENT_TRAININGS, jobs.HEARTBEAT_TIMEOUT_S)"
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO)
+    assert shown.stdout.split() == ["2", "15.0"]

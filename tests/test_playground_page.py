@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.playground_settings import KEY_DATA, KEY_DATA_KIND, KEY_LEARNING_RATE, KEY_UNITS
+from dashboard.playground_settings import (
+    KEY_DATA,
+    KEY_DATA_KIND,
+    KEY_EPOCHS,
+    KEY_LEARNING_RATE,
+    KEY_UNITS,
+    widget_key,
+)
 from dashboard.state import KEY_ANN_CONFIG, KEY_TRAINING_RUNS
 from model.nn.config import ANNConfig, LayerConfig
 from model.serving.plane_runs import PlaneRun
@@ -59,25 +66,27 @@ def _texts(at: AppTest) -> str:
 
 def _small_xor(at: AppTest) -> AppTest:
     """The XOR set and a small network of 40 epochs, chosen with the page's own knobs."""
-    at.selectbox(key=KEY_DATA_KIND).set_value("xor").run()
-    at.text_input(key=KEY_UNITS).set_value("4").run()
-    at.number_input(key="playground.epochs").set_value(40).run()
+    at.selectbox(key=widget_key(KEY_DATA_KIND, at.session_state)).set_value("xor").run()
+    at.text_input(key=widget_key(KEY_UNITS, at.session_state)).set_value("4").run()
+    at.number_input(key=widget_key(KEY_EPOCHS, at.session_state)).set_value(40).run()
     assert not at.exception
     return at
 
 
 def test_the_knobs_and_the_configure_page_edit_one_configuration(app):
     at = _open(app)
-    at.text_input(key=KEY_UNITS).set_value("8, 8, 8").run()
+    at.text_input(key=widget_key(KEY_UNITS, at.session_state)).set_value("8, 8, 8").run()
     config = at.session_state[KEY_ANN_CONFIG]
     assert [layer.units for layer in config.hidden_layers] == [8, 8, 8]
     _open(at, "app_pages/configure.py")
     assert at.number_input(key="configure.layer2.units").value == 8
     at.number_input(key="configure.learning_rate").set_value(0.25).run()
     _open(at)
-    assert at.number_input(key=KEY_LEARNING_RATE).value == 0.25
-    assert at.text_input(key=KEY_UNITS).value == "8, 8, 8"  # shown again after the page switch
-    at.text_input(key=KEY_UNITS).set_value("8, lots").run()
+    assert at.number_input(key=widget_key(KEY_LEARNING_RATE, at.session_state)).value == 0.25
+    assert (
+        at.text_input(key=widget_key(KEY_UNITS, at.session_state)).value == "8, 8, 8"
+    )  # shown again after the page switch
+    at.text_input(key=widget_key(KEY_UNITS, at.session_state)).set_value("8, lots").run()
     assert any("'lots' is not a number of units" in e.value for e in at.error)
     assert [layer.units for layer in at.session_state[KEY_ANN_CONFIG].hidden_layers] == [8, 8, 8]  # kept
 
@@ -126,7 +135,7 @@ def test_a_learning_rate_changed_while_paused_applies_from_the_next_epoch(app):
     run = _run(at)
     _wait(lambda: run.current_status() is RunStatus.PAUSED and run.epochs_done == 1, "one epoch")
     at.run()
-    at.number_input(key=KEY_LEARNING_RATE).set_value(0.5).run()
+    at.number_input(key=widget_key(KEY_LEARNING_RATE, at.session_state)).set_value(0.5).run()
     assert any("continues with learning rate 0.5" in i.value for i in at.info)
     at.button(key="train.step").click().run()
     _wait(lambda: run.epochs_done == 2, "the next epoch")
@@ -146,7 +155,29 @@ def test_a_lesson_sets_data_and_network_trains_and_says_what_went_wrong(app):
     assert run.join(WAIT_SECONDS)
     at.run()
     assert any("training diverged" in e.value.lower() for e in at.error)
-    assert at.selectbox(key=KEY_DATA_KIND).value == "moons"  # the knobs show the lesson's setup
+    assert (
+        at.selectbox(key=widget_key(KEY_DATA_KIND, at.session_state)).value == "moons"
+    )  # the knobs show the lesson's setup
+
+
+def test_values_the_browser_sends_for_the_knobs_as_they_were_before_a_lesson_cannot_undo_it(app):
+    """The race seen in CI: a rerun the browser asked for before it drew the lesson's values carries the knobs'
+    old values. They belong to the old widget keys, which the page no longer reads."""
+    at = _open(app)
+    old_keys = {name: widget_key(name, at.session_state) for name in (KEY_DATA_KIND, KEY_UNITS, KEY_EPOCHS)}
+    before = {name: at.session_state[key] for name, key in old_keys.items()}
+    at.button(key="playground.lesson.learning_rate_too_high").click().run()
+    lesson_config = at.session_state[KEY_ANN_CONFIG]
+    assert all(widget_key(name, at.session_state) != key for name, key in old_keys.items())
+    for name, key in old_keys.items():  # what a stale rerun request writes
+        at.session_state[key] = before[name]
+    at.run()
+    assert at.session_state[KEY_DATA].kind == "moons"
+    assert at.session_state[KEY_ANN_CONFIG] == lesson_config
+    assert at.selectbox(key=widget_key(KEY_DATA_KIND, at.session_state)).value == "moons"
+    run = _run(at)
+    run.stop()
+    assert run.join(WAIT_SECONDS)
 
 
 def test_a_shared_link_restores_the_setup_in_a_new_session():
@@ -162,7 +193,7 @@ def test_a_shared_link_restores_the_setup_in_a_new_session():
     assert at.session_state[KEY_ANN_CONFIG] == setup.config
     assert at.session_state[KEY_DATA] == setup.data
     assert any("restored from the shared link" in s.value for s in at.success)
-    assert at.text_input(key=KEY_UNITS).value == "6, 6"
+    assert at.text_input(key=widget_key(KEY_UNITS, at.session_state)).value == "6, 6"
 
 
 def test_a_hostile_link_gets_a_clear_message_and_the_defaults():

@@ -39,6 +39,12 @@ def at(test_model):
     return open_page(test_model)
 
 
+@pytest.fixture(scope="module")
+def untouched_page(test_model):
+    """The page as it opens, shared by the tests that only read it (none sets a widget or runs it again)."""
+    return open_page(test_model)
+
+
 def shown_risk(at: AppTest) -> str | None:
     values = [m.value for m in at.metric if m.label == RISK_LABEL]
     return values[0] if values else None
@@ -52,7 +58,8 @@ def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-def test_typical_patient_gets_a_risk_at_once(at):
+def test_typical_patient_gets_a_risk_at_once(untouched_page):
+    at = untouched_page
     typical = typical_patient(cleveland())
     assert shown_risk(at) == expected_risk(typical)
     page = texts(at.markdown)
@@ -73,7 +80,8 @@ def test_filling_the_form_changes_the_risk(at):
     assert shown_risk(at) == expected_risk(values)
 
 
-def test_categories_show_clinical_labels(at):
+def test_categories_show_clinical_labels(untouched_page):
+    at = untouched_page
     box = at.selectbox(key="predict.field.cp")
     assert "Asymptomatic" in box.options and "4" not in box.options
     assert predict_form.UNKNOWN_OPTION in at.selectbox(key="predict.field.thal").options
@@ -257,7 +265,8 @@ def test_shipped_model_gives_a_risk_without_training():
     assert "Model card" in [tab.label for tab in at.tabs]
 
 
-def test_the_risk_is_drawn_as_100_people_with_words(at):
+def test_the_risk_is_drawn_as_100_people_with_words(untouched_page):
+    at = untouched_page
     from dashboard.icon_array import icon_array_for, icon_array_text
 
     result = predict_risk(ann_with_dropout(), typical_patient(cleveland()))
@@ -273,8 +282,9 @@ def test_the_risk_is_drawn_as_100_people_with_words(at):
     assert f"{array.count} of 100 people like this patient would have heart disease" in icon_array_text(array)
 
 
-def test_method_names_are_only_under_how_is_this_computed(at):
+def test_method_names_are_only_under_how_is_this_computed(untouched_page):
     """The main text says what the numbers mean; the methods are in the expanders."""
+    at = untouched_page
     methods = ("Monte Carlo dropout", "Integrated Gradients", "Shapley", "one-hot", "Captum")
     how = [e for e in at.expander if e.label == "How is this computed?"]
     assert len(how) == 2
@@ -382,8 +392,8 @@ def test_report_fields_are_bounded_and_never_persisted(at):
         at.error
     )
     assert _download_disabled(at)
-    at.text_input(key="predict.report.patient_id").set_value("<script>alert('x')</script>").run()
-    at.text_input(key="predict.report.clinician").set_value('Dr "Q"').run()
+    at.text_input(key="predict.report.patient_id").set_value("<script>alert('x')</script>")
+    at.text_input(key="predict.report.clinician").set_value('Dr "Q"').run()  # both fields in one run
     assert not at.exception and not texts(at.error) and not _download_disabled(at)
     import inspect
 

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 from _kaggle_copy import kaggle_1025_frame
+from sklearn.model_selection import train_test_split
 
 import model
 from model.cli import main
@@ -26,6 +27,9 @@ from model.nn.config import ANNConfig
 from model.runtime.limits import MAX_SEARCH_TRIALS, MAX_SEARCH_UNITS
 
 TINY_SPACE = SearchSpace(max_layers=2, max_units=8, epochs=(2, 6))
+# The fewest trials that still prune one (3 folds; waves of 2; seed 1 prunes trial 6, after 6 completed): the
+# search is run twice (fixture and same-seed check), and each fit costs ~0.1 s of preprocessing whatever its size.
+PRUNED_SEARCH = dict(n_trials=7, n_splits=3, space=TINY_SPACE, wave_size=2, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,7 @@ def data():
 @pytest.fixture(scope="module")
 def pruned_search(data):
     X, y = data
-    return search_ann(X, y, n_trials=12, n_splits=3, space=TINY_SPACE, wave_size=2, seed=0)
+    return search_ann(X, y, **PRUNED_SEARCH)
 
 
 def _reference_scores(config: ANNConfig, X, y, splits, metric):
@@ -53,7 +57,7 @@ def _reference_scores(config: ANNConfig, X, y, splits, metric):
 
 def test_each_trial_scores_the_mean_of_its_folds_as_a_plain_refit_does(pruned_search, data):
     X, y = data
-    splits = make_splits(y, 3, 1, 0, groups=patient_groups(X, y).ids)
+    splits = make_splits(y, 3, 1, PRUNED_SEARCH["seed"], groups=patient_groups(X, y).ids)
     trials = pruned_search.study.get_trials()
     for trial in trials[:3]:
         config = ANNConfig.from_dict(trial.user_attrs["config"])
@@ -70,7 +74,7 @@ def test_a_pruned_trial_was_below_the_median_of_the_trials_completed_before_its_
     trials = pruned_search.study.get_trials()
     pruned = [t for t in trials if t.state.name == "PRUNED"]
     assert pruned, "this seed prunes at least one trial"
-    wave = 2
+    wave = PRUNED_SEARCH["wave_size"]
     for trial in pruned:
         step = max(trial.intermediate_values)
         assert PRUNER_WARMUP_FOLDS <= step < 2  # never on the first fold, never after the last
@@ -86,7 +90,7 @@ def test_a_pruned_trial_was_below_the_median_of_the_trials_completed_before_its_
 
 def test_the_same_seed_gives_the_same_trials(pruned_search, data):
     X, y = data
-    again = search_ann(X, y, n_trials=12, n_splits=3, space=TINY_SPACE, wave_size=2, seed=0)
+    again = search_ann(X, y, **PRUNED_SEARCH)
     columns = [c for c in again.trials.columns if c != "seconds"]
     assert again.trials[columns].equals(pruned_search.trials[columns])
 
@@ -109,7 +113,7 @@ def test_every_trial_uses_grouped_folds_so_no_patient_straddles():
 
 def test_brier_is_minimised(data):
     X, y = data
-    result = search_ann(X, y, n_trials=4, n_splits=2, space=TINY_SPACE, objective="brier", prune=False)
+    result = search_ann(X, y, n_trials=2, n_splits=2, space=TINY_SPACE, objective="brier", prune=False)
     complete = result.trials[result.trials["state"] == "COMPLETE"]
     assert result.direction == "minimize" and result.best_value == complete["value"].min()
 
@@ -118,7 +122,7 @@ def test_nested_cv_scores_each_winner_on_an_outer_fold_it_never_saw(data):
     X, y = data
     events = []
     result = search_ann(
-        X, y, n_trials=3, n_splits=2, space=TINY_SPACE, nested=True, outer_folds=2, prune=False, on_event=events.append
+        X, y, n_trials=2, n_splits=2, space=TINY_SPACE, nested=True, outer_folds=2, prune=False, on_event=events.append
     )
     nested = result.nested
     assert nested is not None and nested.complete and len(nested.folds) == 2
@@ -133,7 +137,7 @@ def test_nested_cv_scores_each_winner_on_an_outer_fold_it_never_saw(data):
     assert nested.optimism == pytest.approx(nested.inner_mean - nested.outer_mean)
     assert "unseen outer fold" in nested.text()
     done = [e.trials_done for e in events if e.kind == "trial"]
-    assert done == list(range(1, 10)) and events[-1].kind == "done" and events[-1].trials_total == 9
+    assert done == list(range(1, 7)) and events[-1].kind == "done" and events[-1].trials_total == 6  # 2 x (1 + 2)
 
 
 def test_stop_ends_the_search_after_the_running_trial(data):
@@ -178,8 +182,14 @@ def test_the_notebook_api_exports_the_search():
 
 
 def test_cli_search_writes_a_config_that_train_reads(tmp_path, capsys):
+    # The CLI searches the full default space (up to 300 epochs): 60 patients, not 303, keep that a second.
+    frame = load_dataset("cleveland").dropna()
+    small, _ = train_test_split(frame, train_size=60, stratify=frame["target"], random_state=0)
+    data = tmp_path / "sixty.csv"
+    small.to_csv(data, index=False)
     out = tmp_path / "best.json"
-    code = main(["search", "--trials", "2", "--folds", "2", "--out", str(out), "--device", "cpu", "--wave", "2"])
+    arguments = ["--data", str(data), "--coding", "uci", "--folds", "2", "--device", "cpu", "--wave", "2"]
+    code = main(["search", "--trials", "2", "--out", str(out), *arguments])
     assert code == 0
     config = ANNConfig.from_json(out.read_text())
     assert config.device == "cpu"

@@ -31,13 +31,21 @@ from collections.abc import Callable
 from typing import Any
 
 from model.runtime.compute_slots import release_slot, take_slot
+from model.runtime.limits import number_from_environment
 from model.runtime.memory import release_free_memory
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_TIMEOUT_S = 45.0  # no sign of the watching session for this long: it has gone (a loaded server delays signs)
+HEARTBEAT_TIMEOUT_ENV = "HEART_ANN_HEARTBEAT_TIMEOUT_S"  # an operator's choice, e.g. shorter on a busy shared host
+DEFAULT_HEARTBEAT_TIMEOUT_S = 45.0  # no sign of the watching session for this long: it has gone (a loaded server
+HEARTBEAT_TIMEOUT_RANGE_S = (5.0, 3_600.0)  # delays signs); shorter than the heartbeat interval would cancel live jobs
 BUSY_LIMIT_S = 600.0  # a session still running one script this long after its last heartbeat: gone too
 WATCHDOG_POLL_S = 1.0  # how often the watchdog looks at the heartbeat
+
+
+HEARTBEAT_TIMEOUT_S = number_from_environment(
+    HEARTBEAT_TIMEOUT_ENV, DEFAULT_HEARTBEAT_TIMEOUT_S, *HEARTBEAT_TIMEOUT_RANGE_S
+)
 
 ProgressCallback = Callable[[float, str], None]
 Work = Callable[[ProgressCallback, threading.Event], Any]

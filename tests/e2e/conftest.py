@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from model.runtime.jobs import HEARTBEAT_TIMEOUT_ENV
+
 from .browser import (  # noqa: F401  (re-exported for the test modules)
     APP_IDLE_TIMEOUT_MS,
     CHROMIUM,
@@ -28,6 +30,9 @@ from .browser import (  # noqa: F401  (re-exported for the test modules)
 from .server import REPO, ServerStartError, start_server, stop_server
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# A comparison whose browser closed is cancelled after this much silence (45 s by default): the test of it
+# then waits 15 s, not 45 s, with a comparison taking both cores.
+SILENT_SESSION_TIMEOUT_S = "15"
 SCREENSHOT_MAX_HEIGHT = 6000
 
 
@@ -36,7 +41,12 @@ def app_server():
     """Start the dashboard on a free localhost port; yield its URL; stop it afterwards."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
-        server = start_server("app.py", REPO, log_path=ARTIFACTS / "streamlit-server.log")
+        server = start_server(
+            "app.py",
+            REPO,
+            log_path=ARTIFACTS / "streamlit-server.log",
+            env={HEARTBEAT_TIMEOUT_ENV: SILENT_SESSION_TIMEOUT_S},
+        )
     except ServerStartError as error:
         pytest.fail(str(error))
     try:

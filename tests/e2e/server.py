@@ -51,9 +51,14 @@ def _healthy(url: str) -> bool:
 
 
 def start_server(
-    script: str = "app.py", cwd: Path = REPO, log_path: Path | None = None, timeout_s: float = START_TIMEOUT_S
+    script: str = "app.py",
+    cwd: Path = REPO,
+    log_path: Path | None = None,
+    timeout_s: float = START_TIMEOUT_S,
+    env: dict[str, str] | None = None,
 ) -> Server:
-    """Run `streamlit run script` in `cwd`; return once /_stcore/health answers (output goes to log_path)."""
+    """Run `streamlit run script` in `cwd` (with `env` added to this process's environment); return once
+    /_stcore/health answers (output goes to log_path)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     if log_path is None:
@@ -79,7 +84,11 @@ def start_server(
     ]
     with open(log_path, "w") as log:  # the child keeps its own copy of the file descriptor
         process = subprocess.Popen(
-            command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            command,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
         )
     server = Server(process, url, Path(log_path))
     deadline = time.monotonic() + timeout_s

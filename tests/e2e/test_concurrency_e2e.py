@@ -1,11 +1,13 @@
-"""Many users at once, in Chromium: five browser contexts (five Streamlit sessions) configure
-different networks and train them concurrently on one server. Four runs take every training
-slot (limits.MAX_CONCURRENT_TRAININGS); the fifth session meets the cap with a polite message,
-and its retry succeeds as soon as one of the four is stopped, finishing while the other three
-still train. No session sees another's data, runs or model.
+"""Many users at once, in Chromium: browser contexts (one Streamlit session each) configure different
+networks and train them concurrently on one server whose operator capped it at CAP trainings
+(HEART_ANN_MAX_CONCURRENT_TRAININGS; 4 by default: the cap's logic is the same, and two trainings already
+take both cores of a CI runner). CAP runs take every training slot; one more session meets the cap with
+a polite message, and its retry succeeds as soon as one run is stopped, finishing while the others still
+train. No session sees another's data, runs or model.
 
-The four long runs are ended with Stop rather than waited for, so nothing here races the
-machine's speed: a slow CI runner only makes the fifth run take longer.
+The long runs are ended with Stop rather than waited for, so nothing here races the machine's speed:
+a slow CI runner only makes the last run take longer. Each session opens its network as a shared link
+(the Configure page's own form is driven in test_configure_e2e.py).
 
 Also: a page opened by its own URL on a fresh server runs inside the app (router, navigation,
 sidebar), not as a bare script of the legacy pages/ folder."""
@@ -14,55 +16,60 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from model.data.datasets import load_dataset
-from model.runtime.limits import MAX_BATCH_SIZE, MAX_CONCURRENT_TRAININGS, MAX_EPOCHS
+from model.nn.config import ANNConfig, LayerConfig
+from model.nn.presets import PRESETS
+from model.runtime.limits import CONCURRENT_TRAININGS_ENV, MAX_EPOCHS
+from model.serving.runs import config_summary
+from model.serving.share_link import DataChoice, PlaygroundSetup, encode
 
-from .conftest import APP_IDLE_TIMEOUT_MS, NAV, new_app_context, open_page, screenshot, set_number, wait_for_app
+from .conftest import APP_IDLE_TIMEOUT_MS, NAV, new_app_context, open_page, screenshot, wait_for_app
 from .server import REPO, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 
 SIDEBAR = "[data-testid='stSidebar']"
 CHART = "[data-testid='stPlotlyChart']"
-RUN_TIMEOUT_MS = 300_000  # the fifth run shares two cores with three trainings and five live pages
-SESSIONS = 5
+RUN_TIMEOUT_MS = 300_000  # the last run shares two cores with the other trainings and live pages
+CAP = 2  # the capped server's training slots
+LAST = CAP  # the session that meets the cap
+SESSIONS = CAP + 1
 BATCH = 4  # ~60 gradient steps per epoch
-LONG_EPOCHS = MAX_EPOCHS - 1_000  # sessions 0-3: minutes of work each, ended by Stop
-SHORT_EPOCHS = 5  # the fifth session: runs to the end beside the other three
+LONG_EPOCHS = MAX_EPOCHS - 1_000  # the first CAP sessions: minutes of work each, ended by Stop
+SHORT_EPOCHS = 5  # the last session: full batch, runs to the end beside the others
 UPLOADED_ROWS = 250  # session 0 trains on its own upload: the first rows of the built-in file
-EPOCHS_LABEL = f"Epochs (1–{MAX_EPOCHS:,})"
-BATCH_LABEL = f"Batch size (1–{MAX_BATCH_SIZE:,})"
-BUSY = f"The server is already training {MAX_CONCURRENT_TRAININGS} networks (its limit)"
-FIFTH = MAX_CONCURRENT_TRAININGS
-
-
-def _units(i: int) -> int:
-    return 8 + 4 * i
+BUSY = f"The server is already training {CAP} networks (its limit)"
 
 
 def _epochs(i: int) -> int:
-    return SHORT_EPOCHS if i == FIFTH else LONG_EPOCHS + 100 * i
+    return SHORT_EPOCHS if i == LAST else LONG_EPOCHS + 100 * i
+
+
+def _config(i: int) -> ANNConfig:
+    """Session i's network: the "One hidden layer" preset with its own width, batch and epochs."""
+    preset = PRESETS["one_hidden"]
+    layer = preset.hidden_layers[0]
+    return preset.replace(
+        hidden_layers=(LayerConfig(8 + 4 * i, layer.activation, layer.dropout),),
+        batch_size=None if i == LAST else BATCH,
+        epochs=_epochs(i),
+    )
 
 
 def _summary(i: int) -> str:
-    """The one-line configuration model.serving.runs.config_summary gives session i's network."""
-    return f"{_units(i)} relu, adam lr 0.01, batch {BATCH}, {_epochs(i)} epochs"
+    return config_summary(_config(i))
 
 
-def _configure(page, i: int) -> None:
-    open_page(page, "Configure a network")
-    page.get_by_role("button", name="One hidden layer").click()
+def _open_link(page, app_server: str, i: int) -> None:
+    """Session i opens its network as a shared link: the Train page, configured, in a new session."""
+    query = urlencode(encode(PlaygroundSetup(config=_config(i), data=DataChoice.heart())))
+    page.goto(f"{app_server}/train?{query}")
     wait_for_app(page)
-    page.get_by_text("Preset loaded: One hidden layer.").wait_for()
-    set_number(page, "Units", _units(i))
-    set_number(page, BATCH_LABEL, BATCH)
-    set_number(page, EPOCHS_LABEL, _epochs(i))
-    open_page(page, "Train and watch")
-    page.get_by_text(_summary(i)).first.wait_for()
+    page.get_by_text("Setup restored from the shared link").wait_for()
 
 
 def _upload_subset(page) -> None:
@@ -89,59 +96,77 @@ def _legend(page) -> list[str]:
 
 
 @pytest.fixture
-def sessions(browser, app_server):
+def capped_server():
+    """A server of its own (no other test's run holds a slot) with the operator's cap at CAP trainings."""
+    server = start_server("app.py", REPO, env={CONCURRENT_TRAININGS_ENV: str(CAP)})
+    try:
+        yield server.url
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def sessions(browser, capped_server):
     contexts, pages = [], []
     for _ in range(SESSIONS):
         context = new_app_context(browser)
         page = context.new_page()
         page.set_default_timeout(APP_IDLE_TIMEOUT_MS)
-        page.goto(app_server)
         contexts.append(context)
         pages.append(page)
-    for page in pages:
-        wait_for_app(page)
     yield pages
     for context in contexts:
         context.close()
 
 
-def _stop(page, i: int) -> None:
-    page.get_by_role("button", name="Stop").click()
+def _live(i: int) -> re.Pattern:
+    return re.compile(rf"Run 1 · epoch \d+ of {_epochs(i)}")
+
+
+def _wait_stopped(page, i: int) -> None:
     page.get_by_text(re.compile(rf"Run 1 was stopped after epoch \d+ of {_epochs(i)}")).wait_for(timeout=RUN_TIMEOUT_MS)
 
 
-@pytest.mark.runs_last  # four trainings and five live pages take every core
-def test_five_sessions_train_at_once_and_never_see_each_other(sessions):
+@pytest.mark.runs_last  # the trainings and live pages take every core
+def test_sessions_beyond_the_cap_wait_politely_and_none_sees_another(sessions, capped_server):
     started = time.monotonic()
-    _upload_subset(sessions[0])
     for i, page in enumerate(sessions):
-        _configure(page, i)
+        _open_link(page, capped_server, i)
+    _upload_subset(sessions[0])  # after its link: opening a link starts a new session
+    for i, page in enumerate(sessions):
+        if i == 0:
+            open_page(page, "Train and watch")
+        page.get_by_text(_summary(i)).first.wait_for()
     assert f"{UPLOADED_ROWS} patients" in _sidebar_text(sessions[0])
     for page in sessions[1:]:
         assert "Cleveland (built-in)" in _sidebar_text(page) and "session0.csv" not in _sidebar_text(page)
-    print(f"five sessions configured after {time.monotonic() - started:.0f} s")
+    print(f"{SESSIONS} sessions configured after {time.monotonic() - started:.0f} s")
 
-    # Sessions 0-3 take every training slot of the server...
-    for page in sessions[:FIFTH]:
+    # The first CAP sessions take every training slot of the server...
+    for page in sessions[:LAST]:
         page.get_by_role("button", name="Play").click()
-    for i, page in enumerate(sessions[:FIFTH]):
-        page.get_by_text(re.compile(rf"Run 1 · epoch \d+ of {_epochs(i)}")).first.wait_for(timeout=RUN_TIMEOUT_MS)
-    # ...so the fifth is told politely that the server is busy, and nothing of its own is lost.
-    fifth = sessions[FIFTH]
-    fifth.get_by_role("button", name="Play").click()
-    fifth.get_by_text(BUSY).wait_for()
-    assert fifth.get_by_text("Wait for one to finish and press Play again").count() == 1
-    assert fifth.get_by_text(_summary(FIFTH)).count() >= 1  # its configuration is kept
-    screenshot(fifth, "concurrency-server-busy")
+    for i, page in enumerate(sessions[:LAST]):
+        page.get_by_text(_live(i)).first.wait_for(timeout=RUN_TIMEOUT_MS)
+    # ...so the last is told politely that the server is busy, and nothing of its own is lost.
+    last = sessions[LAST]
+    last.get_by_role("button", name="Play").click()
+    last.get_by_text(BUSY).wait_for()
+    assert last.get_by_text("Wait for one to finish and press Play again").count() == 1
+    assert last.get_by_text(_summary(LAST)).count() >= 1  # its configuration is kept
+    screenshot(last, "concurrency-server-busy")
 
-    # Stopping one run frees its slot: the fifth's retry trains to the end beside the other three.
-    _stop(sessions[0], 0)
-    fifth.get_by_role("button", name="Play").click()
-    fifth.get_by_text(f"Run 1 finished all {SHORT_EPOCHS} epochs").wait_for(timeout=RUN_TIMEOUT_MS)
-    print(f"fifth run finished beside three others after {time.monotonic() - started:.0f} s")
-    for i, page in enumerate(sessions[1:FIFTH], start=1):
-        assert page.get_by_text(re.compile(rf"Run 1 · epoch \d+ of {_epochs(i)}")).count() >= 1, i  # still live
-        _stop(page, i)
+    # Stopping one run frees its slot: the last one's retry trains to the end beside the others.
+    sessions[0].get_by_role("button", name="Stop").click()
+    _wait_stopped(sessions[0], 0)
+    last.get_by_role("button", name="Play").click()
+    last.get_by_text(f"Run 1 finished all {SHORT_EPOCHS} epochs").wait_for(timeout=RUN_TIMEOUT_MS)
+    print(f"the last run finished beside {CAP - 1} other(s) after {time.monotonic() - started:.0f} s")
+    for i, page in enumerate(sessions[1:LAST], start=1):
+        assert page.get_by_text(_live(i)).count() >= 1, i  # still training
+    for page in sessions[1:LAST]:  # their users press Stop at once
+        page.get_by_role("button", name="Stop").click()
+    for i, page in enumerate(sessions[1:LAST], start=1):
+        _wait_stopped(page, i)
 
     # Each session's history holds exactly its own single run, with its own configuration and data.
     for i, page in enumerate(sessions):
@@ -154,16 +179,20 @@ def test_five_sessions_train_at_once_and_never_see_each_other(sessions):
     screenshot(sessions[0], "concurrency-session0-stopped")
 
     # "Use this model" in one session changes the active model of that session only.
-    sessions[2].get_by_role("button", name="Use this model").click()
-    wait_for_app(sessions[2])
+    chooser = 1
+    sessions[chooser].get_by_role("button", name="Use this model").click()
+    wait_for_app(sessions[chooser])
     for i, page in enumerate(sessions):
         open_page(page, "Start here")  # the lightest page: every page's sidebar names the session's model
         sidebar = _sidebar_text(page)
-        if i == 2:
+        if i == chooser:
             assert "Run 1 (Cleveland (built-in))" in sidebar
         else:
             assert "Shipped default model" in sidebar and "Run 1" not in sidebar, i
-    screenshot(sessions[3], "concurrency-other-session-keeps-default")
+        if i == 0:  # the landing page states the operator's cap
+            page.get_by_text("Limits of this server").click()
+            page.get_by_text(f"{CAP} on this server").first.wait_for()
+    screenshot(sessions[LAST], "concurrency-other-session-keeps-default")
 
 
 # ---- a page opened by its own URL ------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from dashboard.predict_form import UNKNOWN_OPTION
+from model.clinic.cholesterol_units import mgdl_to_mmol
 from model.data.datasets import load_dataset
 from model.data.schema import feature
 
@@ -66,18 +67,6 @@ def test_fill_the_form_and_read_the_risk(page, app_server):
     screenshot(page, "predict-impossible-value")
 
 
-def test_unit_toggle_and_unknown_values(page, app_server):
-    open_predict(page, app_server)
-    page.get_by_text("mmol/L", exact=True).click()
-    wait_for_app(page)
-    box = page.get_by_label("Serum cholesterol (mmol/L)", exact=True)
-    assert re.fullmatch(r"\d+\.\d\d", box.input_value())
-    choose(page, "Major vessels coloured (vessels)", UNKNOWN_OPTION)
-    page.get_by_text("the risk lies between").first.wait_for()
-    page.set_viewport_size(TALL)
-    screenshot(page, "predict-unknown-mmol")
-
-
 def clear_number(page, label: str) -> None:
     """Empty a number box (an empty box is Unknown) and confirm with Enter."""
     field = page.get_by_label(label, exact=True)
@@ -101,7 +90,8 @@ def screenshots(page, name: str) -> None:
 
 
 def test_unknown_values_show_a_range_and_a_neutral_row_and_atypical_patients_are_flagged(page, app_server):
-    """Issue 11: the 58-year-old man with vessels and thallium unknown, then a 95-year-old with cholesterol 550."""
+    """Issue 11: the 58-year-old man with vessels and thallium unknown, then a 95-year-old with cholesterol 550,
+    then the same patient in mmol/L."""
     open_predict(page, app_server)
     set_number(page, "Age (years)", 58)
     choose(page, "Chest pain type", "Typical angina")
@@ -132,6 +122,15 @@ def test_unknown_values_show_a_range_and_a_neutral_row_and_atypical_patients_are
     flag = page.get_by_text("This patient is unlike the patients the model learned from").first.inner_text()
     assert "Age 95 years" in flag and "Serum cholesterol 550 mg/dL" in flag
     screenshots(page, "predict-atypical")
+
+    # The unit toggle converts the value entered (550 mg/dL = 14.22 mmol/L); the unknowns stay unknown.
+    page.get_by_text("mmol/L", exact=True).click()
+    wait_for_app(page)
+    box = page.get_by_label("Serum cholesterol (mmol/L)", exact=True)
+    assert re.fullmatch(r"\d+\.\d\d", box.input_value()) and float(box.input_value()) == round(mgdl_to_mmol(550), 2)
+    page.get_by_text("the risk lies between").first.wait_for()
+    page.set_viewport_size(TALL)
+    screenshot(page, "predict-unknown-mmol")
 
 
 def test_download_the_patient_report(page, app_server, tmp_path):

@@ -72,7 +72,7 @@ def test_stop_mid_run_keeps_the_partial_curves_and_model(page):
     open_page(page, "Train and watch")
     page.get_by_role("button", name="Play").click()
     page.wait_for_function(
-        "() => /epoch ([2-9]\\d|\\d{3,}) of 5000/.test(document.body.innerText)", timeout=RUN_TIMEOUT_MS
+        "() => /epoch ([5-9]|\\d{2,}) of 5000/.test(document.body.innerText)", timeout=RUN_TIMEOUT_MS
     )
     page.get_by_text("Decision boundary on the 2-D PCA projection after epoch").first.wait_for()
     _screenshot_whole_page(page, "training-live")
@@ -83,7 +83,7 @@ def test_stop_mid_run_keeps_the_partial_curves_and_model(page):
     print(f"Stop -> stopped status shown after {time.monotonic() - clicked:.2f} s")  # measured, not asserted
     wait_for_app(page)
     stopped_at = int(re.search(r"after epoch (\d+)", status.inner_text()).group(1))
-    assert 20 <= stopped_at < 5000
+    assert 5 <= stopped_at < 5000
     page.get_by_text("Loss (binary cross-entropy)").first.wait_for()
     page.get_by_text(f"Decision boundary on the 2-D PCA projection after epoch {stopped_at}").wait_for()
     page.get_by_text("Confusion matrix at threshold").first.wait_for()
