@@ -21,9 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from model.data.preprocessing import features_and_target
 from model.data.schema import MOMENTS_OF_CARE, TARGET, WITH_IMAGING, moment_of_care
 from model.nn.config import ANNConfig, ConfigError
 
@@ -85,6 +83,8 @@ def read_data(spec: str, coding: str | None = None) -> tuple[pd.DataFrame, str]:
 # ---------------------------------------------------------------- progress
 def epoch_progress_callback(epochs: int):
     """A training Callback that advances a tqdm bar once per epoch."""
+    from tqdm.auto import tqdm
+
     from model.nn.training import Callback
 
     class EpochBar(Callback):
@@ -103,6 +103,8 @@ def epoch_progress_callback(epochs: int):
 
 def cross_validate_with_bar(models: dict, X, y, folds: int, repeats: int, seed: int):
     """Cross-validation with a progress bar; rows of one patient (identical features) share a fold."""
+    from tqdm.auto import tqdm
+
     from model.data.splits import patient_groups
     from model.evaluation.cross_validation import cross_validate_models, make_splits
 
@@ -154,11 +156,12 @@ def read_inputs(args) -> tuple[ANNConfig, pd.DataFrame, str]:
 
 
 def train_command(args) -> int:
+    config, frame, source = read_inputs(args)  # first: bad input is told before torch and scikit-learn load
+    from model.data.preprocessing import features_and_target
     from model.evaluation.pipelines import pipeline_from_config
     from model.evaluation.validation_summary import SUMMARY_KEY, validation_summary
     from model.serving.bundle import save_bundle
 
-    config, frame, source = read_inputs(args)
     moment = moment_of_care(args.moment)
     X, y = features_and_target(frame)
     print(
@@ -206,10 +209,11 @@ def train_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
+    config, frame, source = read_inputs(args)  # first: bad input is told before torch and scikit-learn load
+    from model.data.preprocessing import features_and_target
     from model.evaluation.classical import classical_models
     from model.evaluation.pipelines import pipeline_from_config
 
-    config, frame, source = read_inputs(args)
     moment = moment_of_care(args.moment)
     X, y = features_and_target(frame)
     print(
@@ -228,6 +232,9 @@ def evaluate_command(args) -> int:
 
 
 def search_command(args) -> int:
+    from tqdm.auto import tqdm
+
+    from model.data.preprocessing import features_and_target
     from model.evaluation.search import OBJECTIVE_LABELS, search_ann
     from model.runtime.backends import backend_from_choice
 
@@ -327,14 +334,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from model.runtime.backends import BackendError
-    from model.runtime.device import DeviceUnavailableError
-    from model.serving.bundle import BundleError
+# Errors that mean "the input cannot be used", in modules imported only by the commands that need them (torch,
+# scikit-learn): an exception of one of these types implies its module is loaded, so none is imported here.
+LAZY_INPUT_ERRORS = (
+    ("model.runtime.backends", "BackendError"),
+    ("model.runtime.device", "DeviceUnavailableError"),
+    ("model.serving.bundle", "BundleError"),
+)
 
+
+def is_bad_input(exc: Exception) -> bool:
+    if isinstance(exc, InputError | ConfigError | ValueError):
+        return True
+    for module_name, error_name in LAZY_INPUT_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, error_name)):
+            return True
+    return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (InputError, ConfigError, BundleError, DeviceUnavailableError, BackendError, ValueError) as exc:
+    except Exception as exc:
+        if not is_bad_input(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
