@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
@@ -15,7 +14,7 @@ from model.data.schema import FEATURE_NAMES, NUMERIC
 from model.evaluation.batched_cv import BatchedANN, FoldCache, SharedPreprocessingModel, preprocess_folds
 from model.evaluation.classical import classical_models
 from model.evaluation.cross_validation import cross_validate_models, make_splits
-from model.evaluation.pipelines import PREPROCESS_STEP, pipeline_from_config
+from model.evaluation.pipelines import pipeline_from_config
 from model.nn.config import OPTIMIZERS, ANNConfig, LayerConfig
 
 
@@ -37,36 +36,14 @@ def fold_cache():
     return FoldCache()
 
 
-def fitted_preprocessors(X, splits) -> list:
-    """Each split's preprocessing step of the real pipeline, fitted on that split's training rows: what
-    Pipeline.fit fits there, whatever the network's settings."""
-    return [pipeline_from_config(small())[PREPROCESS_STEP].fit(X.iloc[train]) for train, _ in splits]
+def one_by_one(config: ANNConfig, X, y, splits) -> list[Pipeline]:
+    """What cross-validation did before: one pipeline per fold, fitted alone (preprocessing included)."""
+    return [pipeline_from_config(config).fit(X.iloc[train], y[train]) for train, _ in splits]
 
 
-@pytest.fixture(scope="module")
-def preprocessors(data, splits):
-    return fitted_preprocessors(data[0], splits)
-
-
-def one_by_one(config: ANNConfig, X, y, splits, preprocessors: list | None = None) -> list[Pipeline]:
-    """What cross-validation did before: one pipeline per fold, fitted alone.
-
-    With `preprocessors` (fitted_preprocessors of the same splits) each pipeline's preprocessing step is that
-    fitted one, frozen, so Pipeline.fit trains the network on the features a refit would give without refitting
-    identical preprocessing for every configuration (test_full_batch_... checks that both give the same numbers).
-    """
-    pipelines = []
-    for k, (train, _) in enumerate(splits):
-        pipeline = pipeline_from_config(config)
-        if preprocessors is not None:
-            pipeline.set_params(**{PREPROCESS_STEP: FrozenEstimator(preprocessors[k])})
-        pipelines.append(pipeline.fit(X.iloc[train], y[train]))
-    return pipelines
-
-
-def sequential(config: ANNConfig, X, y, splits, preprocessors: list | None = None) -> list[np.ndarray]:
+def sequential(config: ANNConfig, X, y, splits) -> list[np.ndarray]:
     """Each fold's held-out probabilities from its own pipeline (one_by_one)."""
-    pipelines = one_by_one(config, X, y, splits, preprocessors)
+    pipelines = one_by_one(config, X, y, splits)
     return [pipe.predict_proba(X.iloc[test])[:, 1] for pipe, (_, test) in zip(pipelines, splits, strict=True)]
 
 
@@ -96,22 +73,16 @@ def test_each_fold_is_preprocessed_on_its_own_training_rows_only(data, splits):
         assert np.abs(numeric[test].mean(0)).max() > 1e-3
 
 
-def test_full_batch_gradient_descent_gives_the_fold_by_fold_predictions(data, splits, preprocessors):
+def test_full_batch_gradient_descent_gives_the_fold_by_fold_predictions(data, splits):
     X, y = data
     config = small()
     batched = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
-    refitted = sequential(config, X, y, splits)  # the whole pipeline refitted per fold: no shortcut anywhere
-    for ours, theirs in zip(batched, refitted, strict=True):
+    for ours, theirs in zip(batched, sequential(config, X, y, splits), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
-    # The other tests' reference (preprocessing fitted once per fold, frozen) is the refit, number for number.
-    for frozen, theirs in zip(sequential(config, X, y, splits, preprocessors), refitted, strict=True):
-        np.testing.assert_array_equal(frozen, theirs)
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_every_optimizer_with_mini_batches_matches_fold_by_fold_training(
-    data, splits, fold_cache, preprocessors, optimizer
-):
+def test_every_optimizer_with_mini_batches_matches_fold_by_fold_training(data, splits, fold_cache, optimizer):
     X, y = data
     config = small(
         optimizer=optimizer,
@@ -121,7 +92,7 @@ def test_every_optimizer_with_mini_batches_matches_fold_by_fold_training(
         weight_decay=1e-3,
     )
     batched = BatchedANN(config, fold_cache).cross_val_predict_batched(X, y, splits).probas
-    for ours, theirs in zip(batched, sequential(config, X, y, splits, preprocessors), strict=True):
+    for ours, theirs in zip(batched, sequential(config, X, y, splits), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
 
@@ -142,11 +113,6 @@ def unequal_splits(data):
     return out
 
 
-@pytest.fixture(scope="module")
-def unequal_preprocessors(data, unequal_splits):
-    return fitted_preprocessors(data[0], unequal_splits)
-
-
 def largest_difference(batched: list[np.ndarray], sequential_probas: list[np.ndarray]) -> float:
     return max(float(np.abs(ours - theirs).max()) for ours, theirs in zip(batched, sequential_probas, strict=True))
 
@@ -164,7 +130,7 @@ def unequal_config(optimizer: str, batch_size: int | None, **changes) -> ANNConf
 @pytest.mark.parametrize("batch", list(UNEQUAL_BATCHES))
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_folds_of_unequal_size_trained_together_equal_fold_by_fold_training(
-    data, unequal_splits, fold_cache, unequal_preprocessors, optimizer, batch
+    data, unequal_splits, fold_cache, optimizer, batch
 ):
     """Every optimizer keeps its state per fold: a fold with no rows in a batch takes no step (on the old
     shared step counter Adam differed by up to 0.35 in probability at batch 32, RMSProp by 4e-3)."""
@@ -174,18 +140,18 @@ def test_folds_of_unequal_size_trained_together_equal_fold_by_fold_training(
     config = unequal_config(optimizer, UNEQUAL_BATCHES[batch], epochs=15)
     assert len({len(train) for train, _ in unequal_splits}) >= 3  # really unequal
     batched = BatchedANN(config, fold_cache).cross_val_predict_batched(X, y, unequal_splits).probas
-    assert largest_difference(batched, sequential(config, X, y, unequal_splits, unequal_preprocessors)) <= 1e-4
+    assert largest_difference(batched, sequential(config, X, y, unequal_splits)) <= 1e-4
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_folds_of_unequal_size_with_early_stopping_equal_fold_by_fold_training(
-    data, unequal_splits, fold_cache, unequal_preprocessors, optimizer
+    data, unequal_splits, fold_cache, optimizer
 ):
     X, y = data
     config = unequal_config(optimizer, 27, epochs=60, early_stopping=True, patience=4)
     model = BatchedANN(config, fold_cache)
     batched = model.cross_val_predict_batched(X, y, unequal_splits).probas
-    pipelines = one_by_one(config, X, y, unequal_splits, unequal_preprocessors)
+    pipelines = one_by_one(config, X, y, unequal_splits)
     separately = [
         pipe.predict_proba(X.iloc[test])[:, 1] for pipe, (_, test) in zip(pipelines, unequal_splits, strict=True)
     ]
@@ -234,14 +200,14 @@ def test_early_stopping_and_class_weights_follow_each_fold(data, splits):
     assert model.fit_.stopped_early.all()
 
 
-def test_a_fold_with_an_empty_last_batch_takes_no_extra_step(data, splits, fold_cache, preprocessors):
+def test_a_fold_with_an_empty_last_batch_takes_no_extra_step(data, splits, fold_cache):
     X, y = data
     sizes = {len(train) for train, _ in splits}
     assert len(sizes) == 2, "the 5 folds of 303 patients have 242 or 243 training rows"
     half = min(sizes) // 2  # 242 rows: 2 batches; 243 rows: 3 (the last of one row)
     config = small(optimizer="momentum", learning_rate=0.05, batch_size=half, epochs=3)
     batched = BatchedANN(config, fold_cache).cross_val_predict_batched(X, y, splits).probas
-    for ours, theirs in zip(batched, sequential(config, X, y, splits, preprocessors), strict=True):
+    for ours, theirs in zip(batched, sequential(config, X, y, splits), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
 

@@ -325,6 +325,14 @@ def test_an_operator_setting_is_read_within_its_bounds_or_refused_in_the_log(mon
     assert (name in caplog.text) == refused
 
 
+@pytest.mark.parametrize(("text", "expected"), [("3", 3.0), ("2.5", 4.0), ("0", 4.0)])
+def test_a_whole_number_setting_refuses_a_fraction_in_the_log(monkeypatch, caplog, text, expected):
+    monkeypatch.setenv(limits.CONCURRENT_TRAININGS_ENV, text)
+    with caplog.at_level(logging.WARNING, logger=limits.__name__):
+        assert limits.number_from_environment(limits.CONCURRENT_TRAININGS_ENV, 4, 1, 64, whole=True) == expected
+    assert ("whole number" in caplog.text) == (expected == 4.0)
+
+
 def test_the_training_cap_and_the_silence_allowed_are_read_when_a_server_starts():
     env = {**os.environ, limits.CONCURRENT_TRAININGS_ENV: "2", jobs.HEARTBEAT_TIMEOUT_ENV: "15"}
     code = "from model.runtime import jobs, limits; print(limits.MAX_CONCURRENT_TRAININGS, jobs.HEARTBEAT_TIMEOUT_S)"

@@ -36,16 +36,16 @@ from model.runtime.memory import release_free_memory
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_TIMEOUT_ENV = "HEART_ANN_HEARTBEAT_TIMEOUT_S"  # an operator's choice, e.g. shorter on a busy shared host
-DEFAULT_HEARTBEAT_TIMEOUT_S = 45.0  # no sign of the watching session for this long: it has gone (a loaded server
-HEARTBEAT_TIMEOUT_RANGE_S = (5.0, 3_600.0)  # delays signs); shorter than the heartbeat interval would cancel live jobs
-BUSY_LIMIT_S = 600.0  # a session still running one script this long after its last heartbeat: gone too
-WATCHDOG_POLL_S = 1.0  # how often the watchdog looks at the heartbeat
-
-
+# No sign of the watching session for this long: it has gone. A loaded server delays signs, so not too short;
+# an operator may set it (HEART_ANN_HEARTBEAT_TIMEOUT_S) within the range: below it a live job would be cancelled.
+HEARTBEAT_TIMEOUT_ENV = "HEART_ANN_HEARTBEAT_TIMEOUT_S"
+DEFAULT_HEARTBEAT_TIMEOUT_S = 45.0
+HEARTBEAT_TIMEOUT_RANGE_S = (5.0, 3_600.0)
 HEARTBEAT_TIMEOUT_S = number_from_environment(
     HEARTBEAT_TIMEOUT_ENV, DEFAULT_HEARTBEAT_TIMEOUT_S, *HEARTBEAT_TIMEOUT_RANGE_S
 )
+BUSY_LIMIT_S = 600.0  # a session still running one script this long after its last heartbeat: gone too
+WATCHDOG_POLL_S = 1.0  # how often the watchdog looks at the heartbeat
 
 ProgressCallback = Callable[[float, str], None]
 Work = Callable[[ProgressCallback, threading.Event], Any]

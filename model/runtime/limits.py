@@ -12,9 +12,9 @@ import os
 logger = logging.getLogger(__name__)
 
 
-def number_from_environment(name: str, default: float, low: float, high: float) -> float:
-    """The environment variable `name` as a number from `low` to `high`; `default` when it is unset, or (said
-    in the log) when it is not such a number."""
+def number_from_environment(name: str, default: float, low: float, high: float, whole: bool = False) -> float:
+    """The environment variable `name` as a number from `low` to `high` (a whole one if `whole`); `default` when
+    it is unset, or (said in the log) when it is not such a number."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -22,8 +22,9 @@ def number_from_environment(name: str, default: float, low: float, high: float) 
         value = float(text)
     except ValueError:
         value = math.nan
-    if not low <= value <= high:  # also refuses nan
-        logger.warning("%s=%r is not a number from %g to %g; %g is used", name, text[:40], low, high, default)
+    if not low <= value <= high or (whole and not value.is_integer()):  # also refuses nan
+        kind = "a whole number" if whole else "a number"
+        logger.warning("%s=%r is not %s from %g to %g; %g is used", name, text[:40], kind, low, high, default)
         return default
     return value
 
@@ -38,9 +39,9 @@ MAX_UPLOAD_MB = 50
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_CV_FOLDS = 10
 MAX_CV_REPEATS = 20
+# Per server: training is CPU-bound and the host is small.
 CONCURRENT_TRAININGS_ENV = "HEART_ANN_MAX_CONCURRENT_TRAININGS"
-# Per server: training is CPU-bound and the host is small (whole numbers; a fraction is rounded down).
-MAX_CONCURRENT_TRAININGS = int(number_from_environment(CONCURRENT_TRAININGS_ENV, 4, 1, 64))
+MAX_CONCURRENT_TRAININGS = int(number_from_environment(CONCURRENT_TRAININGS_ENV, 4, 1, 64, whole=True))
 MAX_STACKED_ROWS = 1_000_000  # patients x folds of a comparison: every fold's preprocessed copy is held at once
 # Total work of one training: training rows x network parameters x epochs. Each cap above
 # can be within bounds while their product is not (200,000 rows x 8x512 units x 5,000
