@@ -93,7 +93,7 @@ def ann_cv(name: str, config, X, y, splits, n_splits: int) -> None:
     ]
     folds = batched.cache.get(X, splits)
     training = [
-        batched.fit_.seconds,
+        batched.seconds,
         training_only(lambda: ANNClassifier.from_config(config), folds, y, splits),
         training_only(lambda: peer_for(config), folds, y, splits),
     ]

@@ -593,6 +593,8 @@ def render_results(last: LastRun) -> None:
 
 
 def _leaderboard(report: ComparisonReport) -> None:
+    for fallback in report.fallbacks:
+        st.warning(fallback, icon=":material/compress:")
     st.dataframe(views.leaderboard_styler(report), width="stretch")
     st.caption(
         "Mean over all folds with its 95% interval (Nadeau–Bengio corrected t, which allows for the "

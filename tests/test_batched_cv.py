@@ -156,7 +156,7 @@ def test_folds_of_unequal_size_with_early_stopping_equal_fold_by_fold_training(
         pipe.predict_proba(X.iloc[test])[:, 1] for pipe, (_, test) in zip(pipelines, unequal_splits, strict=True)
     ]
     assert largest_difference(batched, separately) <= 1e-4
-    assert list(model.fit_.best_epoch) == [pipe[-1].history_.best_epoch for pipe in pipelines]
+    assert list(model.fits_[0].best_epoch) == [pipe[-1].history_.best_epoch for pipe in pipelines]
 
 
 def test_mini_batches_are_drawn_on_the_cpu_as_single_fits_draw_them(data, splits, monkeypatch):
@@ -196,8 +196,8 @@ def test_early_stopping_and_class_weights_follow_each_fold(data, splits):
         pipeline = pipeline_from_config(config).fit(X.iloc[train], y[train])
         np.testing.assert_allclose(ours, pipeline.predict_proba(X.iloc[test])[:, 1], atol=1e-4)
         best.append(pipeline[-1].history_.best_epoch)
-    assert list(model.fit_.best_epoch) == best
-    assert model.fit_.stopped_early.all()
+    assert list(model.fits_[0].best_epoch) == best
+    assert model.fits_[0].stopped_early.all()
 
 
 def test_a_fold_with_an_empty_last_batch_takes_no_extra_step(data, splits, fold_cache):
@@ -255,3 +255,28 @@ def test_shared_preprocessing_gives_what_refitting_the_whole_pipeline_gives(data
             refit = clone(pipeline).fit(X.iloc[train], y[train])
             np.testing.assert_allclose(ours, refit.predict_proba(X.iloc[test])[:, 1], atol=1e-12)
     assert len(cache) == 1  # both models used one set of fold preprocessors
+
+
+def test_folds_trained_in_chunks_equal_all_folds_at_once(data, splits, fold_cache, monkeypatch):
+    """A large cohort's folds train in chunks of at most MAX_STACKED_ROWS patient-fold rows: each fold's
+    network, predictions and progress are those of training every fold together."""
+    import model.evaluation.batched_cv as batched_cv
+
+    X, y = data
+    config = small(optimizer="adam", learning_rate=0.01, batch_size=64, epochs=20, early_stopping=True, patience=3)
+    together = BatchedANN(config, fold_cache)
+    at_once = together.cross_val_predict_batched(X, y, splits).probas
+    monkeypatch.setattr(batched_cv, "MAX_STACKED_ROWS", 2 * len(X))  # chunks of 2, 2 and 1 folds
+    epochs_heard = []
+    chunked = BatchedANN(config, fold_cache, on_epoch=lambda epoch, total: epochs_heard.append((epoch, total)))
+    in_chunks = chunked.cross_val_predict_batched(X, y, splits).probas
+    assert [fit.best_epoch.shape[0] for fit in chunked.fits_] == [2, 2, 1]
+    assert largest_difference(in_chunks, at_once) <= 1e-6
+    for k in range(len(splits)):
+        for ours, theirs in zip(
+            chunked.fold_network(k).parameters(), together.fold_network(k).parameters(), strict=True
+        ):
+            torch.testing.assert_close(ours, theirs)
+    assert [best for fit in chunked.fits_ for best in fit.best_epoch] == list(together.fits_[0].best_epoch)
+    totals = {total for _, total in epochs_heard}
+    assert totals == {3 * config.epochs} and sorted(e for e, _ in epochs_heard) == [e for e, _ in epochs_heard]

@@ -49,3 +49,25 @@ def test_seeded_models_repeat_themselves(data):
     other = classical_models(seed=2)["Random forest"].fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_the_svm_is_the_calibrated_rbf_svc_until_it_samples_large_training_sets(data, caplog):
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+
+    from model.data.preprocessing import make_preprocessor
+    from model.evaluation.classical import RBFSupportVectorMachine
+
+    X, y = data
+    A, y = make_preprocessor().fit_transform(X), y.to_numpy()
+    reference = CalibratedClassifierCV(SVC(kernel="rbf", random_state=0), method="sigmoid", ensemble=False)
+    exact = RBFSupportVectorMachine(len(A), random_state=0).fit(A, y)
+    np.testing.assert_array_equal(exact.predict_proba(A), reference.fit(A, y).predict_proba(A))
+    assert (exact.rows_used_, exact.rows_given_) == (len(A), len(A))
+
+    with caplog.at_level("WARNING", logger="model.evaluation.classical"):
+        sampled = RBFSupportVectorMachine(120, random_state=0).fit(A, y)
+    assert (sampled.rows_used_, sampled.rows_given_) == (120, len(A))
+    assert "stratified random sample of 120" in caplog.text
+    assert sampled.support_vectors_.shape[0] <= 120 < exact.support_vectors_.shape[0]
+    assert sampled.predict_proba(A).shape == (len(A), 2)

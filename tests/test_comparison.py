@@ -217,6 +217,8 @@ def test_bad_choices_get_plain_messages(frame):
     assert "smallest class" in message and "only 3" in message
     assert workload_problems(303, Protocol(5, 10)) == []
     assert "choose at most" in workload_problems(200_000, Protocol(10, 20))[0]
+    assert workload_problems(200_000, Protocol(5, 2)) == []  # the 5 x 2 comparison of a cohort at the row cap
+    assert "choose at most 10 folds" in workload_problems(200_000, Protocol(5, 3))[0]
     with pytest.raises(ValueError, match="Choose at least one model"):
         run_comparison(frame, [], FAST_ANN, Protocol(3, 1))
     assert set(DEFAULT_MODELS) == set(classical_models()) | {ANN_NAME}
@@ -349,3 +351,33 @@ def test_external_validation_leaves_out_test_rows_that_repeat_a_training_patient
     validation = external_validation(two_sites, ["Logistic regression"], FAST_ANN)
     assert validation.metrics.set_index("site").loc["hungarian", "n"] == 153 - 50
     assert any("50 row(s) repeat a" in w and "left out" in w for w in validation.warnings)
+
+
+def test_a_large_cohort_is_compared_with_every_shortcut_said(frame, monkeypatch, caplog):
+    """What a 200,000-row cohort triggers, on small data with small thresholds: the SVM learns from a sample of
+    each training fold, permutation importance uses a sample of each held-out fold, the ANN's folds train in
+    chunks. The page, the CSV and the log say so; nothing is said when nothing was changed."""
+    from model.evaluation import batched_cv, classical
+
+    protocol = Protocol(3, 1, 0)
+    quiet = run_comparison(frame, ["SVM"], FAST_ANN, protocol, with_learning_curve=False)
+    assert quiet.fallbacks == [] and "random sample" not in quiet.leaderboard_csv()
+
+    monkeypatch.setattr(classical, "SVM_MAX_TRAINING_ROWS", 150)
+    monkeypatch.setattr(comparison, "IMPORTANCE_MAX_ROWS", 60)
+    monkeypatch.setattr(batched_cv, "MAX_STACKED_ROWS", 2 * len(frame))
+    with caplog.at_level("WARNING", logger="model.evaluation.comparison"):
+        report = run_comparison(frame, ["SVM", ANN_NAME], FAST_ANN, protocol, with_learning_curve=False)
+    svm, importance = report.fallbacks
+    assert "SVM" in svm and "3 of 3 folds" in svm and "sample of 150 of the 202 training rows" in svm
+    assert "sample of 60 of each held-out fold's (up to 101) rows" in importance
+    assert all(sentence in caplog.text for sentence in report.fallbacks)
+    assert all(f"# {sentence}" in report.leaderboard_csv() for sentence in report.fallbacks)
+    assert set(report.importance["model"]) == {"SVM", ANN_NAME}
+    # the ANN's numbers do not depend on the chunks
+    np.testing.assert_allclose(
+        report.result.folds.query("model == @ANN_NAME")["roc_auc"].to_numpy(),
+        run_comparison(frame, [ANN_NAME], FAST_ANN, protocol, with_learning_curve=False, with_importance=False)
+        .result.folds.query("model == @ANN_NAME")["roc_auc"].to_numpy(),
+        atol=1e-9,
+    )

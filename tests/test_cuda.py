@@ -133,6 +133,6 @@ def test_batched_cross_validation_on_cuda_matches_cpu():
     on_cpu = BatchedANN(config).cross_val_predict_batched(X, y, splits).probas
     on_gpu_model = BatchedANN(config.replace(device="cuda"))
     on_gpu = on_gpu_model.cross_val_predict_batched(X, y, splits).probas
-    assert on_gpu_model.fit_.model.device.type == "cuda"
+    assert on_gpu_model.fits_[0].model.device.type == "cuda"
     for a, b in zip(on_gpu, on_cpu, strict=True):
         np.testing.assert_allclose(a, b, atol=2e-3)

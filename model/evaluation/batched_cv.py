@@ -53,6 +53,7 @@ from model.nn.network import MLP, layer_sizes
 from model.nn.optimizers import make_optimizer
 from model.nn.training import class_weights, identical_row_groups, split_validation
 from model.runtime.device import resolve_device
+from model.runtime.limits import MAX_STACKED_ROWS
 from model.runtime.threads import threads_for
 
 EpochCallback = Callable[[int, int], None]  # (epoch done, epochs)
@@ -354,31 +355,60 @@ class BatchedANN:
     """The ANN of `config` (behind the shared preprocessing), cross-validated with all folds at once.
 
     Pass it to model.evaluation.cross_validation.cross_validate_models in place of pipeline_from_config(config):
-    it has the batched hook `cross_val_predict_batched(X, y, splits)`.
+    it has the batched hook `cross_val_predict_batched(X, y, splits)`. Folds train together in chunks of at most
+    MAX_STACKED_ROWS patient-fold rows (all of them at once on small data), so a large cohort's memory stays
+    bounded; a fold's training is the same in any chunk (with dropout, its masks come from its chunk's stream).
     """
 
     def __init__(self, config: ANNConfig, cache: FoldCache | None = None, on_epoch: EpochCallback | None = None):
         self.config = config.validate()
         self.cache = cache or FoldCache()
         self.on_epoch = on_epoch
-        self.fit_: StackedFit | None = None
+        self.fits_: list[StackedFit] = []  # one per chunk of folds, in fold order
 
     def fold_network(self, k: int) -> MLP:
         """Split k's fitted network (a plain MLP on the CPU) from the last cross_val_predict_batched call."""
-        if self.fit_ is None:
+        if not self.fits_:
             raise RuntimeError("BatchedANN has not been fitted; call cross_val_predict_batched first")
-        return self.fit_.model.network(k)
+        for fit in self.fits_:
+            folds_in_chunk = fit.best_epoch.shape[0]
+            if k < folds_in_chunk:
+                return fit.model.network(k)
+            k -= folds_in_chunk
+        raise IndexError("no such split in the last cross-validation")
+
+    @property
+    def seconds(self) -> float:
+        """Training seconds of the last cross_val_predict_batched call, every chunk together."""
+        return sum(fit.seconds for fit in self.fits_)
 
     def cross_val_predict_batched(self, X, y, splits: Sequence[Split]) -> FoldPredictions:
         """Each split's P(disease); the folds train and predict together, so each split's seconds
         are an equal share of the whole (the shared preprocessing not included)."""
         folds = self.cache.get(X, splits)
-        self.fit_ = train_stacked(self.config, folds.X, y, [train for train, _ in splits], self.on_epoch)
-        start = time.perf_counter()
-        proba = predict_stacked(self.fit_.model, folds.X)
-        probas = [proba[k, test] for k, (_, test) in enumerate(splits)]
-        predict_share = (time.perf_counter() - start) / len(splits)
-        fit_share = self.fit_.seconds / len(splits)
+        n_rows = folds.X.shape[1]
+        per_chunk = max(MAX_STACKED_ROWS // max(n_rows, 1), 1)
+        starts = range(0, len(splits), per_chunk)
+        self.fits_, probas, predict_seconds = [], [], 0.0
+        for c, lo in enumerate(starts):
+            chunk = range(lo, min(lo + per_chunk, len(splits)))
+            on_epoch = None
+            if self.on_epoch is not None:  # progress over every chunk's epochs: the last chunk's last is the end
+                report, done_before = self.on_epoch, c * self.config.epochs
+                total = len(starts) * self.config.epochs
+
+                def on_epoch(epoch: int, _epochs: int, report=report, done_before=done_before, total=total) -> None:
+                    report(done_before + epoch, total)
+
+            fit = train_stacked(
+                self.config, folds.X[chunk.start : chunk.stop], y, [splits[k][0] for k in chunk], on_epoch
+            )
+            self.fits_.append(fit)
+            start = time.perf_counter()
+            proba = predict_stacked(fit.model, folds.X[chunk.start : chunk.stop])
+            probas += [proba[i, splits[k][1]] for i, k in enumerate(chunk)]
+            predict_seconds += time.perf_counter() - start
+        fit_share, predict_share = self.seconds / len(splits), predict_seconds / len(splits)
         return FoldPredictions(probas, [fit_share] * len(splits), [predict_share] * len(splits))
 
     def fold_pipelines(self, X, y, splits: Sequence[Split]) -> list[Pipeline]:

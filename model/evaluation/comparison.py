@@ -22,6 +22,7 @@ ANN's fold models train together (model.evaluation.batched_cv.BatchedANN).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from scipy.stats import rankdata
 from sklearn.calibration import calibration_curve
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.model_selection import train_test_split
 
 from model.data.datasets import SITE_LABELS
 from model.data.preprocessing import feature_groups, features_and_target, make_preprocessor
@@ -58,8 +60,10 @@ from model.nn.training import predict_logits
 from model.runtime.backends import Backend, LocalBackend
 from model.runtime.compute_slots import compute_slot
 from model.runtime.jobs import raise_if_cancelled
-from model.runtime.limits import MAX_CONCURRENT_TRAININGS, MAX_STACKED_ROWS
+from model.runtime.limits import MAX_COMPARISON_FOLD_ROWS, MAX_CONCURRENT_TRAININGS
 from model.runtime.threads import one_thread
+
+logger = logging.getLogger(__name__)
 
 ANN_NAME = "ANN (as configured)"
 PERCEPTRON_NAME = "Single perceptron"
@@ -83,6 +87,9 @@ LEADERBOARD_METRICS = (
 LEARNING_FRACTIONS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 MIN_TRAINING_ROWS = 12
 IMPORTANCE_REPEATS = 5
+# Permutation importance predicts every held-out row once per feature and shuffle (65 copies of the fold): on a
+# large cohort it uses a stratified random sample of this many held-out rows per fold, and says so.
+IMPORTANCE_MAX_ROWS = 2_000
 NEEDED_IMPORTANCE = 0.005  # mean ROC AUC lost when the feature is shuffled
 MOSTLY_MISSING = 0.5
 BUSY_MESSAGE = (
@@ -131,14 +138,14 @@ def protocol_problems(y, protocol: Protocol, X=None) -> list[str]:
 
 
 def workload_problems(n_rows: int, protocol: Protocol) -> list[str]:
-    """The stacked fold data (folds x rows) must stay within MAX_STACKED_ROWS."""
+    """The stacked fold data (folds x rows) must stay within MAX_COMPARISON_FOLD_ROWS."""
     stacked = n_rows * protocol.n_fits
-    if stacked <= MAX_STACKED_ROWS:
+    if stacked <= MAX_COMPARISON_FOLD_ROWS:
         return []
-    most = max(MAX_STACKED_ROWS // max(n_rows, 1), 0)
+    most = max(MAX_COMPARISON_FOLD_ROWS // max(n_rows, 1), 0)
     return [
         f"{protocol.n_splits} folds × {protocol.n_repeats} repeats on {n_rows:,} patients means "
-        f"{stacked:,} patient-fold rows, more than this server handles ({MAX_STACKED_ROWS:,}); choose at "
+        f"{stacked:,} patient-fold rows, more than this server handles ({MAX_COMPARISON_FOLD_ROWS:,}); choose at "
         f"most {most} folds × repeats in all, or a smaller dataset."
     ]
 
@@ -200,11 +207,8 @@ def model_size(estimator) -> tuple[int, str]:
     if trees is not None:
         flat = np.ravel(trees)
         return int(sum(t.tree_.node_count for t in flat)), f"nodes in {len(flat)} trees"
-    calibrated = getattr(estimator, "calibrated_classifiers_", None)
-    if calibrated:
-        inner = calibrated[0].estimator
-        if hasattr(inner, "support_vectors_"):
-            return int(inner.support_vectors_.size), "support-vector values"
+    if hasattr(estimator, "support_vectors_"):
+        return int(estimator.support_vectors_.size), "support-vector values"
     if hasattr(estimator, "n_samples_fit_"):
         return int(estimator.n_samples_fit_ * estimator.n_features_in_), "stored patient values"
     if hasattr(estimator, "theta_"):
@@ -247,6 +251,8 @@ class ComparisonReport:
     importance: pd.DataFrame | None  # model, feature, split, importance
     stage_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # What was done differently from what was asked because of the data's size (also logged): shown first.
+    fallbacks: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> str:
@@ -296,6 +302,7 @@ class ComparisonReport:
         repeats = self.result.repeats_note()
         if repeats:
             header += f"# {repeats}\n"
+        header += "".join(f"# {fallback}\n" for fallback in self.fallbacks)
         return header + table.to_csv(index=False, float_format="%.6g")
 
     def importance_summary(self) -> pd.DataFrame | None:
@@ -379,6 +386,14 @@ def _fold_predictors(model: BatchedModel, k: int) -> Callable[[np.ndarray], np.n
     return lambda A: estimator.predict_proba(A)[:, positive]
 
 
+def _importance_rows(test: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """The held-out rows permutation importance uses: all of them, or a stratified sample of IMPORTANCE_MAX_ROWS."""
+    if len(test) <= IMPORTANCE_MAX_ROWS:
+        return test
+    kept, _ = train_test_split(test, train_size=IMPORTANCE_MAX_ROWS, stratify=y[test], random_state=seed)
+    return np.sort(kept)
+
+
 def _importance(
     models: Mapping[str, BatchedModel], folds, y: np.ndarray, splits, seed: int, progress: FractionProgress
 ) -> pd.DataFrame:
@@ -387,12 +402,40 @@ def _importance(
     total = len(models) * len(splits)
     for m, (name, model) in enumerate(models.items()):
         for k, (_, test) in enumerate(splits):
+            test = _importance_rows(test, y, seed + k)
             drops = grouped_permutation_importance(
                 _fold_predictors(model, k), folds.X[k][test], y[test], groups, random_state=seed
             )
             rows += [{"model": name, "feature": f, "split": k, "importance": float(d.mean())} for f, d in drops.items()]
             progress((m * len(splits) + k + 1) / total, f"Permutation importance: {name}, fold {k + 1}")
     return pd.DataFrame(rows)
+
+
+def size_fallbacks(models: Mapping[str, BatchedModel], splits, with_importance: bool) -> list[str]:
+    """Sentences for what a large cohort changed: a model that learned from a sample of its training rows,
+    permutation importance on a sample of the held-out rows. Each is logged too."""
+    fallbacks = []
+    for name, model in models.items():
+        sampled = [
+            est
+            for est in getattr(model, "estimators_", [])
+            if getattr(est, "rows_used_", 0) < getattr(est, "rows_given_", 0)
+        ]
+        if sampled:
+            fallbacks.append(
+                f"{name}: its cost grows with the square of the training rows, so in {len(sampled)} of "
+                f"{len(splits)} folds it learned from a stratified random sample of {sampled[0].rows_used_:,} of the "
+                f"{max(est.rows_given_ for est in sampled):,} training rows (the other models used them all)."
+            )
+    largest_test = max(len(test) for _, test in splits)
+    if with_importance and largest_test > IMPORTANCE_MAX_ROWS:
+        fallbacks.append(
+            f"Permutation importance: a stratified random sample of {IMPORTANCE_MAX_ROWS:,} of each held-out fold's "
+            f"(up to {largest_test:,}) rows."
+        )
+    for sentence in fallbacks:
+        logger.warning("Comparison on a large cohort: %s", sentence)
+    return fallbacks
 
 
 # ------------------------------------------------------------------ learning curves
@@ -580,6 +623,7 @@ def run_comparison(
                 f"{IMPORTANCE_REPEATS} shuffles per feature, loss of ROC AUC."
             )
     tracker.report("importance", 1.0, "Done")
+    fallbacks = size_fallbacks(models, splits, with_importance)
     return ComparisonReport(
         result=result,
         protocol=protocol,
@@ -591,6 +635,7 @@ def run_comparison(
         importance=importance,
         stage_seconds=stage_seconds,
         notes=notes,
+        fallbacks=fallbacks,
     )
 
 

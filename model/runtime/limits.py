@@ -42,7 +42,11 @@ MAX_CV_REPEATS = 20
 # Per server: training is CPU-bound and the host is small.
 CONCURRENT_TRAININGS_ENV = "HEART_ANN_MAX_CONCURRENT_TRAININGS"
 MAX_CONCURRENT_TRAININGS = int(number_from_environment(CONCURRENT_TRAININGS_ENV, 4, 1, 64, whole=True))
-MAX_STACKED_ROWS = 1_000_000  # patients x folds of a comparison: every fold's preprocessed copy is held at once
+# A comparison holds every fold's preprocessed copy of the data (float64): folds x patients at most this many
+# (a 5 x 2 comparison of MAX_ROWS patients; ~350 MB). The ANN's fold networks train together on at most
+# MAX_STACKED_ROWS of them at once, in chunks of folds beyond that.
+MAX_COMPARISON_FOLD_ROWS = 10 * MAX_ROWS
+MAX_STACKED_ROWS = 1_000_000
 # Total work of one training: training rows x network parameters x epochs. Each cap above
 # can be within bounds while their product is not (200,000 rows x 8x512 units x 5,000
 # epochs would run for weeks). Measured on the 2-core CPU host: 2-9 x 10^9 of these units
