@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -557,9 +558,15 @@ def render_model_card(card: ModelCard) -> None:
 # ---- batch ----------------------------------------------------------------------------
 
 
-def _score_upload(pipeline, data: bytes, reference: TrainingReference | None = None, coding: str | None = None):
+def _score_upload(
+    pipeline,
+    data: bytes,
+    reference: TrainingReference | None = None,
+    coding: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
+):
     """(BatchResult, or error text, or the candidate codings when the file fits two, or None; the importer's
-    report as markdown, "" when it has none)."""
+    report as markdown, "" when it has none). `progress` hears of each chunk of rows scored."""
     text = ""
     try:
         imported = read_batch_csv(data, coding=coding)
@@ -574,7 +581,7 @@ def _score_upload(pipeline, data: bytes, reference: TrainingReference | None = N
                 "The importer refuses this file as training data because of the rows named below. For "
                 "scoring, those rows are set aside and listed; every other row is scored.\n\n" + text
             )
-        return score_batch(pipeline, imported, reference=reference), text
+        return score_batch(pipeline, imported, reference=reference, progress=progress), text
     except BatchError as error:
         return str(error), text
     except (ValueError, UnicodeError) as error:  # a safety net: the importer reports what it knows itself
@@ -647,8 +654,11 @@ def render_batch(pipeline, model_name: str, reference: TrainingReference | None 
     coding = chosen[1] if chosen is not None and chosen[0] == digest else None
     stored = st.session_state.get(KEY_BATCH_RESULT)
     if stored is None or stored[:3] != (digest, id(pipeline), coding):
-        with st.spinner("Scoring the patients…"):
-            result, report = _score_upload(pipeline, data, reference, coding)
+        bar = st.progress(0.0, text="Reading the file…")
+        result, report = _score_upload(
+            pipeline, data, reference, coding, progress=lambda fraction, message: bar.progress(fraction, text=message)
+        )
+        bar.empty()
         stored = (digest, id(pipeline), coding, result, report)
         st.session_state[KEY_BATCH_RESULT] = stored
     _, _, _, result, report = stored

@@ -331,6 +331,25 @@ def test_batch_with_every_row_invalid_still_answers(batch):
     assert result.scored.empty and len(result.invalid) == len(frame)
 
 
+def test_a_large_batch_is_scored_in_chunks_as_it_would_be_at_once(batch, monkeypatch):
+    """Chunks bound the memory of a 200,000-row file: every column is what one pass gives (each chunk's dropout
+    passes have their own seed, so only the intervals differ), the row order is kept and progress is told."""
+    pipeline = ann_with_dropout()
+    frame = pd.concat([batch] * 3, ignore_index=True)  # 24 rows, 15 of them valid
+    at_once = score_batch(pipeline, frame).scored
+    monkeypatch.setattr(batch_scoring, "BATCH_CHUNK_ROWS", 4)
+    heard = []
+    in_chunks = score_batch(pipeline, frame, progress=lambda fraction, message: heard.append((fraction, message)))
+    chunked = in_chunks.scored
+    assert list(chunked.columns) == list(at_once.columns)
+    same = [column for column in at_once.columns if not column.startswith("interval_")]
+    pd.testing.assert_frame_equal(chunked[same], at_once[same])
+    pd.testing.assert_frame_equal(chunked.iloc[:4], at_once.iloc[:4])  # the first chunk draws as one pass did
+    assert chunked["interval_low_percent"].notna().all()
+    assert [fraction for fraction, _ in heard] == [0.0, 4 / 15, 8 / 15, 12 / 15, 1.0]
+    assert heard[1][1] == "Scoring patients 5 to 8 of 15" and heard[-1][1] == "Scored 15 patients"
+
+
 def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
 

@@ -8,6 +8,7 @@ checks the way the importer checks a file (``csv_import.set_aside_bad_rows``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,9 @@ from model.data.import_report import ImportResult
 from model.data.schema import FEATURE_NAMES, FEATURES, TARGET, feature
 from model.runtime.limits import MAX_ROWS, MAX_UPLOAD_BYTES
 
+# Rows scored together: the plausible fillings, the dropout passes and the typicality check of 200,000 rows at
+# once took 2.5 GB; a chunk of this many takes ~200 MB.
+BATCH_CHUNK_ROWS = 20_000
 MIN_KNOWN_FEATURES = 7  # a row with fewer known features than this is mostly imputation: not scored
 
 
@@ -114,6 +118,43 @@ def good_and_set_aside_rows(
     return frame, {row: list(problems) for row, problems in report.set_aside.items()}
 
 
+def _score_rows(
+    pipeline,
+    values: pd.DataFrame,
+    reference: TrainingReference,
+    reason: str | None,
+    n_passes: int,
+    level: float,
+    seed: int,
+) -> pd.DataFrame:
+    """The per-row columns of score_batch for one chunk of valid rows (float64 values, NaN where unknown)."""
+    averaged = averaged_risks(pipeline, values, reference)
+    bounds = np.full((len(values), 2), np.nan)
+    if reason is None and len(values):
+        bounds = mc_dropout_bounds(
+            pipeline,
+            averaged.fillings,
+            averaged.counts,
+            clipped_passes(n_passes),
+            level,
+            seed=seed,
+            matrix=averaged.matrix,
+        )
+    typicality = reference.typicality.check(values.to_numpy(dtype=float))
+    return pd.DataFrame(
+        {
+            "risk_percent": np.round(100.0 * averaged.mean, 1),
+            "risk_band": band_names(averaged.mean),
+            "unknown_low_percent": np.round(100.0 * averaged.low, 1),
+            "unknown_high_percent": np.round(100.0 * averaged.high, 1),
+            "interval_low_percent": np.round(100.0 * bounds[:, 0], 1),
+            "interval_high_percent": np.round(100.0 * bounds[:, 1], 1),
+            "atypical": typicality.atypical.astype(bool),
+            "atypical_reasons": ["; ".join(row) for row in typicality.reasons],
+        }
+    )
+
+
 def score_batch(
     pipeline,
     patients: ImportResult | pd.DataFrame,
@@ -122,6 +163,7 @@ def score_batch(
     reference: TrainingReference | None = None,
     n_passes: int = MC_BATCH_PASSES,
     level: float = MC_LEVEL,
+    progress: Callable[[float, str], None] | None = None,
 ) -> BatchResult:
     """Score every valid row; list every other row with its reasons.
 
@@ -136,6 +178,9 @@ def score_batch(
     says why) and the typicality check (`atypical`, `atypical_reasons`). A row with fewer
     than MIN_KNOWN_FEATURES known features, a value that is not a number or an impossible
     value (``Feature.check``) makes the row invalid.
+
+    Rows are scored in chunks of BATCH_CHUNK_ROWS, so memory stays bounded on a large file; `progress(fraction,
+    message)` hears of each chunk. Chunk c's dropout passes draw from a generator seeded with c.
     """
     frame, reasons = good_and_set_aside_rows(patients, max_rows)
     inputs = frame[list(FEATURE_NAMES)]
@@ -155,26 +200,35 @@ def score_batch(
         scored[TARGET.name] = kept[TARGET.name].to_numpy()
     reference = resolve_reference(pipeline, reference)
     values = inputs[valid].astype("float64")
-    averaged = averaged_risks(pipeline, values, reference)
-    scored["risk_percent"] = np.round(100.0 * averaged.mean, 1)
-    scored["risk_band"] = band_names(averaged.mean)
+    reason = no_interval_reason(pipeline)
+    parts = []
+    for first in range(0, max(len(values), 1), BATCH_CHUNK_ROWS):  # one (empty) chunk when no row is valid
+        if progress is not None:
+            progress(
+                first / len(values),
+                f"Scoring patients {first + 1:,} to {min(first + BATCH_CHUNK_ROWS, len(values)):,} of {len(values):,}",
+            )
+        parts.append(
+            _score_rows(
+                pipeline,
+                values.iloc[first : first + BATCH_CHUNK_ROWS],
+                reference,
+                reason,
+                n_passes,
+                level,
+                seed=first // BATCH_CHUNK_ROWS,
+            )
+        )
+    if progress is not None:
+        progress(1.0, f"Scored {len(values):,} patients")
+    per_row = pd.concat(parts, ignore_index=True)
     labels = [feature(name).label for name in FEATURE_NAMES]
-    scored["imputed"] = [
+    imputed = [
         ", ".join(label for label, gap in zip(labels, gaps, strict=True) if gap) for gaps in missing[valid].to_numpy()
     ]
-    scored["unknown_low_percent"] = np.round(100.0 * averaged.low, 1)
-    scored["unknown_high_percent"] = np.round(100.0 * averaged.high, 1)
-    reason = no_interval_reason(pipeline)
-    bounds = np.full((len(scored), 2), np.nan)
-    if len(scored) and reason is None:
-        bounds = mc_dropout_bounds(
-            pipeline, averaged.fillings, averaged.counts, clipped_passes(n_passes), level, matrix=averaged.matrix
-        )
-    scored["interval_low_percent"] = np.round(100.0 * bounds[:, 0], 1)
-    scored["interval_high_percent"] = np.round(100.0 * bounds[:, 1], 1)
-    typicality = reference.typicality.check(values.to_numpy(dtype=float))
-    scored["atypical"] = typicality.atypical.astype(bool)
-    scored["atypical_reasons"] = ["; ".join(row) for row in typicality.reasons]
+    per_row.insert(2, "imputed", imputed)  # after the risk and its band, as the page and the CSV show them
+    for column in per_row.columns:
+        scored[column] = per_row[column].to_numpy()
     invalid = pd.DataFrame(
         {
             "row": pd.Series(sorted(reasons), dtype="int64"),
