@@ -129,6 +129,29 @@ def test_learning_curve_subsets_are_nested_and_stratified(frame):
         assert abs(y[subset].mean() - y[train].mean()) < 0.05
 
 
+def test_learning_curves_in_groups_of_training_sets_equal_all_at_once(frame, monkeypatch):
+    """On a large cohort the training sets' preprocessing is done a few at a time: same curves."""
+    from model.evaluation import batched_cv
+    from model.evaluation.comparison import build_models, learning_curve
+
+    X, y = comparison.checked_features_and_target(frame)
+    splits = make_splits(y, 3, 1, 0)
+    no_dropout = FAST_ANN.replace(hidden_layers=[LayerConfig(8, "relu", 0.0)])
+
+    def curve():
+        models = build_models(["Logistic regression", ANN_NAME], no_dropout, FoldCache())
+        return learning_curve(models, X, y, splits, (0.2, 0.6, 1.0), seed=3)
+
+    at_once = curve()
+    monkeypatch.setattr(comparison, "MAX_STACKED_ROWS", 4 * len(y))  # 9 training sets in groups of 4, 4, 1
+    monkeypatch.setattr(batched_cv, "MAX_STACKED_ROWS", 4 * len(y))
+    cleared = []
+    monkeypatch.setattr(FoldCache, "clear", lambda self: cleared.append(len(self)))
+    grouped = curve()
+    assert len(cleared) == 2 * 3  # both models' cache, after each of the three groups
+    pd.testing.assert_frame_equal(grouped, at_once, atol=1e-6)
+
+
 def test_report_fills_the_course_table_with_this_runs_numbers(report):
     evidence = verdicts.evidence_table(report)
     assert list(evidence["Aspect"]) == [
@@ -378,6 +401,7 @@ def test_a_large_cohort_is_compared_with_every_shortcut_said(frame, monkeypatch,
     np.testing.assert_allclose(
         report.result.folds.query("model == @ANN_NAME")["roc_auc"].to_numpy(),
         run_comparison(frame, [ANN_NAME], FAST_ANN, protocol, with_learning_curve=False, with_importance=False)
-        .result.folds.query("model == @ANN_NAME")["roc_auc"].to_numpy(),
+        .result.folds.query("model == @ANN_NAME")["roc_auc"]
+        .to_numpy(),
         atol=1e-9,
     )

@@ -109,6 +109,10 @@ class FoldCache:
         """How many (data, splits) entries are kept now (at most max_entries)."""
         return len(self._entries)
 
+    def clear(self) -> None:
+        """Forget every entry (their memory is freed once no model holds them)."""
+        self._entries.clear()
+
     def get(self, X, splits: Sequence[Split]) -> PreprocessedFolds:
         key = _folds_key(X, splits)
         if key not in self._entries:

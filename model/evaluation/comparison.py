@@ -60,7 +60,7 @@ from model.nn.training import predict_logits
 from model.runtime.backends import Backend, LocalBackend
 from model.runtime.compute_slots import compute_slot
 from model.runtime.jobs import raise_if_cancelled
-from model.runtime.limits import MAX_COMPARISON_FOLD_ROWS, MAX_CONCURRENT_TRAININGS
+from model.runtime.limits import MAX_COMPARISON_FOLD_ROWS, MAX_CONCURRENT_TRAININGS, MAX_STACKED_ROWS
 from model.runtime.threads import one_thread
 
 logger = logging.getLogger(__name__)
@@ -473,12 +473,25 @@ def learning_curve(
         for fraction, subset in zip(fractions, nested_training_subsets(train, y, fractions, seed + k), strict=True):
             sub_splits.append((subset, test))
             labels.append((fraction, k))
+    # Every training set has its own preprocessing of all rows: on a large cohort they are done in groups of at
+    # most MAX_STACKED_ROWS patient-training-set rows, each group's preprocessing forgotten before the next.
+    per_group = max(MAX_STACKED_ROWS // max(len(y), 1), 1)
+    groups = [range(lo, min(lo + per_group, len(sub_splits))) for lo in range(0, len(sub_splits), per_group)]
+    probas: dict[str, list[np.ndarray]] = {name: [] for name in models}
+    for g, group in enumerate(groups):
+        for m, (name, model) in enumerate(models.items()):
+            if progress:
+                progress(
+                    (g * len(models) + m) / (len(groups) * len(models)),
+                    f"Learning curve: {name} on {len(sub_splits)} training sets",
+                )
+            probas[name] += model.cross_val_predict_batched(X, y, sub_splits[group.start : group.stop]).probas
+        if len(groups) > 1:
+            for model in models.values():
+                model.cache.clear()
     rows = []
-    for m, (name, model) in enumerate(models.items()):
-        if progress:
-            progress(m / len(models), f"Learning curve: {name} on {len(sub_splits)} training sets")
-        probas = model.cross_val_predict_batched(X, y, sub_splits).probas
-        for (fraction, k), (train, test), p in zip(labels, sub_splits, probas, strict=True):
+    for name in models:
+        for (fraction, k), (train, test), p in zip(labels, sub_splits, probas[name], strict=True):
             scores = classification_metrics(y[test], p)
             rows.append(
                 {
