@@ -236,6 +236,58 @@ def test_a_short_estimate_starts_at_once():
     assert not any("Start it?" in w.value for w in at.warning)
 
 
+def test_a_partial_leaderboard_shows_the_finished_models_while_the_others_run(monkeypatch):
+    """Naive Bayes (the cheapest) finishes; logistic regression is held at its first fit until released."""
+    import dataclasses
+    import threading
+
+    from sklearn.linear_model import LogisticRegression
+
+    from model.evaluation import comparison
+    from model.evaluation.classical import with_preprocessing
+    from model.runtime import helper_process
+
+    release = threading.Event()
+
+    class HeldLogisticRegression(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            release.wait(TIMEOUT)
+            return super().fit(X, y, sample_weight)
+
+    monkeypatch.setenv(helper_process.HELPER_PROCESSES_ENV, "0")  # the held model must run in this process
+    fold_seconds = {**FAST.classical_fold_seconds, "Logistic regression": 1e-3}  # runs after Naive Bayes
+    monkeypatch.setattr(estimates, "_speeds", {"auto": dataclasses.replace(FAST, classical_fold_seconds=fold_seconds)})
+    pipelines = comparison.classical_models()
+    pipelines["Logistic regression"] = with_preprocessing(HeldLogisticRegression(max_iter=2000))
+    monkeypatch.setattr(comparison, "classical_models", lambda seed=0: pipelines)
+    at = _without_curves_and_importance(_open())
+    try:
+        _submit_small(at, ["Logistic regression", "Naive Bayes"])
+        job = _job(at)
+        for _ in range(TIMEOUT):
+            if job.finished_models or not job.is_active:
+                break
+            job.join(1.0)
+            job.heartbeat()
+        assert [event.name for event in job.finished_models] == ["Naive Bayes"] and job.is_active
+        at.run()
+        assert not at.exception
+        assert "Partial leaderboard — 1 of 2 models finished" in page_text(at)
+        partial = at.dataframe[0].value
+        assert list(partial.index) == ["Naive Bayes", "Logistic regression"]
+        assert list(partial["Status"]) == ["finished", "running…"]
+        nb = job.finished_models[0].summary.set_index("metric")
+        assert partial.loc["Naive Bayes", "ROC AUC"].startswith(f"{nb.loc['roc_auc', 'mean']:.3f} (")
+        assert panels.KEY_LAST not in at.session_state  # nothing final yet
+    finally:
+        release.set()
+    _finish(at)
+    assert _job(at).status is JobStatus.DONE
+    text = page_text(at)
+    assert "Partial leaderboard" not in text and "has the highest mean ROC AUC" in text
+    assert at.session_state[panels.KEY_LAST].report.models == ["Logistic regression", "Naive Bayes"]
+
+
 def test_stop_cancels_the_running_comparison_and_the_page_says_so():
     at = _open({KEY_ANN_CONFIG: LONG_ANN})
     _submit_small(at, [ANN_NAME])
