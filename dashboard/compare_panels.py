@@ -48,7 +48,7 @@ from model.evaluation.comparison import (
     selection_problems,
     workload_problems,
 )
-from model.evaluation.cross_validation import ModelFitError
+from model.evaluation.cross_validation import ModelFinished, ModelFitError
 from model.evaluation.decision_curves import MAX_HARM_RATIO, MIN_HARM_RATIO, threshold_from_harm_ratio
 from model.evaluation.estimates import ComparisonEstimate, describe_seconds, estimate_comparison
 from model.evaluation.subgroups import subgroup_performance
@@ -130,6 +130,9 @@ class ComparisonJob(Job):
         self.settings, self.dataset_name = settings, dataset.name
         self.data_key, self.config_json = frame_fingerprint(dataset.frame), config.to_json(indent=None)
         self.collected = False  # the page has turned the result into the session's LastRun
+        # Each model's fold metrics as it finishes (cheapest first), appended by the job's thread and read by
+        # the page's (list.append is atomic): the partial leaderboard while the rest run.
+        self.finished_models: list[ModelFinished] = []
         frame = dataset.frame
         external_sites = sites if settings.external else None
 
@@ -145,6 +148,7 @@ class ComparisonJob(Job):
                 with_importance=settings.importance,
                 stop_event=stop_event,
                 hold_slot=False,
+                on_model=self.finished_models.append,
             )
             external, error = None, None
             if external_sites is not None:
@@ -478,6 +482,22 @@ def live_job(job: Job) -> None:
             "The comparison runs on the server: you may visit other pages and come back. "
             "Closing the browser tab stops it."
         )
+    if isinstance(job, ComparisonJob):
+        partial_leaderboard(job)
+
+
+def partial_leaderboard(job: ComparisonJob) -> None:
+    """The models finished so far, while the others still run (nothing until the first has finished)."""
+    finished = list(job.finished_models)  # a snapshot: the job's thread may append meanwhile
+    if not finished:
+        return
+    names = [n for n in MODEL_NAMES if n in job.settings.names]
+    st.markdown(f"**Partial leaderboard — {len(finished)} of {len(names)} models finished**")
+    st.dataframe(views.partial_leaderboard(finished, names), width="stretch")
+    st.caption(
+        "The cheapest models run first. A finished model's means and 95% intervals are final; the ranking "
+        "against the best, the paired tests and the other tabs come when every model has finished."
+    )
 
 
 def collect(job: ComparisonJob) -> None:

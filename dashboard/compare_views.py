@@ -7,6 +7,8 @@ Every model keeps one colour on every chart; the deep-learning models are drawn 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -26,7 +28,7 @@ from model.evaluation.comparison import (
     calibration_points,
     roc_points,
 )
-from model.evaluation.cross_validation import METRICS
+from model.evaluation.cross_validation import METRICS, ModelFinished
 
 LEGEND_BELOW = dict(orientation="h", y=-0.2, yanchor="top", x=0, xanchor="left")
 BEST_CELL = "background-color: #d8ead2; font-weight: 600"
@@ -90,6 +92,34 @@ def leaderboard_display(report: ComparisonReport) -> tuple[pd.DataFrame, dict[st
         ]
     shown[f"Compared with the best ({METRICS[report.result.compare_metric]})"] = table["verdict"]
     return shown.set_index("Model"), report.best_per_metric()
+
+
+PARTIAL_METRICS = ("roc_auc", "accuracy", "brier", "sensitivity", "specificity")
+STATUS_COLUMN = "Status"
+RUNNING = "running…"
+
+
+def partial_leaderboard(finished: Sequence[ModelFinished], names: Sequence[str]) -> pd.DataFrame:
+    """While a comparison runs: the models finished so far (their final means and intervals), best ROC AUC
+    first, then every other chosen model as "running…". No verdicts: those need every model."""
+    rows = []
+    for event in finished:
+        part = event.summary.set_index("metric")
+        row = {"Model": event.name, STATUS_COLUMN: "finished"}
+        for metric in PARTIAL_METRICS:
+            mean, low, high = part.loc[metric, ["mean", "ci_low", "ci_high"]]
+            row[METRICS[metric]] = _interval(mean, low, high, metric)
+        rows.append((-float(part.loc["roc_auc", "mean"]), row))
+    rows.sort(key=lambda pair: pair[0] if np.isfinite(pair[0]) else np.inf)  # stable: ties keep finishing order
+    done = {event.name for event in finished}
+    shown = [row for _, row in rows] + [
+        {"Model": name, STATUS_COLUMN: RUNNING, **{METRICS[m]: "" for m in PARTIAL_METRICS}}
+        for name in names
+        if name not in done
+    ]
+    return pd.DataFrame(shown, columns=["Model", STATUS_COLUMN, *(METRICS[m] for m in PARTIAL_METRICS)]).set_index(
+        "Model"
+    )
 
 
 def leaderboard_styler(report: ComparisonReport):

@@ -1,6 +1,12 @@
+import os
 from pathlib import Path
 
 import pytest
+
+# The comparison's helper process (model.runtime.helper_process) is off in the tests, browser servers included:
+# the suite already runs on both cores, so each worker's helper would only compete for them. The helper's own
+# tests (tests/test_comparison_streaming.py) turn it on, and check it changes no number.
+os.environ.setdefault("HEART_ANN_HELPER_PROCESSES", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data" / "uci-heart-disease"

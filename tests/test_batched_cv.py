@@ -73,6 +73,18 @@ def test_each_fold_is_preprocessed_on_its_own_training_rows_only(data, splits):
         assert np.abs(numeric[test].mean(0)).max() > 1e-3
 
 
+def test_folds_whose_preprocessing_differs_in_width_are_refused(data, splits):
+    """A fold's columns must be the schema's: a preprocessor whose width follows its training rows is refused."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, _ = data
+    varying = lambda: OneHotEncoder(handle_unknown="ignore", sparse_output=False)  # noqa: E731
+    with pytest.raises(ValueError, match="different numbers of columns"):
+        preprocess_folds(X.fillna(-1), splits, varying)
+    with pytest.raises(ValueError, match="no splits"):
+        preprocess_folds(X, [])
+
+
 def test_full_batch_gradient_descent_gives_the_fold_by_fold_predictions(data, splits):
     X, y = data
     config = small()

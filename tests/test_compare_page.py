@@ -194,6 +194,19 @@ def test_a_small_run_shows_the_leaderboard_and_is_kept_for_the_session():
     assert any("the ANN configuration" in w.value for w in at.warning)
 
 
+def test_what_a_large_cohort_changed_is_said_above_the_leaderboard(monkeypatch):
+    """On a large cohort the SVM learns from a sample of each training fold: the page says so first (here on the
+    built-in data with a small threshold)."""
+    from model.evaluation import classical
+
+    monkeypatch.setattr(classical, "SVM_MAX_TRAINING_ROWS", 150)
+    at = _without_curves_and_importance(_open({KEY_ANN_CONFIG: SMALL_ANN}))
+    _run_small(at, ["SVM", "Naive Bayes"])
+    said = [w.value for w in at.warning if "stratified random sample of 150" in w.value]
+    assert len(said) == 1 and said[0].startswith("SVM:")
+    assert at.session_state[panels.KEY_LAST].report.fallbacks == said
+
+
 def test_external_validation_runs_when_the_four_sites_are_loaded(shared_data_dir):
     sites = combine_sites(load_uci_sites_from_files(sorted(shared_data_dir.glob("processed.*.data"))))
     at = _open({KEY_UCI_SITES: sites, KEY_ANN_CONFIG: SMALL_ANN})
@@ -234,6 +247,58 @@ def test_a_short_estimate_starts_at_once():
     _submit_small(at, ["Logistic regression"])
     assert _job(at) is not None and panels.KEY_PENDING not in at.session_state
     assert not any("Start it?" in w.value for w in at.warning)
+
+
+def test_a_partial_leaderboard_shows_the_finished_models_while_the_others_run(monkeypatch):
+    """Naive Bayes (the cheapest) finishes; logistic regression is held at its first fit until released."""
+    import dataclasses
+    import threading
+
+    from sklearn.linear_model import LogisticRegression
+
+    from model.evaluation import comparison
+    from model.evaluation.classical import with_preprocessing
+    from model.runtime import helper_process
+
+    release = threading.Event()
+
+    class HeldLogisticRegression(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            release.wait(TIMEOUT)
+            return super().fit(X, y, sample_weight)
+
+    monkeypatch.setenv(helper_process.HELPER_PROCESSES_ENV, "0")  # the held model must run in this process
+    fold_seconds = {**FAST.classical_fold_seconds, "Logistic regression": 1e-3}  # runs after Naive Bayes
+    monkeypatch.setattr(estimates, "_speeds", {"auto": dataclasses.replace(FAST, classical_fold_seconds=fold_seconds)})
+    pipelines = comparison.classical_models()
+    pipelines["Logistic regression"] = with_preprocessing(HeldLogisticRegression(max_iter=2000))
+    monkeypatch.setattr(comparison, "classical_models", lambda seed=0: pipelines)
+    at = _without_curves_and_importance(_open())
+    try:
+        _submit_small(at, ["Logistic regression", "Naive Bayes"])
+        job = _job(at)
+        for _ in range(TIMEOUT):
+            if job.finished_models or not job.is_active:
+                break
+            job.join(1.0)
+            job.heartbeat()
+        assert [event.name for event in job.finished_models] == ["Naive Bayes"] and job.is_active
+        at.run()
+        assert not at.exception
+        assert "Partial leaderboard — 1 of 2 models finished" in page_text(at)
+        partial = at.dataframe[0].value
+        assert list(partial.index) == ["Naive Bayes", "Logistic regression"]
+        assert list(partial["Status"]) == ["finished", "running…"]
+        nb = job.finished_models[0].summary.set_index("metric")
+        assert partial.loc["Naive Bayes", "ROC AUC"].startswith(f"{nb.loc['roc_auc', 'mean']:.3f} (")
+        assert panels.KEY_LAST not in at.session_state  # nothing final yet
+    finally:
+        release.set()
+    _finish(at)
+    assert _job(at).status is JobStatus.DONE
+    text = page_text(at)
+    assert "Partial leaderboard" not in text and "has the highest mean ROC AUC" in text
+    assert at.session_state[panels.KEY_LAST].report.models == ["Logistic regression", "Naive Bayes"]
 
 
 def test_stop_cancels_the_running_comparison_and_the_page_says_so():

@@ -63,8 +63,8 @@ def test_a_cancel_during_ann_training_stops_at_the_next_epoch_and_frees_the_slot
 
 def test_a_cancel_during_a_classical_model_stops_at_the_next_fold(frame):
     before = compute_slots.slots_in_use()
-    progress = CancelWhen(lambda m: m.startswith("Random forest: fold 2 of"))
-    with pytest.raises(Cancelled):  # models run in a fixed order: logistic regression, random forest, SVM
+    progress = CancelWhen(lambda m: m.startswith("SVM: fold 2 of"))
+    with pytest.raises(Cancelled):  # models run cheapest first: logistic regression, SVM, random forest
         run_comparison(
             frame,
             ["Random forest", "Logistic regression", "SVM"],
@@ -73,9 +73,9 @@ def test_a_cancel_during_a_classical_model_stops_at_the_next_fold(frame):
             progress,
             stop_event=progress.event,
         )
-    forest = [int(FOLD.search(m).group(1)) for m in progress.messages if m.startswith("Random forest")]
-    assert forest == [1, 2]  # fold 3 was fitted, then its report raised
-    assert not any(m.startswith("SVM") for m in progress.messages)
+    svm = [int(FOLD.search(m).group(1)) for m in progress.messages if m.startswith("SVM")]
+    assert svm == [1, 2]  # fold 3 was fitted, then its report raised
+    assert not any(m.startswith("Random forest") for m in progress.messages)
     assert compute_slots.slots_in_use() == before
 
 

@@ -69,6 +69,25 @@ def test_classical_models_scale_from_their_calibration_fold():
     assert guess.parts["Random forest"] == pytest.approx(n_fits * 0.2)
 
 
+def test_on_a_large_cohort_the_estimate_counts_the_samples_the_comparison_takes():
+    """The SVM learns from at most SVM_MAX_TRAINING_ROWS rows and permutation importance shuffles at most
+    IMPORTANCE_MAX_ROWS held-out rows per fold (model.evaluation.comparison says so on the page)."""
+    from model.evaluation.classical import SVM_MAX_TRAINING_ROWS
+    from model.evaluation.comparison import IMPORTANCE_MAX_ROWS
+
+    at_cap = classical_fold_seconds("SVM", SVM_MAX_TRAINING_ROWS, SPEED)
+    assert classical_fold_seconds("SVM", 16 * SVM_MAX_TRAINING_ROWS, SPEED) == pytest.approx(at_cap)
+
+    def importance(name: str, rows: int) -> float:
+        guess = estimate_comparison(rows, [name], NET, 5, 2, False, True, speed=SPEED)
+        return guess.parts["permutation importance"]
+
+    small, large = 5 * IMPORTANCE_MAX_ROWS, 50 * IMPORTANCE_MAX_ROWS  # held-out folds above the sample size
+    assert importance("Random forest", large) == pytest.approx(importance("Random forest", small))
+    # k-NN's prediction also grows with the rows it searches: the training rows, which are not sampled
+    assert importance("k-nearest neighbours", large) == pytest.approx(10 * importance("k-nearest neighbours", small))
+
+
 def test_the_whole_estimate_is_the_sum_of_its_stages():
     guess = estimate_comparison(303, list(DEFAULT_MODELS) + [PERCEPTRON_NAME], NET, 5, 10, speed=SPEED)
     assert set(guess.parts) >= {

@@ -27,6 +27,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from model.data.schema import FEATURE_NAMES
+from model.runtime.helper_process import share_work
 
 Split = tuple[np.ndarray, np.ndarray]  # (train rows, test rows)
 _MAX_LISTED_CONFLICTS = 10  # patients named in a sentence; the count covers them all
@@ -142,12 +143,16 @@ def stratified_group_splits(y, groups, n_splits: int, n_repeats: int, seed: int)
     """
     y, groups = np.asarray(y), np.asarray(groups)
     states = np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=n_repeats)
-    splits: list[Split] = []
-    for state in states:
-        cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=int(state))
-        splits += [(train, test) for train, test in cv.split(np.zeros(len(y)), y, groups)]
+    # Each repeat is independent: they are shared with the helper process when it runs (the same splits).
+    repeats = share_work(_one_repeat, [(y, groups, n_splits, int(state)) for state in states])
+    splits: list[Split] = [split for repeat in repeats for split in repeat]
     _check_parts(splits, y, "fold")
     return splits
+
+
+def _one_repeat(y: np.ndarray, groups: np.ndarray, n_splits: int, state: int) -> list[Split]:
+    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=state)
+    return [(train, test) for train, test in cv.split(np.zeros(len(y)), y, groups)]
 
 
 def grouped_holdout(y, groups, test_fraction: float, seed: int) -> Split:

@@ -42,23 +42,27 @@ from model.data.datasets import SITE_LABELS
 from model.data.preprocessing import feature_groups, features_and_target, make_preprocessor
 from model.data.schema import FEATURE_NAMES, TARGET, feature
 from model.data.splits import patient_groups, seen_patients
+from model.evaluation import fold_tasks
 from model.evaluation.batched_cv import BatchedANN, BatchedModel, FoldCache, SharedPreprocessingModel
 from model.evaluation.classical import classical_models
 from model.evaluation.cross_validation import (
     METRICS,
     ComparisonResult,
     FractionProgress,
+    ModelFinished,
     best_first,
     classification_metrics,
     cross_validate_models,
     make_splits,
 )
+from model.evaluation.estimates import REFERENCE_SPEED, cheapest_first
 from model.evaluation.pipelines import pipeline_from_config
 from model.nn.config import ANNConfig
 from model.nn.presets import PRESETS
 from model.nn.training import predict_logits
 from model.runtime.backends import Backend, LocalBackend
 from model.runtime.compute_slots import compute_slot
+from model.runtime.helper_process import share_work, warm_up
 from model.runtime.jobs import raise_if_cancelled
 from model.runtime.limits import MAX_COMPARISON_FOLD_ROWS, MAX_CONCURRENT_TRAININGS, MAX_STACKED_ROWS
 from model.runtime.threads import one_thread
@@ -520,8 +524,15 @@ def run_comparison(
     stop_event: threading.Event | None = None,
     hold_slot: bool = True,
     backend: Backend | None = None,
+    on_model: Callable[[ModelFinished], None] | None = None,
 ) -> ComparisonReport:
     """Cross-validate `names` on identical folds and gather the evidence for the comparison table.
+
+    The models run cheapest first (model.evaluation.estimates.cheapest_first), and `on_model` hears of each
+    as it finishes, with its fold metrics and summary (cross_validate_models' on_model_done): a page can show
+    a partial leaderboard long before the slowest model is done. Then the fits on all rows, the learning
+    curves and the permutation importance. Per-fold work of the classical models and the preprocessing is
+    shared with a helper process (model.runtime.helper_process): two cores, the same numbers.
 
     Raises ValueError with a plain message for a bad selection, protocol or data, and
     model.runtime.compute_slots.ServerBusyError (BUSY_MESSAGE) when every compute slot of the server is taken
@@ -536,6 +547,7 @@ def run_comparison(
         raise ValueError(" ".join(problems))
     ann_config.validate()
     X, y = checked_features_and_target(frame)
+    warm_up(fold_tasks.HELPER_MODULES)  # the helper process starts (if it is not running) while work starts here
     # One patient's rows share a fold (they are often one record repeated); the learning curves and the
     # permutation importance below reuse these splits, so they inherit it.
     splits = make_splits(y, protocol.n_splits, protocol.n_repeats, protocol.seed, groups=patient_groups(X, y).ids)
@@ -569,6 +581,7 @@ def run_comparison(
 
     stage_seconds: dict[str, float] = {}
     cache = FoldCache()
+    run_order = cheapest_first(names, len(y), ann_config, protocol.n_splits, protocol.n_repeats)
     # Cross-validation limits BLAS threads itself; the other stages fit small models too.
     with compute_slot(BUSY_MESSAGE) if hold_slot else nullcontext(), one_thread(torch_ops=False):
         start = time.perf_counter()
@@ -582,7 +595,15 @@ def run_comparison(
             models = build_models(names, ann_config, cache, protocol.seed, on_fold, on_epoch)
             timed = {name: _Timed(model, model_seconds, name) for name, model in models.items()}
             result = cross_validate_models(
-                timed, X, y, n_splits=protocol.n_splits, n_repeats=protocol.n_repeats, seed=protocol.seed, splits=splits
+                timed,
+                X,
+                y,
+                n_splits=protocol.n_splits,
+                n_repeats=protocol.n_repeats,
+                seed=protocol.seed,
+                splits=splits,
+                run_order=run_order,
+                on_model_done=on_model,
             )
         else:
             # Sent to the workers: no callbacks (they would run there), the fitted models come back.
@@ -598,6 +619,8 @@ def run_comparison(
                 backend=backend,
                 fitted_models=fitted,
                 progress=lambda done, total, message: tracker.report("cv", done / total, message),
+                run_order=run_order,
+                on_model_done=on_model,
             )
             models = {name: fitted[name] for name in names}
             for name in names:  # the workers' own seconds: fit and predict of every fold
@@ -673,17 +696,27 @@ def _model_facts(
     seed: int,
     stop_event: threading.Event | None = None,
 ) -> pd.DataFrame:
-    """Each model fitted once on all rows: its fit time and its size (what a reader must inspect)."""
+    """Each model fitted once on all rows: its fit time and its size (what a reader must inspect). The classical
+    pipelines are shared with the helper process (the costliest last, where the helper takes them); the networks
+    train here."""
+    fold_seconds = REFERENCE_SPEED.classical_fold_seconds
+    classical = sorted((n for n in names if n in CLASSICAL_NAMES), key=lambda n: fold_seconds.get(n, 0.0))
+    tasks = [(_single_pipeline(name, ann_config, seed), X, y) for name in classical]
+    fitted_all = share_work(fold_tasks.fit_all, tasks, check=lambda: raise_if_cancelled(stop_event))
+    fits = dict(zip(classical, fitted_all, strict=True))
     rows = []
     for name in names:
         raise_if_cancelled(stop_event)
-        pipeline = _single_pipeline(name, ann_config, seed, stop_event)
-        start = time.perf_counter()
-        pipeline.fit(X, y)
-        fitted = time.perf_counter()
-        raise_if_cancelled(stop_event)  # a network's loop returns early when stopped
-        pipeline.predict_proba(X)
-        predicted = time.perf_counter()
+        if name in fits:
+            pipeline, fit_seconds, predict_seconds = fits[name]
+        else:
+            pipeline = _single_pipeline(name, ann_config, seed, stop_event)
+            start = time.perf_counter()
+            pipeline.fit(X, y)
+            fitted = time.perf_counter()
+            raise_if_cancelled(stop_event)  # a network's loop returns early when stopped
+            pipeline.predict_proba(X)
+            fit_seconds, predict_seconds = fitted - start, time.perf_counter() - fitted
         size, unit = model_size(pipeline.steps[-1][1])
         rows.append(
             {
@@ -692,8 +725,8 @@ def _model_facts(
                 "size": size,
                 "size_unit": unit,
                 "input_columns": int(pipeline.steps[0][1].transform(X.iloc[:1]).shape[1]),
-                "fit_all_seconds": fitted - start,
-                "predict_all_seconds": predicted - fitted,
+                "fit_all_seconds": fit_seconds,
+                "predict_all_seconds": predict_seconds,
             }
         )
     return pd.DataFrame(rows)

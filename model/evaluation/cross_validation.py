@@ -46,15 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import expit
 from sklearn.base import clone
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    brier_score_loss,
-    f1_score,
-    roc_auc_score,
-)
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from model.data.splits import (
@@ -64,7 +56,14 @@ from model.data.splits import (
     straddling_patients,
     stratified_group_splits,
 )
+from model.evaluation.fold_metrics import (  # noqa: F401 - defined there (torch-free, for the helper); public here
+    calibration_slope_intercept,
+    classification_metrics,
+    fit_logistic,
+    metrics_of_folds,
+)
 from model.runtime.backends import Backend, LocalBackend, TaskFailed
+from model.runtime.helper_process import share_work
 from model.runtime.limits import MAX_CV_FOLDS, MAX_CV_REPEATS
 from model.runtime.threads import one_thread
 
@@ -101,7 +100,7 @@ METRIC_DIRECTIONS: dict[str, str | float] = {
     "predict_seconds": LOWER,
 }
 SIGNIFICANCE_LEVEL = 0.05
-_PROBABILITY_CLIP = 1e-6
+METRIC_FOLDS_PER_TASK = 10  # the metrics of this many folds: one task for the helper process
 KEPT_TOGETHER = "identical patients were kept in the same fold, so no patient is scored by a model that saw them"
 
 logger = logging.getLogger(__name__)
@@ -134,6 +133,22 @@ class FoldPredictions:
     probas: list[np.ndarray]
     fit_seconds: list[float]
     predict_seconds: list[float]
+
+
+@dataclass
+class ModelFinished:
+    """One model's cross-validation has finished (cross_validate_models' on_model_done), before the others.
+
+    folds    its rows of ComparisonResult.folds (every metric of every split)
+    summary  its rows of ComparisonResult.summary (mean, std, 95% interval of each metric)
+    The final result holds exactly these rows; only the ranking and the paired tests need every model.
+    """
+
+    name: str
+    folds: pd.DataFrame
+    summary: pd.DataFrame
+    finished: int  # models finished so far, this one included
+    total: int
 
 
 # ---------------------------------------------------------------- splits and checks
@@ -188,81 +203,6 @@ def make_splits(y, n_splits: int = 5, n_repeats: int = 10, seed: int = 0, groups
 
 
 # ---------------------------------------------------------------- metrics
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, _PROBABILITY_CLIP, 1 - _PROBABILITY_CLIP)
-    return np.log(p / (1 - p))
-
-
-def fit_logistic(
-    design: np.ndarray, y: np.ndarray, offset: np.ndarray, max_iter: int = 100, tol: float = 1e-10
-) -> np.ndarray | None:
-    """Maximum-likelihood logistic regression (Newton with step halving); None if it does not converge.
-
-    Separable folds have no finite maximum: the coefficients then diverge and we say so with None.
-    """
-    beta = np.zeros(design.shape[1])
-
-    def log_likelihood(b):
-        eta = offset + design @ b
-        return float(np.sum(y * eta - np.logaddexp(0, eta)))
-
-    current = log_likelihood(beta)
-    for _ in range(max_iter):
-        p = expit(offset + design @ beta)  # no overflow warning on separable folds, where eta diverges
-        gradient = design.T @ (y - p)
-        hessian = design.T @ (design * (p * (1 - p))[:, None])
-        try:
-            step = np.linalg.solve(hessian + 1e-12 * np.eye(len(beta)), gradient)
-        except np.linalg.LinAlgError:
-            return None
-        scale = 1.0
-        while scale > 1e-8:
-            candidate = beta + scale * step
-            value = log_likelihood(candidate)
-            if value >= current - 1e-12:
-                break
-            scale /= 2
-        beta, previous, current = candidate, current, value
-        if abs(current - previous) < tol and np.max(np.abs(scale * step)) < 1e-7:
-            return beta if np.all(np.abs(beta) < 1e3) else None
-    return None
-
-
-def calibration_slope_intercept(y_true, proba) -> tuple[float, float]:
-    """(slope, intercept) of logistic recalibration; NaN where undefined (one class, separation)."""
-    y = np.asarray(y_true, dtype=float)
-    if len(np.unique(y)) < 2:
-        return float("nan"), float("nan")
-    logits = _logit(np.asarray(proba, dtype=float))
-    ones = np.ones((len(y), 1))
-    joint = fit_logistic(np.column_stack([ones, logits]), y, np.zeros(len(y)))
-    in_the_large = fit_logistic(ones, y, logits)
-    slope = float(joint[1]) if joint is not None else float("nan")
-    intercept = float(in_the_large[0]) if in_the_large is not None else float("nan")
-    return slope, intercept
-
-
-def classification_metrics(y_true, proba, threshold: float = 0.5) -> dict[str, float]:
-    """All probability and threshold metrics for one test fold."""
-    y = np.asarray(y_true).astype(int)
-    proba = np.asarray(proba, dtype=float)
-    predicted = (proba >= threshold).astype(int)
-    positives, negatives = y == 1, y == 0
-    slope, intercept = calibration_slope_intercept(y, proba)
-    two_classes = positives.any() and negatives.any()
-    return {
-        "accuracy": accuracy_score(y, predicted),
-        "roc_auc": roc_auc_score(y, proba) if two_classes else float("nan"),
-        "pr_auc": average_precision_score(y, proba) if positives.any() else float("nan"),
-        "sensitivity": float(predicted[positives].mean()) if positives.any() else float("nan"),
-        "specificity": float(1 - predicted[negatives].mean()) if negatives.any() else float("nan"),
-        "f1": f1_score(y, predicted, zero_division=0.0),
-        "brier": brier_score_loss(y, proba, pos_label=1),
-        "calibration_slope": slope,
-        "calibration_intercept": intercept,
-    }
-
-
 def positive_proba(estimator, X) -> np.ndarray:
     """P(class 1) from a fitted classifier."""
     proba = np.asarray(estimator.predict_proba(X))
@@ -416,6 +356,35 @@ class ComparisonResult:
 
 
 # ---------------------------------------------------------------- the loop
+def summarize_folds(folds: pd.DataFrame, n_train: int, n_test: int) -> pd.DataFrame:
+    """One row per (model, metric) of fold scores: mean, std, ci_low, ci_high (95%, corrected t)."""
+    rows = []
+    for name, part in folds.groupby("model", sort=False):
+        for metric in METRICS:
+            mean, low, high = corrected_interval(part[metric], n_train, n_test)
+            rows.append(
+                {
+                    "model": name,
+                    "metric": metric,
+                    "mean": mean,
+                    "std": float(part[metric].std(ddof=1)),
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
+    return pd.DataFrame(rows, columns=["model", "metric", "mean", "std", "ci_low", "ci_high"])
+
+
+def _run_order(models: Mapping[str, object], run_order: Sequence[str] | None) -> list[str]:
+    """run_order checked to name every model once; the models' own order without one."""
+    if run_order is None:
+        return list(models)
+    order = list(run_order)
+    if sorted(order) != sorted(models):
+        raise ValueError(f"run_order must name each model once: got {order}, models {list(models)}")
+    return order
+
+
 def take_rows(X, index: np.ndarray):
     """Rows `index` of a DataFrame (by position) or an array."""
     return X.iloc[index] if hasattr(X, "iloc") else X[index]
@@ -523,6 +492,8 @@ def cross_validate_models(
     keep_patients_together: bool = True,
     backend: Backend | None = None,
     fitted_models: dict | None = None,
+    run_order: Sequence[str] | None = None,
+    on_model_done: Callable[[ModelFinished], None] | None = None,
 ) -> ComparisonResult:
     """Cross-validate every model on the same repeated stratified splits.
 
@@ -535,6 +506,10 @@ def cross_validate_models(
     backend         where the models run (None: here); results are the same on every backend
     fitted_models   a dict that receives, per name, the model object as it came back from a remote backend
                     (its batched hook's fitted state; locally the given objects are fitted in place)
+    run_order       the order to run the models in (e.g. fastest first, so that results come early); the
+                    result still lists them in the order of `models`
+    on_model_done   called with a ModelFinished as each model's folds are in (in run order locally; with a
+                    remote backend, once all are back), with exactly the rows the final result will hold
     """
     if not models:
         raise ValueError("no models to evaluate")
@@ -574,20 +549,25 @@ def cross_validate_models(
     def repeat_of(split_index: int) -> int:
         return split_index // n_splits
 
-    fold_rows, oof = [], {}
-    if backend is None or isinstance(backend, LocalBackend):
-        outputs = {}
-        for name, model in models.items():
-            with one_thread(torch_ops=False):  # small fold models: BLAS threads only contend
-                outputs[name] = _fold_predictions(name, model, X, y, splits, repeat_of, on_fold)
-    else:
-        outputs = _remote_fold_predictions(models, X, y, splits, n_splits, backend, on_fold, fitted_models)
-    for name in models:
-        probas, fit_s, predict_s = outputs[name]
+    n_train = int(np.mean([len(tr) for tr, _ in splits]))
+    n_test = int(np.mean([len(te) for _, te in splits]))
+    oof: dict[str, np.ndarray] = {}
+    model_folds: dict[str, pd.DataFrame] = {}
+    model_summaries: dict[str, pd.DataFrame] = {}
+
+    def finish(name: str, output) -> None:
+        """Fold metrics and summary of one model as soon as its folds are in; tell on_model_done."""
+        probas, fit_s, predict_s = output
         oof[name] = np.full((n_repeats, len(y)), np.nan)
+        rows = []
+        # Shared with the helper process when it runs (model.runtime.helper_process): the same numbers.
+        step = METRIC_FOLDS_PER_TASK
+        pieces = [range(i, min(i + step, len(splits))) for i in range(0, len(splits), step)]
+        tasks = [(y, [splits[k][1] for k in piece], [probas[k] for k in piece]) for piece in pieces]
+        metrics = [m for part in share_work(metrics_of_folds, tasks) for m in part]
         for index, ((train, test), proba) in enumerate(zip(splits, probas, strict=True)):
             oof[name][repeat_of(index), test] = proba
-            fold_rows.append(
+            rows.append(
                 {
                     "model": name,
                     "repeat": repeat_of(index),
@@ -595,31 +575,29 @@ def cross_validate_models(
                     "split": index,
                     "n_train": len(train),
                     "n_test": len(test),
-                    **classification_metrics(y[test], proba),
+                    **metrics[index],
                     "fit_seconds": fit_s[index],
                     "predict_seconds": predict_s[index],
                 }
             )
-    folds = pd.DataFrame(fold_rows)
-    n_train = int(np.mean([len(tr) for tr, _ in splits]))
-    n_test = int(np.mean([len(te) for _, te in splits]))
+        model_folds[name] = pd.DataFrame(rows)
+        model_summaries[name] = summarize_folds(model_folds[name], n_train, n_test)
+        if on_model_done is not None:
+            on_model_done(ModelFinished(name, model_folds[name], model_summaries[name], len(model_folds), len(models)))
 
-    summary_rows = []
-    for name in models:
-        part = folds[folds["model"] == name]
-        for metric in METRICS:
-            mean, low, high = corrected_interval(part[metric], n_train, n_test)
-            summary_rows.append(
-                {
-                    "model": name,
-                    "metric": metric,
-                    "mean": mean,
-                    "std": float(part[metric].std(ddof=1)),
-                    "ci_low": low,
-                    "ci_high": high,
-                }
-            )
-    summary = pd.DataFrame(summary_rows)
+    order = _run_order(models, run_order)
+    if backend is None or isinstance(backend, LocalBackend):
+        for name in order:
+            with one_thread(torch_ops=False):  # small fold models: BLAS threads only contend
+                output = _fold_predictions(name, models[name], X, y, splits, repeat_of, on_fold)
+            finish(name, output)
+    else:
+        outputs = _remote_fold_predictions(models, X, y, splits, n_splits, backend, on_fold, fitted_models)
+        for name in order:
+            finish(name, outputs[name])
+    # The result lists the models in the order given, whichever order they ran in.
+    folds = pd.concat([model_folds[name] for name in models], ignore_index=True)
+    summary = pd.concat([model_summaries[name] for name in models], ignore_index=True)
 
     means = summary[summary["metric"] == compare_metric].set_index("model")["mean"]
     best = str(best_first(compare_metric, means)[0])

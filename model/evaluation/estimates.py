@@ -40,6 +40,7 @@ IMPORTANCE_SHUFFLES_PER_FEATURE = 5  # model.evaluation.comparison.IMPORTANCE_RE
 N_RAW_FEATURES = 13
 LEARNING_FRACTION_SUM = 0.1 + 0.2 + 0.3 + 0.5 + 0.75 + 1.0  # model.evaluation.comparison.LEARNING_FRACTIONS
 LEARNING_SIZES = 6
+MIN_NETWORK_SECONDS = 1.0  # cheapest_first: the least a network's cross-validation is counted as
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,16 @@ def ann_training_seconds(
     return config.epochs * (steps * speed.step_seconds + n_models * rows * parameters * speed.unit_seconds)
 
 
+def learning_rows(name: str, train_rows: float) -> float:
+    """The training rows a classical model really learns from: the SVM samples a large training set."""
+    from model.evaluation.classical import SVM_MAX_TRAINING_ROWS
+
+    return min(train_rows, SVM_MAX_TRAINING_ROWS) if name == "SVM" else train_rows
+
+
 def classical_fold_seconds(name: str, train_rows: float, speed: MachineSpeed) -> float:
     reference = speed.classical_fold_seconds.get(name, max(speed.classical_fold_seconds.values(), default=0.01))
-    return reference * (train_rows / speed.reference_rows) ** ROW_EXPONENTS.get(name, 1.0)
+    return reference * (learning_rows(name, train_rows) / speed.reference_rows) ** ROW_EXPONENTS.get(name, 1.0)
 
 
 def estimate_comparison(
@@ -107,7 +115,7 @@ def estimate_comparison(
     speed: MachineSpeed | None = None,
 ) -> ComparisonEstimate:
     """Seconds a comparison of `names` on `n_rows` patients will take here (stage -> seconds in .parts)."""
-    from model.evaluation.comparison import ANN_NAME, CLASSICAL_NAMES, DEEP_LEARNING_NAMES
+    from model.evaluation.comparison import ANN_NAME, CLASSICAL_NAMES, DEEP_LEARNING_NAMES, IMPORTANCE_MAX_ROWS
     from model.nn.presets import PRESETS
 
     speed = speed or machine_speed()
@@ -139,13 +147,14 @@ def estimate_comparison(
             + ann_training_seconds(configs[deep[0]], n_splits * LEARNING_SIZES, train, n_rows, speed)
         )
     if with_importance:
-        shuffled_rows = n_splits * N_RAW_FEATURES * IMPORTANCE_SHUFFLES_PER_FEATURE * test
-        scale = test / speed.reference_test_rows
+        shuffled = min(test, IMPORTANCE_MAX_ROWS)  # held-out rows per fold: a sample of a large fold
+        shuffled_rows = n_splits * N_RAW_FEATURES * IMPORTANCE_SHUFFLES_PER_FEATURE * shuffled
+        scale = shuffled / speed.reference_test_rows
         seconds = sum(
             n_splits
             * speed.shuffled_predict_seconds.get(n, 0.0)
             * scale
-            * (train / speed.reference_rows) ** (ROW_EXPONENTS.get(n, 1.0) - 1.0)
+            * (learning_rows(n, train) / speed.reference_rows) ** (ROW_EXPONENTS.get(n, 1.0) - 1.0)
             for n in classical
         )
         seconds += sum(
@@ -153,6 +162,42 @@ def estimate_comparison(
         )
         parts["permutation importance"] = seconds
     return ComparisonEstimate(float(sum(parts.values())), parts)
+
+
+# This machine's speed as calibrate() measured it (2026-11-30, load average 0.4): enough to put models in
+# order of cost before this process has calibrated itself (the order, not the seconds, is what matters).
+REFERENCE_SPEED = MachineSpeed(
+    step_seconds=3.7e-4,
+    unit_seconds=2.2e-10,
+    preprocess_seconds_per_row=3.1e-4,
+    classical_fold_seconds={
+        "Logistic regression": 0.012,
+        "Random forest": 0.45,
+        "Gradient boosting": 0.15,
+        "SVM": 0.047,
+        "k-nearest neighbours": 0.0077,
+        "Naive Bayes": 0.0027,
+        "Decision tree": 0.0026,
+    },
+    reference_rows=242,
+    reference_test_rows=61,
+)
+
+
+def cheapest_first(names: Sequence[str], n_rows: int, ann_config: ANNConfig, n_splits: int, n_repeats: int) -> list:
+    """`names` ordered by the estimated seconds of their cross-validation, cheapest first (ties: as given),
+    with this process's calibration when it has one, else REFERENCE_SPEED; never waits for a calibration."""
+    from model.evaluation.comparison import DEEP_LEARNING_NAMES
+
+    speed = _speeds.get("auto", REFERENCE_SPEED)
+    parts = estimate_comparison(
+        n_rows, names, ann_config, n_splits, n_repeats, with_learning_curve=False, with_importance=False, speed=speed
+    ).parts
+    # A stacked training also costs what the calibration does not see (torch's first use in a process, each
+    # epoch's bookkeeping: about a second for the recommended network here): counted for the order only.
+    return sorted(
+        names, key=lambda name: max(parts[name], MIN_NETWORK_SECONDS) if name in DEEP_LEARNING_NAMES else parts[name]
+    )
 
 
 # ------------------------------------------------------------------ calibration
