@@ -22,6 +22,7 @@ ANN's fold models train together (model.evaluation.batched_cv.BatchedANN).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -591,36 +592,29 @@ def run_comparison(
         tracker.report("preprocess", 1.0, "Preprocessing done")
 
         model_seconds: dict[str, float] = {}
+        on_these_folds = functools.partial(
+            cross_validate_models,
+            n_splits=protocol.n_splits,
+            n_repeats=protocol.n_repeats,
+            seed=protocol.seed,
+            splits=splits,
+            run_order=run_order,
+            on_model_done=on_model,
+        )
         if backend is None or isinstance(backend, LocalBackend):
             models = build_models(names, ann_config, cache, protocol.seed, on_fold, on_epoch)
             timed = {name: _Timed(model, model_seconds, name) for name, model in models.items()}
-            result = cross_validate_models(
-                timed,
-                X,
-                y,
-                n_splits=protocol.n_splits,
-                n_repeats=protocol.n_repeats,
-                seed=protocol.seed,
-                splits=splits,
-                run_order=run_order,
-                on_model_done=on_model,
-            )
+            result = on_these_folds(timed, X, y)
         else:
             # Sent to the workers: no callbacks (they would run there), the fitted models come back.
             fitted: dict = {}
-            result = cross_validate_models(
+            result = on_these_folds(
                 build_models(names, ann_config, cache, protocol.seed),
                 X,
                 y,
-                n_splits=protocol.n_splits,
-                n_repeats=protocol.n_repeats,
-                seed=protocol.seed,
-                splits=splits,
                 backend=backend,
                 fitted_models=fitted,
                 progress=lambda done, total, message: tracker.report("cv", done / total, message),
-                run_order=run_order,
-                on_model_done=on_model,
             )
             models = {name: fitted[name] for name in names}
             for name in names:  # the workers' own seconds: fit and predict of every fold
