@@ -147,3 +147,12 @@ def test_calibration_measures_positive_finite_constants():
     assert set(speed.classical_fold_seconds) == set(CLASSICAL_NAMES)
     assert all(0 < s < math.inf for s in speed.classical_fold_seconds.values())
     assert speed.reference_rows > speed.reference_test_rows > 0
+
+
+def test_preprocessing_is_per_row_on_small_data_and_grows_more_slowly_beyond():
+    reference = SPEED.reference_rows + SPEED.reference_test_rows
+    one_fold = reference * SPEED.preprocess_seconds_per_row
+    assert estimates.preprocessing_seconds(reference, SPEED) == pytest.approx(one_fold)
+    assert estimates.preprocessing_seconds(reference / 2, SPEED) == pytest.approx(one_fold / 2)
+    grown = one_fold * 4**estimates.PREPROCESSING_EXPONENT
+    assert estimates.preprocessing_seconds(4 * reference, SPEED) == pytest.approx(grown)
