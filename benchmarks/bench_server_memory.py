@@ -47,11 +47,12 @@ TOUR_GOAL_RATIO = 1.2
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak so far) of a process, in MB."""
+    """VmRSS (now), VmHWM (peak so far), and VmRSS's parts of a process, in MB: RssAnon (heap, the objects'
+    memory) and RssFile (pages of the libraries' files: code the process has run, shared with the page cache)."""
     values = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             values[key] = int(rest.split()[0]) / 1024  # kB -> MB
     return values
 
@@ -129,14 +130,15 @@ def main(argv=None) -> int:
             ours = Server("app.py", args.repo)
             try:
                 start = ours.memory()["VmRSS"]
-                print(f"{'step':<46} {'RSS MB':>8}")
+                print(f"{'step':<46} {'RSS MB':>8} {'anon':>6} {'file':>6}")
                 print(f"{'server started, no session yet':<46} {start:8.0f}")
 
                 steps: dict[str, float] = {}
 
                 def record(step: str) -> None:
-                    steps[step] = ours.memory()["VmRSS"]
-                    print(f"{step:<46} {steps[step]:8.0f}", flush=True)
+                    now = ours.memory()
+                    steps[step] = now["VmRSS"]
+                    print(f"{step:<46} {now['VmRSS']:8.0f} {now['RssAnon']:6.0f} {now['RssFile']:6.0f}", flush=True)
 
                 page = new_app_context(browser).new_page()
                 page.set_default_timeout(TIMEOUT_MS)
@@ -158,7 +160,11 @@ def main(argv=None) -> int:
         f"Heart-ANN:             {start:.0f} MB at start, {end['VmRSS']:.0f} MB after the tour, "
         f"peak {end['VmHWM']:.0f} MB"
     )
-    print(f"floor (libraries imported): {floor_start:.0f} MB at start, {floor_memory['VmRSS']:.0f} MB after one visit")
+    print(
+        f"floor (libraries imported): {floor_start:.0f} MB at start, {floor_memory['VmRSS']:.0f} MB after one visit "
+        f"(anon {floor_memory['RssAnon']:.0f}, file {floor_memory['RssFile']:.0f}); ours after the tour: "
+        f"anon {end['RssAnon']:.0f}, file {end['RssFile']:.0f}"
+    )
     print(
         f"ratio ours / bare Streamlit (after the visit): {end['VmRSS'] / peer_memory['VmRSS']:.1f}x; "
         f"peak: {end['VmHWM'] / peer_memory['VmHWM']:.1f}x"
