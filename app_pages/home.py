@@ -89,7 +89,8 @@ RESOURCE_LIMITS = [
     ("Columns of an uploaded CSV", f"{limits.MAX_COLUMNS:,}", "Data exploration and Patient risk (batch) uploads"),
     (
         "Cross-validation folds × repeats",
-        f"{limits.MAX_CV_FOLDS} × {limits.MAX_CV_REPEATS} (and at most {limits.MAX_COMPARISON_FOLD_ROWS:,} patient-fold rows)",
+        f"{limits.MAX_CV_FOLDS} × {limits.MAX_CV_REPEATS} "
+        f"(and at most {limits.MAX_COMPARISON_FOLD_ROWS:,} patient-fold rows)",
         "Classical ML vs deep learning",
     ),
     (
