@@ -1,21 +1,27 @@
 """model/clinic/explain.py: per-feature contributions, grouped one-hot columns, the model-agnostic fallback."""
 
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from _predict_models import ann_with_dropout, ann_with_nameless_preprocessing, cleveland, logistic
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from model.clinic.explain import (
+    IG_STEPS,
     NOT_GIVEN,
     POSTPROCESSED_OUTPUT,
     UNGROUPED_INPUTS,
     Explainer,
     contributions_are_complete,
     explain_patient,
+    integrated_gradients,
 )
 from model.clinic.patient_checks import check_patient, typical_patient
 from model.data.preprocessing import feature_groups
@@ -158,3 +164,68 @@ def test_a_network_whose_output_is_changed_falls_back_loudly(patient, caplog):
     assert explanation.total == pytest.approx(explanation.probability - explanation.baseline_probability, abs=1e-9)
     (record,) = _explainer_warnings(caplog)
     assert "Shapley" in record.getMessage() and "HalvedOutput" in record.getMessage()
+
+
+# ---- our Integrated Gradients against Captum's (the reference it replaces, for memory) ------------------------
+@pytest.mark.parametrize("n_rows", [1, 7])
+def test_integrated_gradients_equal_captums_on_the_shipped_kind_of_network(patient, n_rows):
+    from captum.attr import IntegratedGradients
+
+    from model.clinic.probabilities import network_inputs, split_network
+
+    preprocess, network = split_network(ann_with_dropout())
+    network = network.eval()
+    rows = pd.concat([patient.fillna(0.0)] + [cleveland().sample(n_rows - 1, random_state=0)] * (n_rows > 1))
+    inputs = network_inputs(preprocess, network, rows)
+    baselines = network_inputs(preprocess, network, cleveland()).mean(dim=0, keepdim=True).expand(len(inputs), -1)
+
+    def forward(x):
+        return network.predict_proba(x).reshape(-1)
+
+    ours = integrated_gradients(forward, inputs, baselines)
+    captums = IntegratedGradients(forward).attribute(
+        inputs, baselines=baselines, n_steps=IG_STEPS, method="gausslegendre"
+    )
+    assert ours.shape == captums.shape == inputs.shape
+    assert torch.equal(ours, captums)
+
+
+@pytest.mark.parametrize("n_steps", [1, 5, 50])
+def test_integrated_gradients_equal_captums_on_a_random_network_and_are_complete(n_steps):
+    from captum.attr import IntegratedGradients
+
+    torch.manual_seed(n_steps)
+    network = torch.nn.Sequential(torch.nn.Linear(6, 9), torch.nn.Tanh(), torch.nn.Linear(9, 1), torch.nn.Sigmoid())
+
+    def forward(x):
+        return network(x).reshape(-1)
+
+    inputs, baselines = torch.randn(4, 6), torch.randn(4, 6)
+    ours = integrated_gradients(forward, inputs, baselines, n_steps=n_steps)
+    captums = IntegratedGradients(forward).attribute(
+        inputs, baselines=baselines, n_steps=n_steps, method="gausslegendre"
+    )
+    assert torch.equal(ours, captums)
+    if n_steps == 50:  # completeness: each row's attributions add up to f(input) - f(baseline)
+        with torch.no_grad():
+            gap = forward(inputs) - forward(baselines)
+        assert torch.allclose(ours.sum(dim=1), gap, atol=1e-4)
+
+
+def test_explaining_a_network_does_not_import_captum(tmp_path):
+    """captum.attr imports matplotlib and IPython (about 48 MB of the dashboard server's memory)."""
+    script = tmp_path / "explain_once.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[1])!r}]\n"
+        "from _predict_models import ann_with_dropout, cleveland\n"
+        "from model.clinic.explain import explain_patient\n"
+        "from model.clinic.patient_checks import typical_patient, check_patient\n"
+        "patient = check_patient(typical_patient(cleveland())).frame()\n"
+        "explanation = explain_patient(ann_with_dropout(), patient, cleveland(), 'Cleveland')\n"
+        "assert 'Integrated Gradients' in explanation.method, explanation.method\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'captum', 'matplotlib', 'IPython'}))\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

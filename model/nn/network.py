@@ -106,6 +106,17 @@ def check_training_work(config: ANNConfig, n_rows: int, n_inputs: int) -> None:
         )
 
 
+def _uninitialised_linear(fan_in: int, fan_out: int) -> nn.Linear:
+    """An nn.Linear whose parameters are left for MLP.reset_parameters to set. Built on the meta device so that
+    nn.Linear's own initialisation does not draw from (and move) the global RNG; its parameters are then
+    replaced by empty CPU tensors. (nn.utils.skip_init does the same through Module.to_empty, whose meta-tensor
+    path imports sympy and torch.fx: about 33 MB of a server's resident memory, for nothing.)"""
+    linear = nn.Linear(fan_in, fan_out, device="meta")
+    linear.weight = nn.Parameter(torch.empty(fan_out, fan_in))
+    linear.bias = nn.Parameter(torch.empty(fan_out))
+    return linear
+
+
 class MLP(nn.Module):
     """Hidden layers (linear → activation → dropout) and one output logit.
 
@@ -120,10 +131,8 @@ class MLP(nn.Module):
             raise ValueError(f"n_inputs must be a positive whole number; got {n_inputs!r}")
         sizes = layer_sizes(config, n_inputs)
         self.n_inputs = n_inputs
-        # skip_init: nn.Linear's own initialisation would draw from (and move) the global RNG
         self.layers = nn.ModuleList(
-            nn.utils.skip_init(nn.Linear, fan_in, fan_out)
-            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
+            _uninitialised_linear(fan_in, fan_out) for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
         )
         self.activations = [layer.activation for layer in config.hidden_layers]
         self.dropouts = [float(layer.dropout) for layer in config.hidden_layers]
