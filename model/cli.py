@@ -15,6 +15,7 @@ output path that is not a bundle) prints one clear message and exits with status
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ import pandas as pd
 
 from model.data.schema import MOMENTS_OF_CARE, TARGET, WITH_IMAGING, moment_of_care
 from model.nn.config import ANNConfig, ConfigError
+
+logger = logging.getLogger(__name__)
 
 EXIT_BAD_INPUT = 2
 ANN_NAME = "ANN"
@@ -360,5 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not is_bad_input(exc):
             raise
+        # The message is the user's answer; the traceback goes to the log for whoever configures one.
+        logger.info("command refused its input", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -87,9 +87,11 @@ def test_bad_config_files_exit_2_with_a_message(tmp_path, capsys, content, messa
     assert not (tmp_path / "o").exists()
 
 
-def test_other_bad_input_exits_2(tmp_path, tiny_config, capsys):
-    assert main(["train", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
+def test_other_bad_input_exits_2(tmp_path, tiny_config, capsys, caplog):
+    with caplog.at_level("INFO", logger="model.cli"):
+        assert main(["train", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
+    assert "refused its input" in caplog.text and "Traceback" in caplog.text  # the traceback is logged, not shown
     assert main(["evaluate", "--data", "nowhere"]) == 2
     assert "cleveland or a CSV file" in capsys.readouterr().err
     bad_csv = tmp_path / "bad.csv"
