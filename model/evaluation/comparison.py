@@ -701,16 +701,10 @@ def _model_facts(
     rows = []
     for name in names:
         raise_if_cancelled(stop_event)
-        if name in fits:
-            pipeline, fit_seconds, predict_seconds = fits[name]
-        else:
-            pipeline = _single_pipeline(name, ann_config, seed, stop_event)
-            start = time.perf_counter()
-            pipeline.fit(X, y)
-            fitted = time.perf_counter()
-            raise_if_cancelled(stop_event)  # a network's loop returns early when stopped
-            pipeline.predict_proba(X)
-            fit_seconds, predict_seconds = fitted - start, time.perf_counter() - fitted
+        if name not in fits:  # a network, trained here; its loop returns early when stopped
+            fits[name] = fold_tasks.fit_all(_single_pipeline(name, ann_config, seed, stop_event), X, y)
+            raise_if_cancelled(stop_event)
+        pipeline, fit_seconds, predict_seconds = fits[name]
         size, unit = model_size(pipeline.steps[-1][1])
         rows.append(
             {
